@@ -1,0 +1,74 @@
+#include "bot/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace rd {
+
+using nlohmann::json;
+
+bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
+  std::ifstream in(path);
+  if (!in) { *error = "cannot read config file " + path; return false; }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false, /*ignore_comments=*/true);
+  if (j.is_discarded() || !j.is_object()) { *error = path + ": not a valid JSON object"; return false; }
+  try {
+    for (const auto& [key, v] : j.items()) {
+      if (key == "host") cfg->host = v.get<std::string>();
+      else if (key == "port") cfg->port = v.get<int>();
+      else if (key == "db") cfg->db_path = v.get<std::string>();
+      else if (key == "knowledge_dir") cfg->knowledge_dir = v.get<std::string>();
+      else if (key == "sqlite_synchronous") cfg->sqlite_synchronous = v.get<std::string>();
+      else if (key == "utc_offset_minutes") cfg->utc_offset_minutes = v.get<int>();
+      else if (key == "idle_timeout_days") cfg->idle_timeout_days = v.get<int>();
+      else if (key == "default_lang") cfg->default_lang = v.get<std::string>();
+      else if (key == "http_threads") cfg->http_threads = v.get<int>();
+      else if (key == "max_body_bytes") cfg->max_body_bytes = v.get<size_t>();
+      else if (key == "log_level") cfg->log_level = v.get<std::string>();
+      else if (key == "fixed_now") cfg->fixed_now = v.get<std::string>();
+      else { *error = path + ": unknown option \"" + key + "\""; return false; }
+    }
+  } catch (const json::exception& e) {
+    *error = path + ": " + e.what();
+    return false;
+  }
+  return true;
+}
+
+bool ApplyEnvironment(Config* cfg, std::string* error) {
+  auto str = [](const char* name, std::string* out) {
+    if (const char* v = std::getenv(name); v && *v) *out = v;
+  };
+  auto num = [&](const char* name, int* out) {
+    if (const char* v = std::getenv(name); v && *v) {
+      char* end = nullptr;
+      long n = std::strtol(v, &end, 10);
+      if (*end != '\0') { *error = std::string(name) + " must be a whole number"; return false; }
+      *out = static_cast<int>(n);
+    }
+    return true;
+  };
+  str("REFUNDBOT_HOST", &cfg->host);
+  str("REFUNDBOT_DB", &cfg->db_path);
+  str("REFUNDBOT_KNOWLEDGE_DIR", &cfg->knowledge_dir);
+  str("REFUNDBOT_LOG_LEVEL", &cfg->log_level);
+  str("REFUNDBOT_FIXED_NOW", &cfg->fixed_now);
+  return num("REFUNDBOT_PORT", &cfg->port) && num("REFUNDBOT_UTC_OFFSET_MINUTES", &cfg->utc_offset_minutes);
+}
+
+bool ValidateConfig(const Config& c, std::string* error) {
+  if (c.port < 0 || c.port > 65535) { *error = "port must be 0–65535"; return false; }
+  if (c.sqlite_synchronous != "normal" && c.sqlite_synchronous != "full") { *error = "sqlite_synchronous must be normal or full"; return false; }
+  if (c.utc_offset_minutes < -720 || c.utc_offset_minutes > 840) { *error = "utc_offset_minutes must be -720–840"; return false; }
+  if (c.idle_timeout_days < 1) { *error = "idle_timeout_days must be at least 1"; return false; }
+  if (c.default_lang != "zh" && c.default_lang != "en") { *error = "default_lang must be zh or en"; return false; }
+  if (c.http_threads < 2 || c.http_threads > 4096) { *error = "http_threads must be 2–4096"; return false; }
+  if (c.max_body_bytes < 1024) { *error = "max_body_bytes must be at least 1024"; return false; }
+  return true;
+}
+
+}  // namespace rd

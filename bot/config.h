@@ -1,0 +1,33 @@
+// Process configuration: defaults, then the JSON config file (comments allowed), then environment
+// variables (REFUNDBOT_*; secrets belong there or in a root-readable file), then command-line flags.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rd {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string db_path = "data/refunddesk.sqlite3";
+  std::string knowledge_dir = "knowledge";
+  std::string sqlite_synchronous = "normal";  // normal | full (see storage/sqlite_store.h)
+  int utc_offset_minutes = 480;               // the zone whose calendar decides "today" (+08:00)
+  int idle_timeout_days = 7;                  // a claim idle longer than this expires
+  std::string default_lang = "zh";            // when the first message does not tell
+  int http_threads = 64;                      // worker threads; each keep-alive connection holds one
+  size_t max_body_bytes = 64 * 1024;
+  std::string log_level = "info";
+  std::string fixed_now;                      // tests and demos: "2026-11-27T10:00:00Z" stops the clock
+};
+
+// Reads `path` into `cfg` (only the keys present change). False with `error` on a bad file or value.
+bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error);
+// Applies REFUNDBOT_HOST, REFUNDBOT_PORT, REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL,
+// REFUNDBOT_UTC_OFFSET_MINUTES, REFUNDBOT_FIXED_NOW when set.
+bool ApplyEnvironment(Config* cfg, std::string* error);
+// Checks ranges and enumerations.
+bool ValidateConfig(const Config& cfg, std::string* error);
+
+}  // namespace rd

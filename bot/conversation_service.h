@@ -1,0 +1,90 @@
+// Runs customer turns: load the conversation, let the engine decide, commit everything in one
+// transaction, answer. Enforces the invariants of DESIGN.md: one turn one transaction (1), idempotent
+// intake by dedupe key (2) and serial turns per conversation (4). Channel adapters (web API, terminal,
+// later Slack/WeCom) build an InboundMessage and render the TurnOutcome.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bot/env.h"
+#include "dialogs/text.h"
+#include "knowledge/knowledge.h"
+#include "storage/store.h"
+
+namespace rd {
+
+// The knowledge in force; Swap() replaces it for turns that start afterwards.
+class KnowledgeHolder {
+ public:
+  explicit KnowledgeHolder(std::shared_ptr<const Knowledge> k) : k_(std::move(k)) {}
+  std::shared_ptr<const Knowledge> Get() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return k_;
+  }
+  void Swap(std::shared_ptr<const Knowledge> k) {
+    std::lock_guard<std::mutex> l(mu_);
+    k_ = std::move(k);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Knowledge> k_;
+};
+
+struct ServiceOptions {
+  int utc_offset_minutes = 480;
+  int64_t idle_timeout_seconds = 7 * 86400;
+  Lang default_lang = Lang::kZh;
+};
+
+struct InboundMessage {
+  std::string channel;          // web | terminal | slack | wecom
+  std::string conversation_id;  // empty: start a new conversation
+  std::string channel_user;     // platform identity; empty for the widget
+  std::string text;             // valid UTF-8, not empty
+  std::string dedupe_key;       // empty: no dedupe
+  std::string lang_hint;        // "zh" | "en" | ""
+  bool channel_identifies_customer = false;
+};
+
+struct TurnOutcome {
+  Status status;          // NotFound: unknown conversation; IoError: storage failed
+  nlohmann::json response;  // the API answer: session?, conversation_id, state, pending_slot, replies, ticket?
+  bool duplicate = false;   // a replay of an earlier delivery; nothing changed
+};
+
+class ConversationService {
+ public:
+  ConversationService(Store* store, KnowledgeHolder* knowledge, Clock* clock, Random* random, ServiceOptions options)
+      : store_(store), knowledge_(knowledge), clock_(clock), random_(random), options_(options) {}
+
+  // A message from the web chat API. `session` empty starts a conversation and the response carries the
+  // new session secret. NotFound when the session is unknown.
+  TurnOutcome HandleWebMessage(const std::string& session, const std::string& text,
+                               const std::string& client_message_id, const std::string& lang_hint);
+
+  // A message from any channel, once the channel has resolved the conversation.
+  TurnOutcome HandleMessage(const InboundMessage& message, const std::string& new_session = "");
+
+  // The conversation a web session belongs to.
+  Status ResolveSession(const std::string& session, ConversationRecord* out);
+
+  Date Today();
+  Store* store() { return store_; }
+
+ private:
+  std::mutex& LockFor(const std::string& conversation_id);
+
+  Store* store_;
+  KnowledgeHolder* knowledge_;
+  Clock* clock_;
+  Random* random_;
+  ServiceOptions options_;
+  std::array<std::mutex, 256> stripes_;
+};
+
+}  // namespace rd

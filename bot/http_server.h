@@ -1,0 +1,35 @@
+// The bot's HTTP front: the web chat API, health, and the demo page. Bad input gets a JSON error
+// ({"error": code, "message": text}) and nothing of a rejected request is stored.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bot/config.h"
+#include "bot/conversation_service.h"
+
+namespace httplib { class Server; }
+
+namespace rd {
+
+class HttpServer {
+ public:
+  HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge);
+  ~HttpServer();
+
+  // Binds (port 0 picks a free one) and returns the port, or -1.
+  int Bind();
+  // Serves until Stop(); returns false if the listener failed.
+  bool Serve();
+  void Stop();
+
+ private:
+  void Routes();
+
+  Config config_;
+  ConversationService* service_;
+  KnowledgeHolder* knowledge_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace rd

@@ -1,0 +1,230 @@
+// refundbot: the Refund Desk bot and its tools. See `refundbot --help`.
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bot/cli.h"
+#include "bot/config.h"
+#include "bot/conversation_service.h"
+#include "bot/http_server.h"
+#include "bot/log.h"
+#include "dialogs/dates.h"
+#include "dialogs/text.h"
+#include "storage/sqlite_store.h"
+
+namespace {
+
+const char kHelp[] = R"(refundbot — the Refund Desk refund assistant
+
+Usage:
+  refundbot serve [--config FILE] [--host H] [--port N] [--db FILE] [--knowledge DIR]
+                  [--log-level debug|info|warn|error] [--now TIMESTAMP]
+      Runs the bot: web chat API (POST /api/chat, GET /api/chat/history), GET /healthz and a demo
+      page on GET /. --port 0 picks a free port. SIGHUP reloads the knowledge files (an invalid set
+      is refused and the old one kept); SIGTERM/SIGINT stop.
+  refundbot chat [--lang zh|en] [--db FILE] [--knowledge DIR] [--now TIMESTAMP]
+      The same dialog in a terminal; a script may pipe lines on stdin. A number picks a quick reply.
+  refundbot tickets list [--status S] [--json] [--db FILE]
+  refundbot tickets show ID [--json] [--db FILE]
+  refundbot tickets export [--json] [--db FILE]
+      Reads the filed tickets.
+  refundbot check-knowledge [DIR]
+      Validates the knowledge files (messages, vocabulary, policy, flow); exits 1 listing every problem.
+  refundbot parse-date
+      JSON lines in: {"text", "ref": "YYYY-MM-DD", "lang"}; out: {"date": "YYYY-MM-DD"|null, "dates": [...]}.
+
+Options are read in this order, later ones winning: built-in defaults, the config file (see
+deploy/refundbot.example.json for every option), environment variables (REFUNDBOT_HOST, REFUNDBOT_PORT,
+REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL, REFUNDBOT_UTC_OFFSET_MINUTES,
+REFUNDBOT_FIXED_NOW), then flags. --now (fixed_now) stops the clock at a UTC timestamp such as
+2026-11-27T10:00:00Z — for tests and demos only.
+)";
+
+struct Args {
+  std::vector<std::string> rest;
+  std::string config_file, host, port, db, knowledge, log_level, now, lang;
+};
+
+bool ParseArgs(int argc, char** argv, int start, Args* a, std::string* error) {
+  for (int i = start; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) { *error = arg + " needs a value"; return false; }
+      *out = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (arg == "--config") ok = value(&a->config_file);
+    else if (arg == "--host") ok = value(&a->host);
+    else if (arg == "--port") ok = value(&a->port);
+    else if (arg == "--db") ok = value(&a->db);
+    else if (arg == "--knowledge") ok = value(&a->knowledge);
+    else if (arg == "--log-level") ok = value(&a->log_level);
+    else if (arg == "--now") ok = value(&a->now);
+    else if (arg == "--lang") ok = value(&a->lang);
+    else a->rest.push_back(arg);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool BuildConfig(const Args& a, rd::Config* c, std::string* error) {
+  if (!a.config_file.empty() && !rd::LoadConfigFile(a.config_file, c, error)) return false;
+  if (!rd::ApplyEnvironment(c, error)) return false;
+  if (!a.host.empty()) c->host = a.host;
+  if (!a.port.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(a.port.c_str(), &end, 10);
+    if (*end != '\0') { *error = "--port must be a number"; return false; }
+    c->port = static_cast<int>(p);
+  }
+  if (!a.db.empty()) c->db_path = a.db;
+  if (!a.knowledge.empty()) c->knowledge_dir = a.knowledge;
+  if (!a.log_level.empty()) c->log_level = a.log_level;
+  if (!a.now.empty()) c->fixed_now = a.now;
+  int64_t ignored;
+  if (!c->fixed_now.empty() && !rd::ParseTimestamp(c->fixed_now, &ignored)) {
+    *error = "--now / fixed_now must look like 2026-11-27T10:00:00Z";
+    return false;
+  }
+  if (!a.lang.empty() && a.lang != "zh" && a.lang != "en") { *error = "--lang must be zh or en"; return false; }
+  return rd::ValidateConfig(*c, error);
+}
+
+int Serve(const rd::Config& config) {
+  rd::LogLevel level;
+  if (!rd::ParseLogLevel(config.log_level, &level)) { std::cerr << "unknown log level " << config.log_level << "\n"; return 2; }
+  rd::SetLogLevel(level);
+  // Signals go to one thread that waits for them; block them before any other thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> errors;
+  auto knowledge = rd::LoadKnowledge(config.knowledge_dir, &errors);
+  if (!knowledge) {
+    for (const auto& e : errors) rd::Log(rd::LogLevel::kError, {{"event", "knowledge_invalid"}, {"error", e}});
+    std::cerr << "refusing to start: the knowledge files in " << config.knowledge_dir << " are invalid\n";
+    return 1;
+  }
+  std::string error;
+  rd::SqliteOptions opt;
+  opt.synchronous = config.sqlite_synchronous;
+  auto store = rd::OpenSqliteStore(config.db_path, opt, &error);
+  if (!store) { std::cerr << error << "\n"; return 1; }
+
+  std::unique_ptr<rd::Clock> fixed;
+  if (int64_t t; !config.fixed_now.empty() && rd::ParseTimestamp(config.fixed_now, &t)) fixed = std::make_unique<rd::FixedClock>(t);
+  rd::KnowledgeHolder holder(knowledge);
+  rd::ServiceOptions so;
+  so.utc_offset_minutes = config.utc_offset_minutes;
+  so.idle_timeout_seconds = int64_t{config.idle_timeout_days} * 86400;
+  rd::ParseLang(config.default_lang, &so.default_lang);
+  rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
+  rd::HttpServer server(config, &service, &holder);
+  int port = server.Bind();
+  if (port < 0) { std::cerr << "cannot listen on " << config.host << ":" << config.port << "\n"; return 1; }
+
+  std::thread signal_thread([&] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        std::vector<std::string> errs;
+        auto fresh = rd::LoadKnowledge(config.knowledge_dir, &errs);
+        if (fresh) {
+          holder.Swap(fresh);
+          rd::Log(rd::LogLevel::kInfo, {{"event", "knowledge_reloaded"}});
+        } else {
+          for (const auto& e : errs) rd::Log(rd::LogLevel::kError, {{"event", "knowledge_reload_refused"}, {"error", e}});
+        }
+        continue;
+      }
+      rd::Log(rd::LogLevel::kInfo, {{"event", "stopping"}, {"signal", sig}});
+      server.Stop();
+      return;
+    }
+  });
+  rd::Log(rd::LogLevel::kInfo, {{"event", "listening"}, {"host", config.host}, {"port", port}, {"db", config.db_path},
+                                {"schema_version", rd::SqliteSchemaVersion()}});
+  std::cout << "listening on http://" << config.host << ":" << port << std::endl;
+  bool ok = server.Serve();
+  if (!ok) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  signal_thread.join();
+  return ok ? 0 : 1;
+}
+
+int CheckKnowledge(const std::vector<std::string>& rest, const rd::Config& config) {
+  std::string dir = rest.size() > 1 ? rest[1] : config.knowledge_dir;
+  std::vector<std::string> errors;
+  auto k = rd::LoadKnowledge(dir, &errors);
+  for (const auto& e : errors) std::cout << e << "\n";
+  if (!k) return 1;
+  std::cout << dir << ": ok (" << k->messages.all().size() << " messages, " << k->flow.slots.size() << " slots)\n";
+  return 0;
+}
+
+int ParseDates() {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.empty()) continue;
+    nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
+    nlohmann::json out;
+    if (in.is_discarded() || !in.is_object() || !in.contains("text") || !in["text"].is_string()) {
+      out = {{"error", "each line must be a JSON object with a \"text\" string"}, {"date", nullptr}, {"dates", nlohmann::json::array()}};
+    } else {
+      auto ref = rd::Date::FromIso(in.value("ref", ""));
+      if (!ref) ref = rd::DateAt(rd::SystemClock()->NowUnix(), 480);
+      std::string text = in["text"].get<std::string>();
+      auto found = rd::FindDates(rd::NormalizeForParsing(text), *ref);
+      nlohmann::json dates = nlohmann::json::array();
+      for (const auto& m : found) dates.push_back(m.date.Iso());
+      out = {{"date", found.empty() ? nlohmann::json(nullptr) : dates[0]}, {"dates", dates}};
+    }
+    std::cout << out.dump() << "\n" << std::flush;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::cout << kHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  Args args;
+  std::string error;
+  rd::Config config;
+  if (!ParseArgs(argc, argv, 2, &args, &error) || !BuildConfig(args, &config, &error)) {
+    std::cerr << "refundbot " << command << ": " << error << "\n";
+    return 2;
+  }
+  args.rest.insert(args.rest.begin(), command);
+  if (command == "serve") return Serve(config);
+  if (command == "chat") {
+    rd::LogLevel level = rd::LogLevel::kWarn;  // the terminal is for the dialog; turn lines only on request
+    if (!args.log_level.empty() && !rd::ParseLogLevel(config.log_level, &level)) {
+      std::cerr << "refundbot chat: unknown log level " << config.log_level << "\n";
+      return 2;
+    }
+    rd::SetLogLevel(level);
+    return rd::RunTerminalChat(config, args.lang);
+  }
+  if (command == "tickets") return rd::RunTicketsCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
+  if (command == "check-knowledge") return CheckKnowledge(args.rest, config);
+  if (command == "parse-date") return ParseDates();
+  std::cerr << "refundbot: unknown command \"" << command << "\" (see refundbot --help)\n";
+  return 2;
+}

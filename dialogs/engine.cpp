@@ -1,0 +1,492 @@
+#include "dialogs/engine.h"
+
+#include <algorithm>
+
+#include "dialogs/understanding.h"
+#include "knowledge/assessment.h"
+
+namespace rd {
+
+using nlohmann::json;
+
+json ToJson(const DialogState& s) {
+  json failures = json::object();
+  for (const auto& [k, v] : s.failures) failures[k] = v;
+  return {{"state", s.state},
+          {"lang", LangCode(s.lang)},
+          {"lang_known", s.lang_known},
+          {"slots", s.slots},
+          {"pending", s.pending},
+          {"failures", failures},
+          {"awaiting", s.awaiting},
+          {"asked_once", s.asked_once},
+          {"resume_state", s.resume_state},
+          {"ticket_id", s.ticket_id},
+          {"last_active", s.last_active}};
+}
+
+DialogState DialogStateFromJson(const json& j) {
+  DialogState s;
+  s.state = j.value("state", std::string(kStart));
+  ParseLang(j.value("lang", std::string("en")), &s.lang);
+  s.lang_known = j.value("lang_known", false);
+  s.slots = j.value("slots", json::object());
+  s.pending = j.value("pending", "");
+  const json failures = j.value("failures", json::object());
+  for (const auto& [k, v] : failures.items()) s.failures[k] = v.get<int>();
+  s.awaiting = j.value("awaiting", "");
+  for (const auto& v : j.value("asked_once", json::array())) s.asked_once.insert(v.get<std::string>());
+  s.resume_state = j.value("resume_state", "");
+  s.ticket_id = j.value("ticket_id", "");
+  s.last_active = j.value("last_active", int64_t{0});
+  return s;
+}
+
+json ClaimOf(const DialogState& s) {
+  json claim = json::object();
+  for (const char* field : {"payment_date", "activation_date"}) {
+    claim[field] = s.slots.contains(field) ? s.slots[field] : json(nullptr);
+  }
+  claim["problems"] = s.slots.value("problems", json::array());
+  claim["evidence"] = s.slots.value("evidence", json::array());
+  claim["contact"] = s.slots.value("contact", json::object());
+  return claim;
+}
+
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// One turn of the engine: holds the working copy of the state and the replies being built.
+class Turn {
+ public:
+  Turn(const DialogState& state, const std::string& text, const DialogContext& ctx)
+      : ctx_(ctx), k_(*ctx.knowledge), flow_(k_.flow), text_(text) {
+    result_.state = state;
+  }
+
+  StepResult Run();
+
+ private:
+  DialogState& st() { return result_.state; }
+  std::string Text(const std::string& key, const json& params = json::object()) {
+    return k_.messages.Render(key, st().lang, params);
+  }
+  void Say(const std::string& key, const json& params = json::object(),
+           const std::vector<std::string>& quick_reply_keys = {}) {
+    Reply r{Text(key, params), {}};
+    for (const auto& q : quick_reply_keys) r.quick_replies.push_back(Text(q));
+    result_.replies.push_back(std::move(r));
+  }
+  bool SkipSlot(const SlotSpec& s) const {
+    return s.skip_when_channel_identifies && ctx_.channel_identifies_customer;
+  }
+  bool Active() const {
+    return result_.state.state == kCollecting || result_.state.state == kConfirming;
+  }
+
+  void ResetClaim();
+  bool RunCommand(const Understanding& u);
+  void AnswerStatus(const Understanding& u);
+  void AskNext();
+  void OfferHuman();
+  void HandOff(const std::string& reason);
+  void File();
+  bool CountFailure(const std::string& slot);  // true when the customer has now been offered a human
+
+  // Applies every fact of the message to the slots. Returns the labels of what was captured.
+  struct Applied {
+    std::vector<std::string> captured;
+    bool question_asked = false;  // a follow-up question was asked; do not ask the next slot
+    bool rejected = false;        // an answer was given but failed validation (already said why)
+  };
+  Applied ApplyFacts(const Understanding& u);
+  void ApplyDates(const Understanding& u, Applied* a);
+  std::string Summary();
+  std::string FormatSlot(const SlotSpec& s, const json& v);
+  std::string FormatProblem(const json& p);
+
+  const DialogContext& ctx_;
+  const Knowledge& k_;
+  const FlowSpec& flow_;
+  const std::string& text_;
+  StepResult result_;
+};
+
+StepResult Turn::Run() {
+  std::string norm = NormalizeForParsing(text_);
+  DialogState& s = st();
+  s.lang = DetectLanguage(norm, s.lang_known ? s.lang : ctx_.default_lang);
+  s.lang_known = true;
+  int64_t previous_activity = s.last_active;
+  s.last_active = ctx_.now;
+
+  if (s.state == kHandoff) return result_;  // a person has the conversation: the bot stays silent
+
+  if ((s.state == kCollecting || s.state == kConfirming) && previous_activity > 0 &&
+      ctx_.now - previous_activity > ctx_.idle_timeout_seconds) {
+    s.resume_state = s.state;
+    s.state = kExpired;
+    s.awaiting = "resume";
+    s.pending = "resume_choice";
+    Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
+    return result_;
+  }
+
+  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending);
+
+  if (s.state == kExpired && !u.Has("human")) {
+    if (u.Has("continue") || u.Has("yes")) {
+      s.state = s.resume_state.empty() ? std::string(kCollecting) : s.resume_state;
+      s.awaiting.clear();
+      Say(flow_.Key("resumed"));
+      AskNext();
+    } else if (u.Has("start_new") || u.Has("restart") || u.Has("no")) {
+      ResetClaim();
+      s.state = kCollecting;
+      Say(flow_.Key("restarted"));
+      AskNext();
+    } else {
+      Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
+    }
+    return result_;
+  }
+
+  if (RunCommand(u)) return result_;
+
+  if (!u.ticket_ids.empty() || u.Has("status")) {
+    AnswerStatus(u);
+    if (Active()) AskNext();
+    return result_;
+  }
+
+  if (s.awaiting == "offer_human") {
+    s.awaiting.clear();
+    if (u.Has("yes")) { HandOff("repeated_failures"); return result_; }
+    if (u.Has("no")) { s.failures.clear(); AskNext(); return result_; }
+  }
+  if (s.awaiting == "order_question") {
+    std::string slot = s.pending;
+    s.awaiting.clear();
+    if (u.dates.empty() && u.Has("yes")) { AskNext(); return result_; }
+    if (u.dates.empty() && u.Has("no")) {
+      s.slots.erase(slot);
+      AskNext();
+      return result_;
+    }
+  }
+
+  if (s.state == kStart) {
+    s.state = kCollecting;
+    Say(flow_.Key("greeting"), {{"provider", k_.policy.provider_name}});
+  }
+
+  if (s.state == kFiled) {
+    Say(flow_.Key(u.Has("thanks") ? "welcome_after_filing" : "already_filed"), {{"ticket_id", s.ticket_id}});
+    return result_;
+  }
+  if (s.state == kCancelled) {
+    Say(flow_.Key("cancelled_info"), {}, {flow_.Key("qr_start_new")});
+    return result_;
+  }
+
+  Applied applied = ApplyFacts(u);
+  if (applied.question_asked) return result_;
+
+  if (s.state == kConfirming) {
+    if (!applied.captured.empty()) {
+      Say(flow_.Key("updated"));
+      AskNext();
+    } else if (applied.rejected) {
+      AskNext();
+    } else if (u.Has("yes")) {
+      File();
+    } else if (u.Has("no")) {
+      Say(flow_.Key("what_to_change"));
+    } else if (u.Has("thanks") || u.Has("greeting")) {
+      AskNext();
+    } else if (!CountFailure("confirmation")) {
+      Say(flow_.Key("confirm_not_understood"), {}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
+    }
+    return result_;
+  }
+
+  // Collecting.
+  if (!applied.captured.empty()) {
+    std::string items;
+    for (const auto& c : applied.captured) items += (items.empty() ? "" : "; ") + c;
+    Say(flow_.Key("captured"), {{"items", items}});
+  }
+  const SlotSpec* pending = flow_.FindSlot(s.pending);
+  bool pending_filled = pending && s.slots.contains(pending->name);
+  if (pending && !pending_filled && applied.captured.empty()) {
+    if (applied.rejected) {
+      if (CountFailure(pending->name)) return result_;
+    } else if (u.Has("thanks") || u.Has("greeting")) {
+      // Small talk is not a failed answer.
+    } else {
+      if (CountFailure(pending->name)) return result_;
+      Say(pending->retry, {}, pending->quick_replies);
+      return result_;
+    }
+  }
+  if (pending_filled) s.failures.erase(pending->name);
+  AskNext();
+  return result_;
+}
+
+void Turn::ResetClaim() {
+  DialogState& s = st();
+  s.slots = json::object();
+  s.failures.clear();
+  s.awaiting.clear();
+  s.asked_once.clear();
+  s.pending.clear();
+  s.ticket_id.clear();
+  s.resume_state.clear();
+}
+
+bool Turn::RunCommand(const Understanding& u) {
+  DialogState& s = st();
+  for (const CommandSpec& c : flow_.commands) {
+    if (!u.Has(c.intent) || !Contains(c.in_states, s.state)) continue;
+    if (c.reset) ResetClaim();
+    if (c.effect == "hand_off") {
+      HandOff("customer_asked");
+      return true;
+    }
+    if (!c.to.empty()) s.state = c.to;
+    Say(c.say);
+    if (c.ask_next && (Active() || s.state == kStart)) {
+      if (s.state == kStart) s.state = kCollecting;
+      AskNext();
+    }
+    return true;
+  }
+  return false;
+}
+
+void Turn::HandOff(const std::string& reason) {
+  DialogState& s = st();
+  s.resume_state = s.state == kHandoff ? s.resume_state : s.state;
+  if (s.resume_state == kStart) s.resume_state = kCollecting;
+  s.state = kHandoff;
+  s.awaiting.clear();
+  result_.effects.push_back({Effect::Kind::kHandOff, json(), json(), reason});
+  Say(flow_.Key("handoff"));
+}
+
+void Turn::AnswerStatus(const Understanding& u) {
+  std::vector<std::string> ids = u.ticket_ids;
+  if (ids.empty() && !st().ticket_id.empty()) ids.push_back(st().ticket_id);
+  if (ids.empty()) { Say(flow_.Key("status_none")); return; }
+  for (const auto& id : ids) {
+    auto it = ctx_.ticket_statuses.find(id);
+    if (it == ctx_.ticket_statuses.end()) {
+      Say(flow_.Key("status_unknown"), {{"ticket_id", id}});
+    } else {
+      Say(flow_.Key("status_of"), {{"ticket_id", id}, {"status", Text("ticket_status." + it->second)}});
+    }
+  }
+}
+
+bool Turn::CountFailure(const std::string& slot) {
+  int n = ++st().failures[slot];
+  if (n < flow_.max_failures) return false;
+  OfferHuman();
+  return true;
+}
+
+void Turn::OfferHuman() {
+  st().failures.clear();
+  st().awaiting = "offer_human";
+  Say(flow_.Key("offer_human"), {}, {flow_.Key("qr_human_yes"), flow_.Key("qr_try_again")});
+}
+
+void Turn::AskNext() {
+  DialogState& s = st();
+  for (const SlotSpec& slot : flow_.slots) {
+    if (SkipSlot(slot) || s.slots.contains(slot.name)) continue;
+    s.state = kCollecting;
+    s.pending = slot.name;
+    Say(slot.prompt, {}, slot.quick_replies);
+    return;
+  }
+  s.state = kConfirming;
+  s.pending = "confirmation";
+  Say(flow_.Key("confirm"), {{"summary", Summary()}}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
+}
+
+void Turn::File() {
+  DialogState& s = st();
+  json claim = ClaimOf(s);
+  json assessment = AssessClaim(claim, k_.policy, ctx_.today);
+  result_.effects.push_back({Effect::Kind::kFileTicket, claim, assessment, ""});
+  s.state = kFiled;
+  s.pending.clear();
+  s.failures.clear();
+  std::string verdict = assessment.value("verdict", "needs_review");
+  Say(flow_.Key("filed"),
+      {{"verdict", Text("verdict." + verdict, assessment)}, {"provider", k_.policy.provider_name}});
+}
+
+void Turn::ApplyDates(const Understanding& u, Applied* a) {
+  DialogState& s = st();
+  std::vector<std::pair<const SlotSpec*, Date>> assign;
+  std::vector<Date> unlabeled;
+  for (const DateFact& f : u.dates) {
+    const SlotSpec* slot = f.role.empty() ? nullptr : flow_.FindSlot(f.role);
+    if (slot && slot->kind == SlotKind::kDate) assign.emplace_back(slot, f.date);
+    else unlabeled.push_back(f.date);
+  }
+  auto taken = [&](const SlotSpec* slot) {
+    return std::any_of(assign.begin(), assign.end(), [&](const auto& p) { return p.first == slot; });
+  };
+  for (const Date& d : unlabeled) {
+    const SlotSpec* target = nullptr;
+    const SlotSpec* pending = flow_.FindSlot(s.pending);
+    if (pending && pending->kind == SlotKind::kDate && !taken(pending)) target = pending;
+    for (const SlotSpec& slot : flow_.slots) {
+      if (target) break;
+      if (slot.kind == SlotKind::kDate && !s.slots.contains(slot.name) && !taken(&slot)) target = &slot;
+    }
+    if (target) assign.emplace_back(target, d);
+  }
+  for (const auto& [slot, date] : assign) {
+    bool ok = true;
+    for (const DateRule& r : slot->rules) {
+      bool bad = (r.check == "not_future" && date > ctx_.today) ||
+                 (r.check == "not_before" && r.date && date < *r.date);
+      if (bad) {
+        Say(r.message, {{"date", date.Iso()}, {"today", ctx_.today.Iso()},
+                        {"earliest", r.date ? r.date->Iso() : ""}, {"field", Text(slot->label)}});
+        ok = false;
+        a->rejected = true;
+        break;
+      }
+    }
+    if (!ok) continue;
+    s.slots[slot->name] = date.Iso();
+    a->captured.push_back(Text(slot->label) + ": " + date.Iso());
+  }
+  // Cross-slot questions (activation before payment): asked once, then the customer's word stands.
+  for (const SlotSpec& slot : flow_.slots) {
+    for (const DateRule& r : slot.rules) {
+      if (r.check != "not_before_slot" || !s.slots.contains(slot.name) || !s.slots.contains(r.other)) continue;
+      std::string mine = s.slots[slot.name], other = s.slots[r.other];
+      std::string once = slot.name + "<" + r.other;
+      if (mine >= other || s.asked_once.count(once)) continue;
+      s.asked_once.insert(once);
+      s.awaiting = "order_question";
+      s.pending = slot.name;
+      if (!a->captured.empty()) {
+        std::string items;
+        for (const auto& c : a->captured) items += (items.empty() ? "" : "; ") + c;
+        Say(flow_.Key("captured"), {{"items", items}});
+      }
+      Say(r.message, {{"date", mine}, {"other_date", other}}, {flow_.Key("qr_yes"), flow_.Key("qr_no")});
+      a->question_asked = true;
+      return;
+    }
+  }
+}
+
+Turn::Applied Turn::ApplyFacts(const Understanding& u) {
+  DialogState& s = st();
+  Applied a;
+  ApplyDates(u, &a);
+  if (a.question_asked) return a;
+  for (const SlotSpec& slot : flow_.slots) {
+    if (slot.kind == SlotKind::kProblems && !u.problems.empty()) {
+      json& list = s.slots[slot.name];
+      if (!list.is_array()) list = json::array();
+      for (const Problem& p : u.problems) {
+        auto same = std::find_if(list.begin(), list.end(),
+                                 [&](const json& e) { return e.value("category", "") == p.category; });
+        if (same == list.end()) {
+          list.push_back({{"category", p.category}, {"description", p.description}, {"metrics", p.metrics}});
+        } else {
+          for (const auto& [mk, mv] : p.metrics.items()) (*same)["metrics"][mk] = mv;
+          std::string d = (*same).value("description", "");
+          if (d.find(p.description) == std::string::npos) (*same)["description"] = d + " / " + p.description;
+        }
+        auto stored = std::find_if(list.begin(), list.end(),
+                                   [&](const json& e) { return e.value("category", "") == p.category; });
+        a.captured.push_back(FormatProblem(*stored));
+      }
+    } else if (slot.kind == SlotKind::kEvidence) {
+      if (!u.evidence.empty()) {
+        json& list = s.slots[slot.name];
+        if (!list.is_array()) list = json::array();
+        for (const Evidence& e : u.evidence) {
+          bool have = std::any_of(list.begin(), list.end(), [&](const json& x) { return x.value("type", "") == e.type; });
+          if (!have) list.push_back({{"type", e.type}, {"description", e.description}});
+          a.captured.push_back(Text("evidence." + e.type));
+        }
+      } else if (slot.allow_none && s.pending == slot.name && (u.Has("none") || u.Has("no"))) {
+        s.slots[slot.name] = json::array();
+        a.captured.push_back(Text(slot.label) + ": " + Text("value.none"));
+      }
+    } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
+      json& c = s.slots[slot.name];
+      if (!c.is_object()) c = json::object();
+      if (u.email) c["email"] = *u.email;
+      if (u.account) c["account"] = *u.account;
+      a.captured.push_back(FormatSlot(slot, c));
+    }
+  }
+  return a;
+}
+
+std::string Turn::FormatProblem(const json& p) {
+  std::string out = Text("category." + p.value("category", "other"));
+  std::string figures;
+  const json metrics = p.value("metrics", json::object());
+  for (const auto& [name, v] : metrics.items()) {
+    std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+    figures += (figures.empty() ? "" : ", ") + Text("metric." + name, {{"value", value}});
+  }
+  if (!figures.empty()) out += " (" + figures + ")";
+  return out;
+}
+
+std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
+  std::string value;
+  switch (slot.kind) {
+    case SlotKind::kDate:
+      value = v.get<std::string>();
+      break;
+    case SlotKind::kProblems:
+      for (const auto& p : v) value += (value.empty() ? "" : "; ") + FormatProblem(p);
+      break;
+    case SlotKind::kEvidence:
+      for (const auto& e : v) value += (value.empty() ? "" : ", ") + Text("evidence." + e.value("type", "other"));
+      if (value.empty()) value = Text("value.none");
+      break;
+    case SlotKind::kContact:
+      if (v.contains("email")) value = v["email"].get<std::string>();
+      if (v.contains("account")) value += (value.empty() ? "" : ", ") + v["account"].get<std::string>();
+      break;
+  }
+  return Text(slot.label) + ": " + value;
+}
+
+std::string Turn::Summary() {
+  std::string out;
+  for (const SlotSpec& slot : flow_.slots) {
+    if (SkipSlot(slot) || !st().slots.contains(slot.name)) continue;
+    out += "\n• " + FormatSlot(slot, st().slots[slot.name]);
+  }
+  return out;
+}
+
+}  // namespace
+
+StepResult Step(const DialogState& state, const std::string& text, const DialogContext& ctx) {
+  Turn turn(state, text, ctx);
+  return turn.Run();
+}
+
+}  // namespace rd

@@ -1,0 +1,129 @@
+#include "dialogs/text.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+
+namespace rd {
+
+std::string_view LangCode(Lang lang) { return lang == Lang::kZh ? "zh" : "en"; }
+
+bool ParseLang(std::string_view code, Lang* out) {
+  if (code == "zh") { *out = Lang::kZh; return true; }
+  if (code == "en") { *out = Lang::kEn; return true; }
+  return false;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    if (*p < 0x80) { ++p; --left; continue; }  // fast path for ASCII
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return false;
+    p += n;
+    left -= n;
+  }
+  return true;
+}
+
+namespace {
+
+// Ideographic punctuation that NFKC keeps as is but that separates clauses just like its ASCII twin.
+struct PunctMap { const char* from; char to; };
+constexpr PunctMap kPunct[] = {{"。", '.'}, {"、", ','}, {"「", '"'}, {"」", '"'}, {"『", '"'},
+                               {"』", '"'}, {"【", '['}, {"】", ']'}, {"《", '<'}, {"》", '>'},
+                               {"～", '~'}, {"—", '-'}, {"–", '-'}, {"‘", '\''}, {"’", '\''},
+                               {"“", '"'}, {"”", '"'}, {"…", '.'}};
+
+}  // namespace
+
+std::string NormalizeForParsing(std::string_view text) {
+  std::string folded;
+  bool ascii = true;
+  for (char c : text) if (static_cast<unsigned char>(c) >= 0x80) { ascii = false; break; }
+  if (ascii) {
+    folded.assign(text);
+    for (char& c : folded) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  } else {
+    utf8proc_uint8_t* out = nullptr;
+    auto opts = static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                                               UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+    utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                      static_cast<utf8proc_ssize_t>(text.size()), &out, opts);
+    if (n < 0) return std::string();
+    folded.assign(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+    std::free(out);
+  }
+  std::string result;
+  result.reserve(folded.size());
+  bool space = true;  // drops leading white space
+  for (size_t i = 0; i < folded.size();) {
+    unsigned char c = static_cast<unsigned char>(folded[i]);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (!space) result.push_back(' ');
+      space = true;
+      ++i;
+      continue;
+    }
+    bool mapped = false;
+    if (c >= 0x80) {
+      for (const auto& m : kPunct) {
+        std::string_view f(m.from);
+        if (folded.compare(i, f.size(), f) == 0) {
+          result.push_back(m.to);
+          i += f.size();
+          mapped = true;
+          break;
+        }
+      }
+    }
+    space = false;
+    if (!mapped) result.push_back(folded[i++]);
+  }
+  while (!result.empty() && result.back() == ' ') result.pop_back();
+  return result;
+}
+
+Lang DetectLanguage(std::string_view s, Lang fallback) {
+  int latin_words = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    // Han ideographs U+3400–U+9FFF are encoded with a lead byte 0xE3..0xE9.
+    if (c >= 0xE3 && c <= 0xE9 && i + 2 < s.size()) {
+      utf8proc_int32_t cp;
+      auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+      if (n > 0 && cp >= 0x3400 && cp <= 0x9FFF) return Lang::kZh;
+    }
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (letter && !in_word) ++latin_words;
+    in_word = letter;
+  }
+  return latin_words >= 2 ? Lang::kEn : fallback;
+}
+
+size_t FindWord(std::string_view text, std::string_view word, size_t from) {
+  if (word.empty()) return std::string_view::npos;
+  bool check_left = IsAsciiAlnum(word.front());
+  bool check_right = IsAsciiAlnum(word.back());
+  for (size_t pos = text.find(word, from); pos != std::string_view::npos;
+       pos = text.find(word, pos + 1)) {
+    if (check_left && pos > 0 && IsAsciiAlnum(text[pos - 1])) continue;
+    size_t end = pos + word.size();
+    if (check_right && end < text.size() && IsAsciiAlnum(text[end])) continue;
+    return pos;
+  }
+  return std::string_view::npos;
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r')) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+}  // namespace rd

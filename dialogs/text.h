@@ -1,0 +1,37 @@
+// Text utilities shared by the language-understanding code. Pure functions, no I/O.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace rd {
+
+enum class Lang { kZh, kEn };
+
+std::string_view LangCode(Lang lang);        // "zh" | "en"
+bool ParseLang(std::string_view code, Lang* out);
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// The form every parser works on: Unicode NFKC (full-width digits and punctuation become ASCII),
+// case-folded, ideographic punctuation mapped to ASCII, runs of white space collapsed to one space.
+// Requires valid UTF-8; the customer's original text is kept separately for the ticket.
+std::string NormalizeForParsing(std::string_view text);
+
+// The language a message is written in, or `fallback` when it does not say (a bare date, "ok", "2").
+// Any Han character means Chinese; two or more Latin words and no Han mean English.
+Lang DetectLanguage(std::string_view normalized_text, Lang fallback);
+
+// True for an ASCII letter or digit; used to find word boundaries in normalized text.
+inline bool IsAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Finds `word` in `text` at a word boundary when `word` starts/ends with an ASCII letter (so "no" does
+// not match "not" or "know"); Chinese words match anywhere. Returns npos when absent.
+size_t FindWord(std::string_view text, std::string_view word, size_t from = 0);
+
+std::string Trim(std::string_view s);
+
+}  // namespace rd

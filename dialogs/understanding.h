@@ -1,0 +1,79 @@
+// Turning one customer message into facts for the claim: dates with their role, problems with figures,
+// evidence, contact details and command intents. Pure code; the words it knows come from a Vocabulary
+// loaded from knowledge/vocabulary.json, so operators extend it without a rebuild.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dialogs/dates.h"
+
+namespace rd {
+
+// Phrases for one intent. `exact`: the whole message (punctuation and politeness stripped) is one of
+// them. `contains`: the phrase anywhere in the message is enough.
+struct IntentPhrases {
+  std::vector<std::string> exact;
+  std::vector<std::string> contains;
+};
+
+struct Vocabulary {
+  std::map<std::string, IntentPhrases> intents;                 // "yes", "cancel", "human", ...
+  std::map<std::string, std::vector<std::string>> date_roles;   // slot name -> cue words
+  std::map<std::string, std::vector<std::string>> problems;     // category -> keywords
+  std::vector<std::string> unreachable_cues;                    // "can't connect", "连不上"
+  std::map<std::string, std::string> regions;                   // spelling -> canonical region name
+  std::map<std::string, std::vector<std::string>> evidence;     // evidence type -> keywords
+  std::vector<std::string> contact_cues;                        // "order", "订单号"
+  std::vector<std::string> filler;                              // "please", "请" — stripped for `exact`
+};
+
+// Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
+bool ParseVocabulary(const nlohmann::json& doc, Vocabulary* out, std::string* error);
+
+struct DateFact {
+  Date date;
+  std::string role;  // a slot name from Vocabulary::date_roles, or empty when no cue word is near
+};
+
+struct Problem {
+  std::string category;     // availability | latency | bandwidth | packet_loss | region_unreachable |
+                            // feature_missing | support_missing | other
+  std::string description;  // the customer's own words
+  nlohmann::json metrics = nlohmann::json::object();  // latency_ms, packet_loss_pct, region, ...
+};
+
+struct Evidence {
+  std::string type;  // contract | payment_receipt | communication_records | test_report | screenshot | other
+  std::string description;
+};
+
+// Everything one message says. Intent flags are independent: "no, activation was 2026-11-06" is both
+// `no` and a date.
+struct Understanding {
+  std::vector<DateFact> dates;
+  std::vector<Problem> problems;
+  std::vector<Evidence> evidence;
+  std::optional<std::string> email;
+  std::optional<std::string> account;  // order or account number
+  std::vector<std::string> ticket_ids; // RF-YYYYMMDD-NNNN mentioned
+  std::map<std::string, bool> intents; // intent name -> present
+  bool Has(const std::string& intent) const {
+    auto it = intents.find(intent);
+    return it != intents.end() && it->second;
+  }
+};
+
+// `original` is the customer's text as sent (kept for descriptions), `normalized` its
+// NormalizeForParsing form. `pending_slot` lets a bare answer ("123456") count as the asked-for value.
+Understanding Understand(std::string_view original, std::string_view normalized, Date today,
+                         const Vocabulary& vocab, std::string_view pending_slot);
+
+// Ticket ids in text: RF-YYYYMMDD-NNNN (case-insensitive).
+std::vector<std::string> FindTicketIds(std::string_view normalized);
+
+}  // namespace rd

@@ -1,0 +1,133 @@
+#include "knowledge/knowledge.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace rd {
+
+using nlohmann::json;
+
+std::string Messages::Render(const std::string& key, Lang lang, const json& params) const {
+  auto it = texts_.find(key);
+  if (it == texts_.end()) return key;  // never empty: a missing key is visible, not silent
+  const std::string& tpl = lang == Lang::kZh ? it->second.first : it->second.second;
+  if (tpl.find('{') == std::string::npos) return tpl;
+  std::string out;
+  out.reserve(tpl.size() + 32);
+  for (size_t i = 0; i < tpl.size();) {
+    if (tpl[i] == '{') {
+      size_t close = tpl.find('}', i);
+      if (close != std::string::npos) {
+        std::string name = tpl.substr(i + 1, close - i - 1);
+        auto p = params.is_object() ? params.find(name) : params.end();
+        if (params.is_object() && p != params.end()) {
+          out += p->is_string() ? p->get<std::string>() : p->dump();
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    out.push_back(tpl[i++]);
+  }
+  return out;
+}
+
+void Messages::Set(const std::string& key, std::string zh, std::string en) {
+  texts_[key] = {std::move(zh), std::move(en)};
+}
+
+namespace {
+
+bool ReadJsonFile(const std::string& path, json* out, std::vector<std::string>* errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) { errors->push_back(path + ": cannot be read"); return false; }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  try {
+    *out = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    // Byte offset -> line number, so an editor can jump to it.
+    size_t line = 1;
+    for (size_t i = 0; i < e.byte && i < text.size(); ++i) line += text[i] == '\n';
+    errors->push_back(path + ":" + std::to_string(line) + ": not valid JSON (" + e.what() + ")");
+    return false;
+  }
+  return true;
+}
+
+void LoadMessages(const std::string& path, const json& doc, Messages* out, std::vector<std::string>* errors) {
+  if (!doc.is_object()) { errors->push_back(path + ": must be an object of message keys"); return; }
+  for (const auto& [key, v] : doc.items()) {
+    if (!v.is_object() || !v.contains("zh") || !v.contains("en") || !v["zh"].is_string() || !v["en"].is_string()) {
+      errors->push_back(path + ": message \"" + key + "\" needs both \"zh\" and \"en\" texts");
+      continue;
+    }
+    out->Set(key, v["zh"].get<std::string>(), v["en"].get<std::string>());
+  }
+}
+
+void LoadPolicy(const std::string& path, const json& doc, Policy* p, std::vector<std::string>* errors) {
+  try {
+    p->provider_name = doc.at("provider_name").get<std::string>();
+    const json& w = doc.at("window");
+    p->window_days = w.at("days").get<int>();
+    p->window_start = w.at("starts_at").get<std::string>();
+    const json& t = doc.at("quality_thresholds");
+    p->availability_pct_min = t.at("availability_pct_min").get<double>();
+    p->latency_ms_max = t.at("latency_ms_max").get<double>();
+    p->packet_loss_pct_max = t.at("packet_loss_pct_max").get<double>();
+    p->expected_evidence = doc.at("expected_evidence").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    errors->push_back(path + ": " + e.what());
+    return;
+  }
+  if (p->window_days <= 0) errors->push_back(path + ": window.days must be greater than 0");
+  if (p->window_start != "activation" && p->window_start != "payment" && p->window_start != "later_of_both") {
+    errors->push_back(path + ": window.starts_at must be activation, payment or later_of_both");
+  }
+}
+
+void CheckFlowKeys(const FlowSpec& flow, const Messages& messages, std::vector<std::string>* errors) {
+  auto need = [&](const std::string& key, const std::string& where) {
+    if (!key.empty() && !messages.Has(key)) errors->push_back("flows/refund_claim.json: " + where + " names message \"" + key + "\", which messages.json lacks");
+  };
+  for (const auto& s : flow.slots) {
+    need(s.prompt, s.name + ".prompt");
+    need(s.retry, s.name + ".retry");
+    need(s.label, s.name + ".label");
+    for (const auto& q : s.quick_replies) need(q, s.name + ".quick_replies");
+    for (const auto& r : s.rules) need(r.message, s.name + ".rules");
+  }
+  for (const auto& c : flow.commands) need(c.say, "command " + c.intent);
+  for (const auto& [moment, key] : flow.messages.items()) {
+    if (key.is_string()) need(key.get<std::string>(), "messages." + moment);
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vector<std::string>* errors) {
+  auto k = std::make_shared<Knowledge>();
+  size_t before = errors->size();
+  json doc;
+  std::string path = dir + "/messages.json";
+  if (ReadJsonFile(path, &doc, errors)) LoadMessages(path, doc, &k->messages, errors);
+  path = dir + "/vocabulary.json";
+  if (ReadJsonFile(path, &doc, errors)) {
+    std::string error;
+    if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
+  }
+  path = dir + "/policy.json";
+  if (ReadJsonFile(path, &doc, errors)) LoadPolicy(path, doc, &k->policy, errors);
+  path = dir + "/flows/refund_claim.json";
+  if (ReadJsonFile(path, &doc, errors)) {
+    std::string error;
+    if (!ParseFlow(doc, &k->flow, &error)) errors->push_back(path + ": " + error);
+    else CheckFlowKeys(k->flow, k->messages, errors);
+  }
+  if (errors->size() != before) return nullptr;
+  return k;
+}
+
+}  // namespace rd

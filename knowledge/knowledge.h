@@ -1,0 +1,56 @@
+// The knowledge an operator edits without a developer: every sentence the bot says (zh and en), the
+// words it understands, the conversation flow and the refund policy. Loaded once, then shared read-only
+// (a reload builds a new Knowledge and swaps the pointer; turns in flight keep the one they started with).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "dialogs/flow.h"
+#include "dialogs/text.h"
+#include "dialogs/understanding.h"
+
+namespace rd {
+
+// Message texts by key, in both languages. Placeholders are written {name}.
+class Messages {
+ public:
+  bool Has(const std::string& key) const { return texts_.count(key) > 0; }
+  // The text of `key` in `lang` with {name} replaced by params[name] (strings or numbers). A placeholder
+  // without a parameter is left as written, so a caller can fill it later ({ticket_id}).
+  std::string Render(const std::string& key, Lang lang, const nlohmann::json& params = {}) const;
+  void Set(const std::string& key, std::string zh, std::string en);
+  const std::map<std::string, std::pair<std::string, std::string>>& all() const { return texts_; }
+
+ private:
+  std::map<std::string, std::pair<std::string, std::string>> texts_;  // key -> (zh, en)
+};
+
+// The refund policy the assessment applies and the FAQ quotes.
+struct Policy {
+  std::string provider_name;
+  int window_days = 7;
+  std::string window_start = "activation";  // activation | payment | later_of_both
+  // Quality thresholds: a reported figure beyond one of them is a ground for a refund.
+  double availability_pct_min = 99.5;
+  double latency_ms_max = 200;
+  double packet_loss_pct_max = 1;
+  std::vector<std::string> expected_evidence;  // evidence types staff want on every claim
+};
+
+struct Knowledge {
+  Messages messages;
+  Vocabulary vocab;
+  FlowSpec flow;
+  Policy policy;
+};
+
+// Loads knowledge/{messages,vocabulary,policy}.json and flows/refund_claim.json from `dir`. JSON may
+// hold // and /* */ comments. On failure returns nullptr and fills `errors` with one line per problem
+// ("file: what is wrong"). Also checks that every message key the flow names exists in both languages.
+std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vector<std::string>* errors);
+
+}  // namespace rd

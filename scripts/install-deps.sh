@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Refund Desk needs to build, test and benchmark. Idempotent; quiet when
+# everything is present already. Needs root (or sudo) on Debian 12.
+set -euo pipefail
+pkgs=(g++ cmake make pkg-config libcpp-httplib-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
+      libutf8proc-dev catch2 sqlite3 "$@")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

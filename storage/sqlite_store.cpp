@@ -1,0 +1,470 @@
+#include "storage/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace rd {
+
+using nlohmann::json;
+
+namespace {
+
+// Numbered migrations: entry i brings the schema to version i + 1. Append only; never edit a shipped one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE conversations(
+  id TEXT PRIMARY KEY,
+  session_hash TEXT UNIQUE,
+  channel TEXT NOT NULL,
+  channel_user TEXT,
+  state TEXT NOT NULL,
+  pending_slot TEXT,
+  dialog TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX conversations_state ON conversations(state, updated_at);
+CREATE INDEX conversations_channel_user ON conversations(channel, channel_user);
+CREATE TABLE messages(
+  conversation_id TEXT NOT NULL REFERENCES conversations(id),
+  seq INTEGER NOT NULL,
+  author TEXT NOT NULL CHECK(author IN ('customer', 'bot', 'staff', 'system')),
+  text TEXT NOT NULL,
+  quick_replies TEXT,
+  at INTEGER NOT NULL,
+  dedupe_key TEXT UNIQUE,
+  response TEXT,
+  PRIMARY KEY(conversation_id, seq)) WITHOUT ROWID;
+CREATE TABLE tickets(
+  id TEXT PRIMARY KEY,
+  conversation_id TEXT NOT NULL REFERENCES conversations(id),
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX tickets_conversation ON tickets(conversation_id);
+CREATE INDEX tickets_status ON tickets(status, created_at);
+CREATE TABLE ticket_counters(day TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  result TEXT,
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+)sql",
+};
+
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// A connection with its prepared statements, reused across calls.
+class Connection {
+ public:
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    if (db_) sqlite3_close(db_);
+  }
+
+  bool Open(const std::string& path, const SqliteOptions& opt, bool readonly, std::string* error) {
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      *error = "cannot open database " + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
+      return false;
+    }
+    sqlite3_busy_timeout(db_, opt.busy_timeout_ms);
+    std::string pragmas = "PRAGMA foreign_keys=ON;";
+    if (!readonly) {
+      pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=" +
+                 std::string(opt.synchronous == "full" ? "FULL" : "NORMAL") + ";";
+    }
+    return Exec(pragmas, error);
+  }
+
+  bool Exec(const std::string& sql, std::string* error) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      *error = msg ? msg : "sqlite error";
+      sqlite3_free(msg);
+      return false;
+    }
+    return true;
+  }
+
+  sqlite3_stmt* Prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) return nullptr;
+    cache_[sql] = stmt;
+    return stmt;
+  }
+
+  sqlite3* db() { return db_; }
+  std::string Error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;  // keyed by the literal's address
+};
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void BindTextOrNull(sqlite3_stmt* s, int i, const std::string& v) {
+  if (v.empty()) sqlite3_bind_null(s, i);
+  else BindText(s, i, v);
+}
+std::string ColumnText(sqlite3_stmt* s, int i) {
+  const unsigned char* t = sqlite3_column_text(s, i);
+  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+           : std::string();
+}
+
+// Resets a statement when it goes out of scope so readers never hold a snapshot open.
+struct StmtGuard {
+  sqlite3_stmt* s;
+  ~StmtGuard() { if (s) sqlite3_reset(s); }
+};
+
+class SqliteStore : public Store {
+ public:
+  SqliteStore(std::string path, SqliteOptions opt) : path_(std::move(path)), opt_(std::move(opt)) {}
+
+  bool Init(std::string* error) {
+    if (!writer_.Open(path_, opt_, false, error)) return false;
+    return Migrate(error);
+  }
+
+  Status FindConversationBySession(const std::string& hash, ConversationRecord* out) override {
+    return WithReader([&](Connection& c) {
+      return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
+                                 "created_at, updated_at FROM conversations WHERE session_hash = ?", hash, out);
+    });
+  }
+
+  Status LoadConversation(const std::string& id, ConversationRecord* out) override {
+    return WithReader([&](Connection& c) {
+      return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
+                                 "created_at, updated_at FROM conversations WHERE id = ?", id, out);
+    });
+  }
+
+  Status FindDuplicate(const std::string& key, json* response) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT response FROM messages WHERE dedupe_key = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, key);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no message with that key");
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      *response = json::parse(ColumnText(s, 0), nullptr, false);
+      return Status::Ok();
+    });
+  }
+
+  Status CommitTurn(const TurnCommit& t) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    std::string error;
+    if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Status::IoError(error);
+    Status st = WriteTurn(t);
+    if (!st.ok()) {
+      writer_.Exec("ROLLBACK", &error);
+      return st;
+    }
+    if (!writer_.Exec("COMMIT", &error)) {
+      writer_.Exec("ROLLBACK", &error);
+      return Status::IoError(error);
+    }
+    return Status::Ok();
+  }
+
+  Status History(const std::string& id, int64_t after, int limit, std::vector<MessageRecord>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT seq, author, text, quick_replies, at FROM messages "
+                                  "WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, id);
+      sqlite3_bind_int64(s, 2, after);
+      sqlite3_bind_int(s, 3, limit);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        MessageRecord m;
+        m.seq = sqlite3_column_int64(s, 0);
+        m.author = ColumnText(s, 1);
+        m.text = ColumnText(s, 2);
+        std::string qr = ColumnText(s, 3);
+        m.quick_replies = qr.empty() ? json(nullptr) : json::parse(qr, nullptr, false);
+        m.at = sqlite3_column_int64(s, 4);
+        out->push_back(std::move(m));
+      }
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+    });
+  }
+
+  Status AllocateTicketId(const std::string& day, std::string* id) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3_stmt* s = writer_.Prepare(
+        "INSERT INTO ticket_counters(day, last) VALUES(?, 1) "
+        "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last");
+    if (!s) return Status::IoError(writer_.Error());
+    StmtGuard g{s};
+    BindText(s, 1, day);
+    if (sqlite3_step(s) != SQLITE_ROW) return Status::IoError(writer_.Error());
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "RF-%s-%04lld", day.c_str(), static_cast<long long>(sqlite3_column_int64(s, 0)));
+    *id = buf;
+    return Status::Ok();
+  }
+
+  Status GetTicket(const std::string& id, TicketRecord* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT id, conversation_id, status, body FROM tickets WHERE id = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, id);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no ticket " + id);
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      *out = TicketFromRow(s);
+      return Status::Ok();
+    });
+  }
+
+  Status ListTickets(const std::string& status, int limit, std::vector<TicketRecord>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT id, conversation_id, status, body FROM tickets "
+                                  "WHERE (?1 = '' OR status = ?1) ORDER BY created_at DESC, id DESC LIMIT ?2");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, status);
+      sqlite3_bind_int(s, 2, limit);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) out->push_back(TicketFromRow(s));
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+    });
+  }
+
+  Status TicketStatuses(const std::string& conversation_id, std::map<std::string, std::string>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT id, status FROM tickets WHERE conversation_id = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, conversation_id);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) (*out)[ColumnText(s, 0)] = ColumnText(s, 1);
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+    });
+  }
+
+ private:
+  bool Migrate(std::string* error) {
+    sqlite3_stmt* s = writer_.Prepare("PRAGMA user_version");
+    if (!s || sqlite3_step(s) != SQLITE_ROW) { *error = writer_.Error(); return false; }
+    int version = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    if (version > kSchemaVersion) {
+      *error = "database schema version " + std::to_string(version) + " is newer than this program (" +
+               std::to_string(kSchemaVersion) + ")";
+      return false;
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] + "PRAGMA user_version=" +
+                        std::to_string(v + 1) + "; COMMIT;";
+      if (!writer_.Exec(sql, error)) {
+        std::string ignored;
+        writer_.Exec("ROLLBACK", &ignored);
+        *error = "migration " + std::to_string(v + 1) + " failed: " + *error;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  template <typename F>
+  Status WithReader(F&& f) {
+    std::unique_ptr<Connection> c;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!readers_.empty()) {
+        c = std::move(readers_.back());
+        readers_.pop_back();
+      }
+    }
+    if (!c) {
+      c = std::make_unique<Connection>();
+      std::string error;
+      if (!c->Open(path_, opt_, true, &error)) return Status::IoError(error);
+    }
+    Status st = f(*c);
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    readers_.push_back(std::move(c));
+    return st;
+  }
+
+  static Status ReadConversation(Connection& c, const char* sql, const std::string& key, ConversationRecord* out) {
+    sqlite3_stmt* s = c.Prepare(sql);
+    if (!s) return Status::IoError(c.Error());
+    StmtGuard g{s};
+    BindText(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return Status::NotFound("no such conversation");
+    if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+    out->id = ColumnText(s, 0);
+    out->channel = ColumnText(s, 1);
+    out->channel_user = ColumnText(s, 2);
+    out->state = ColumnText(s, 3);
+    out->pending_slot = ColumnText(s, 4);
+    out->dialog = json::parse(ColumnText(s, 5), nullptr, false);
+    out->version = sqlite3_column_int64(s, 6);
+    out->last_seq = sqlite3_column_int64(s, 7);
+    out->created_at = sqlite3_column_int64(s, 8);
+    out->updated_at = sqlite3_column_int64(s, 9);
+    return Status::Ok();
+  }
+
+  static TicketRecord TicketFromRow(sqlite3_stmt* s) {
+    TicketRecord t;
+    t.id = ColumnText(s, 0);
+    t.conversation_id = ColumnText(s, 1);
+    t.status = ColumnText(s, 2);
+    t.ticket = json::parse(ColumnText(s, 3), nullptr, false);
+    t.ticket["status"] = t.status;
+    return t;
+  }
+
+  Status Step(sqlite3_stmt* s) {
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+    if (rc == SQLITE_CONSTRAINT) return Status::Duplicate(writer_.Error());
+    return Status::IoError(writer_.Error());
+  }
+
+  Status InsertMessage(const std::string& conv, const MessageRecord& m, int64_t seq, const std::string& dedupe,
+                       const json& response) {
+    sqlite3_stmt* s = writer_.Prepare(
+        "INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!s) return Status::IoError(writer_.Error());
+    BindText(s, 1, conv);
+    sqlite3_bind_int64(s, 2, seq);
+    BindText(s, 3, m.author);
+    BindText(s, 4, m.text);
+    if (m.quick_replies.is_array() && !m.quick_replies.empty()) BindText(s, 5, m.quick_replies.dump());
+    sqlite3_bind_int64(s, 6, m.at);
+    BindTextOrNull(s, 7, dedupe);
+    if (!response.is_null()) BindText(s, 8, response.dump());
+    return Step(s);
+  }
+
+  Status WriteTurn(const TurnCommit& t) {
+    const ConversationRecord& c = t.conversation;
+    int64_t seq = c.last_seq;
+    int64_t final_seq = seq + 1 + static_cast<int64_t>(t.replies.size());
+    if (t.create) {
+      sqlite3_stmt* s = writer_.Prepare(
+          "INSERT INTO conversations(id, session_hash, channel, channel_user, state, pending_slot, dialog, "
+          "version, last_seq, created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, c.id);
+      BindTextOrNull(s, 2, t.session_hash);
+      BindText(s, 3, c.channel);
+      BindTextOrNull(s, 4, c.channel_user);
+      BindText(s, 5, c.state);
+      BindTextOrNull(s, 6, c.pending_slot);
+      BindText(s, 7, c.dialog.dump());
+      sqlite3_bind_int64(s, 8, final_seq);
+      sqlite3_bind_int64(s, 9, c.updated_at);
+      sqlite3_bind_int64(s, 10, c.updated_at);
+      Status st = Step(s);
+      if (!st.ok()) return st;
+    } else {
+      sqlite3_stmt* s = writer_.Prepare(
+          "UPDATE conversations SET state = ?, pending_slot = ?, dialog = ?, version = version + 1, "
+          "last_seq = ?, updated_at = ? WHERE id = ? AND version = ?");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, c.state);
+      BindTextOrNull(s, 2, c.pending_slot);
+      BindText(s, 3, c.dialog.dump());
+      sqlite3_bind_int64(s, 4, final_seq);
+      sqlite3_bind_int64(s, 5, c.updated_at);
+      BindText(s, 6, c.id);
+      sqlite3_bind_int64(s, 7, c.version);
+      Status st = Step(s);
+      if (!st.ok()) return st;
+      if (sqlite3_changes(writer_.db()) != 1) return Status::Conflict("conversation changed meanwhile");
+    }
+    Status st = InsertMessage(c.id, t.inbound, ++seq, t.dedupe_key, t.response);
+    if (!st.ok()) return st;
+    for (const auto& r : t.replies) {
+      st = InsertMessage(c.id, r, ++seq, "", json());
+      if (!st.ok()) return st;
+    }
+    if (t.ticket) {
+      sqlite3_stmt* s = writer_.Prepare(
+          "INSERT INTO tickets(id, conversation_id, status, created_at, updated_at, body) VALUES(?, ?, ?, ?, ?, ?)");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, t.ticket->id);
+      BindText(s, 2, t.ticket->conversation_id);
+      BindText(s, 3, t.ticket->status);
+      sqlite3_bind_int64(s, 4, c.updated_at);
+      sqlite3_bind_int64(s, 5, c.updated_at);
+      BindText(s, 6, t.ticket->ticket.dump());
+      st = Step(s);
+      if (!st.ok()) return Status::IoError("ticket insert failed: " + st.message());
+    }
+    for (const auto& o : t.outbox) {
+      sqlite3_stmt* s = writer_.Prepare(
+          "INSERT INTO outbox(kind, target, payload, idempotency_key, next_attempt_at, created_at) "
+          "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, o.kind);
+      BindText(s, 2, o.target);
+      BindText(s, 3, o.payload.dump());
+      BindText(s, 4, o.idempotency_key);
+      sqlite3_bind_int64(s, 5, c.updated_at);
+      sqlite3_bind_int64(s, 6, c.updated_at);
+      st = Step(s);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  std::string path_;
+  SqliteOptions opt_;
+  std::mutex write_mu_;
+  Connection writer_;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+};
+
+}  // namespace
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path, const SqliteOptions& options, std::string* error) {
+  auto store = std::make_unique<SqliteStore>(path, options);
+  if (!store->Init(error)) return nullptr;
+  return store;
+}
+
+}  // namespace rd

@@ -1,0 +1,109 @@
+// Persistence behind a narrow interface. The SQLite implementation (sqlite_store.h) is the embedded
+// default; nothing SQLite-specific leaks out of this header, so another store can serve several bot
+// instances later. All methods are thread-safe. Errors are returned as values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rd {
+
+class Status {
+ public:
+  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError };
+  Status() = default;
+  static Status Ok() { return Status(); }
+  static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
+  static Status Duplicate(std::string m) { return Status(Code::kDuplicate, std::move(m)); }
+  static Status Conflict(std::string m) { return Status(Code::kConflict, std::move(m)); }
+  static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+struct ConversationRecord {
+  std::string id;
+  std::string channel;       // web | slack | wecom | terminal
+  std::string channel_user;  // the platform's identity of the customer, empty for the widget
+  std::string state;
+  std::string pending_slot;
+  nlohmann::json dialog;     // the engine's DialogState
+  int64_t version = 0;       // bumped by every committed turn (optimistic concurrency)
+  int64_t last_seq = 0;      // seq of the newest message
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct MessageRecord {
+  int64_t seq = 0;
+  std::string author;  // customer | bot | staff | system
+  std::string text;
+  nlohmann::json quick_replies;  // array or null
+  int64_t at = 0;
+};
+
+struct TicketRecord {
+  std::string id;
+  std::string conversation_id;
+  std::string status;
+  nlohmann::json ticket;  // the ticket JSON of DESIGN.md, status included
+};
+
+struct OutboxRecord {
+  int64_t id = 0;
+  std::string kind;             // slack_message | wecom_message | staff_notice | ticket_webhook
+  std::string target;
+  nlohmann::json payload;
+  std::string idempotency_key;  // unique: the same key is never enqueued twice
+};
+
+// Everything one turn changes, committed atomically (invariant 1).
+struct TurnCommit {
+  ConversationRecord conversation;  // the new state; version = the version the turn started from
+  bool create = false;              // insert the conversation (first turn)
+  std::string session_hash;         // with create: SHA-256 of the session secret
+  MessageRecord inbound;            // author "customer" (or "staff" later); seq assigned by the store
+  std::string dedupe_key;           // empty: no dedupe
+  nlohmann::json response;          // the API answer of this turn, replayed for a duplicate
+  std::vector<MessageRecord> replies;
+  std::optional<TicketRecord> ticket;
+  std::vector<OutboxRecord> outbox;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status FindConversationBySession(const std::string& session_hash, ConversationRecord* out) = 0;
+  virtual Status LoadConversation(const std::string& id, ConversationRecord* out) = 0;
+  // The stored response of the turn that carried `dedupe_key`; NotFound when none did.
+  virtual Status FindDuplicate(const std::string& dedupe_key, nlohmann::json* response) = 0;
+  // Commits the turn. Duplicate: another turn with the same dedupe key committed first (nothing
+  // written). Conflict: the conversation's version moved on (nothing written; reload and retry).
+  virtual Status CommitTurn(const TurnCommit& turn) = 0;
+  // Messages with seq > after, oldest first, at most `limit`.
+  virtual Status History(const std::string& conversation_id, int64_t after, int limit,
+                         std::vector<MessageRecord>* out) = 0;
+
+  // Reserves the next ticket id for `day` (YYYYMMDD): RF-YYYYMMDD-NNNN. Durable on its own, so an id is
+  // never handed out twice; a turn that fails after reserving leaves a gap in the numbering.
+  virtual Status AllocateTicketId(const std::string& day, std::string* id) = 0;
+  virtual Status GetTicket(const std::string& id, TicketRecord* out) = 0;
+  // Newest first; `status` empty means all.
+  virtual Status ListTickets(const std::string& status, int limit, std::vector<TicketRecord>* out) = 0;
+  // Ticket id -> status for the tickets filed in one conversation.
+  virtual Status TicketStatuses(const std::string& conversation_id, std::map<std::string, std::string>* out) = 0;
+};
+
+}  // namespace rd
