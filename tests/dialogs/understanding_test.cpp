@@ -1,0 +1,99 @@
+#include <catch2/catch.hpp>
+
+#include "dialogs/text.h"
+#include "dialogs/understanding.h"
+#include "tests/dialogs/dialog_harness.h"
+
+namespace rd::test {
+
+namespace {
+Understanding U(const std::string& text, const std::string& pending = "") {
+  return Understand(text, NormalizeForParsing(text), Date{2026, 11, 27}, ShippedKnowledge()->vocab, pending);
+}
+const Problem* Find(const Understanding& u, const std::string& category) {
+  for (const auto& p : u.problems) if (p.category == category) return &p;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("text normalisation and validation", "[text]") {
+  CHECK(NormalizeForParsing("  Paid   ON\t2026 ") == "paid on 2026");
+  CHECK(NormalizeForParsing("１１月５日，ＯＫ。") == "11月5日,ok.");
+  CHECK(IsValidUtf8("plain ascii"));
+  CHECK(IsValidUtf8("中文 ✓"));
+  CHECK(!IsValidUtf8(std::string("\xff\xfe")));
+  CHECK(!IsValidUtf8(std::string("\xe4\xb8")));          // truncated
+  CHECK(!IsValidUtf8(std::string("\xc0\xaf")));          // overlong '/'
+  CHECK(!IsValidUtf8(std::string("\xed\xa0\x80")));      // surrogate
+  CHECK(DetectLanguage("ok", Lang::kZh) == Lang::kZh);
+  CHECK(DetectLanguage("2026-11-05", Lang::kEn) == Lang::kEn);
+  CHECK(DetectLanguage("我要退款", Lang::kEn) == Lang::kZh);
+  CHECK(DetectLanguage("i want a refund", Lang::kZh) == Lang::kEn);
+  CHECK(FindWord("no, not now", "not") == 4);
+  CHECK(FindWord("nothing", "no") == std::string::npos);
+}
+
+TEST_CASE("date roles follow the nearest cue word", "[understanding]") {
+  auto u = U("we paid on 2026-11-01 but the line went live on 2026-11-08");
+  REQUIRE(u.dates.size() == 2);
+  CHECK(u.dates[0].role == "payment_date");
+  CHECK(u.dates[1].role == "activation_date");
+  u = U("开通是2026年11月8日，付款是2026年11月1日");
+  REQUIRE(u.dates.size() == 2);
+  CHECK(u.dates[0].role == "activation_date");
+  CHECK(u.dates[1].role == "payment_date");
+  u = U("2026-11-01");
+  REQUIRE(u.dates.size() == 1);
+  CHECK(u.dates[0].role.empty());
+}
+
+TEST_CASE("problems with figures", "[understanding]") {
+  auto u = U("latency over 300ms and packet loss 5%");
+  REQUIRE(Find(u, "latency"));
+  CHECK(Find(u, "latency")->metrics["latency_ms"] == 300);
+  REQUIRE(Find(u, "packet_loss"));
+  CHECK(Find(u, "packet_loss")->metrics["packet_loss_pct"] == 5);
+  u = U("availability was only 97.5% last week");
+  REQUIRE(Find(u, "availability"));
+  CHECK(Find(u, "availability")->metrics["availability_pct"] == 97.5);
+  u = U("带宽只有20Mbps");
+  REQUIRE(Find(u, "bandwidth"));
+  CHECK(Find(u, "bandwidth")->metrics["bandwidth_mbps"] == 20);
+  u = U("Singapore viewers can't connect at all");
+  REQUIRE(Find(u, "region_unreachable"));
+  CHECK(Find(u, "region_unreachable")->metrics["region"] == "Singapore");
+  CHECK(Find(u, "region_unreachable")->description == "Singapore viewers can't connect at all");
+  u = U("东南亚那边一直卡，延迟400毫秒");
+  REQUIRE(Find(u, "latency"));
+  CHECK(Find(u, "latency")->metrics["latency_ms"] == 400);
+  CHECK(Find(u, "latency")->metrics["region"] == "Southeast Asia");
+  u = U("we paid by credit card");  // "卡"-like false friends must not count
+  CHECK(u.problems.empty());
+  CHECK(U("我用信用卡付的款").problems.empty());
+}
+
+TEST_CASE("evidence, contact and intents", "[understanding]") {
+  auto u = U("I have the contract, the invoice and a speed test");
+  std::vector<std::string> types;
+  for (const auto& e : u.evidence) types.push_back(e.type);
+  CHECK(types == std::vector<std::string>{"contract", "payment_receipt", "test_report"});
+  CHECK(*U("mail me at Kim.Lee+rd@example.co.uk please").email == "kim.lee+rd@example.co.uk");
+  CHECK(*U("订单号：LL-88123").account == "LL-88123");
+  CHECK(*U("my order number is 991234").account == "991234");
+  CHECK(*U("A1B2C3D4", "contact").account == "A1B2C3D4");
+  CHECK(!U("A1B2C3D4").account);  // a bare token only counts when contact is asked
+  CHECK(!U("I ordered it").account);
+  CHECK(U("Yes, file it").Has("yes"));
+  CHECK(U("no, activation was 2026-11-06").Has("no"));
+  CHECK(!U("I know nothing").Has("no"));
+  CHECK(U("取消").Has("cancel"));
+  CHECK(U("算了").Has("cancel"));
+  CHECK(!U("can I cancel the subscription and get a refund for the latency?").Has("cancel"));
+  CHECK(U("I want to talk to a human").Has("human"));
+  CHECK(U("转人工").Has("human"));
+  CHECK(U("好的").Has("yes"));
+  CHECK(U("status of RF-20261110-0003 please").ticket_ids == std::vector<std::string>{"RF-20261110-0003"});
+  CHECK(U("rf-2026111-0003").ticket_ids.empty());
+}
+
+}  // namespace rd::test

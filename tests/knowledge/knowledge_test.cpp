@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "knowledge/assessment.h"
+#include "knowledge/knowledge.h"
+#include "tests/dialogs/dialog_harness.h"
+
+namespace rd::test {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A copy of the shipped knowledge in a temporary folder, to break on purpose.
+struct KnowledgeCopy {
+  fs::path dir;
+  KnowledgeCopy() {
+    dir = fs::temp_directory_path() / ("rd-knowledge-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(dir);
+    fs::copy(RD_KNOWLEDGE_DIR, dir, fs::copy_options::recursive);
+  }
+  ~KnowledgeCopy() { fs::remove_all(dir); }
+  void Write(const std::string& file, const std::string& text) { std::ofstream(dir / file) << text; }
+  std::vector<std::string> Errors() {
+    std::vector<std::string> errors;
+    auto k = LoadKnowledge(dir.string(), &errors);
+    CHECK((k == nullptr) == !errors.empty());
+    return errors;
+  }
+  static inline int counter = 0;
+};
+
+bool Mentions(const std::vector<std::string>& errors, const std::string& what) {
+  for (const auto& e : errors) if (e.find(what) != std::string::npos) return true;
+  return false;
+}
+
+json Claim(const char* paid, const char* activated) {
+  return {{"payment_date", paid}, {"activation_date", activated},
+          {"problems", json::array({{{"category", "latency"}, {"metrics", {{"latency_ms", 400}}}}})},
+          {"evidence", json::array({{{"type", "contract"}}})}};
+}
+
+}  // namespace
+
+TEST_CASE("the shipped knowledge loads and every message has both languages", "[knowledge]") {
+  auto k = ShippedKnowledge();
+  CHECK(k->messages.all().size() > 60);
+  for (const auto& [key, texts] : k->messages.all()) {
+    INFO(key);
+    CHECK(!texts.first.empty());
+    CHECK(!texts.second.empty());
+  }
+  CHECK(k->flow.slots.size() == 5);
+  CHECK(k->policy.window_days == 7);
+}
+
+TEST_CASE("broken knowledge files are reported with the file and what is wrong", "[knowledge]") {
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", "{ \"provider_name\": \"X\",\n  \"window\": {\"days\": 7,, } }");
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "policy.json:2"));
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("messages.json", R"({"greeting": {"zh": "你好"}})");
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "\"greeting\" needs both"));
+    CHECK(Mentions(errors, "lacks"));  // the flow names keys the file no longer has
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", R"({"provider_name": "X", "window": {"days": 0, "starts_at": "activation"},
+      "quality_thresholds": {"availability_pct_min": 99, "latency_ms_max": 200, "packet_loss_pct_max": 1},
+      "expected_evidence": []})");
+    CHECK(Mentions(c.Errors(), "window.days must be greater than 0"));
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("flows/refund_claim.json", R"({"id": "x", "slots": [{"name": "a", "kind": "colour", "prompt": "greeting", "retry": "greeting", "label": "greeting"}]})");
+    CHECK(Mentions(c.Errors(), "is not one of date, problems, evidence, contact"));
+  }
+}
+
+TEST_CASE("assessment: window bases and edges with a fixed today", "[assessment]") {
+  Policy p;
+  p.window_days = 7;
+  p.expected_evidence = {"contract", "payment_receipt"};
+  // The article's example: paid 1 January, activated 5 January.
+  p.window_start = "activation";
+  json a = AssessClaim(Claim("2026-01-01", "2026-01-05"), p, Date{2026, 1, 12});
+  CHECK(a["window_end"] == "2026-01-12");
+  CHECK(a["within_window"] == true);
+  CHECK(a["days_left"] == 0);  // last day in
+  CHECK(a["verdict"] == "likely_eligible");
+  a = AssessClaim(Claim("2026-01-01", "2026-01-05"), p, Date{2026, 1, 13});
+  CHECK(a["within_window"] == false);  // first day out
+  CHECK(a["days_late"] == 1);
+  CHECK(a["verdict"] == "outside_window");
+
+  p.window_start = "payment";
+  a = AssessClaim(Claim("2026-01-01", "2026-01-05"), p, Date{2026, 1, 8});
+  CHECK(a["window_end"] == "2026-01-08");
+  CHECK(a["within_window"] == true);
+  CHECK(AssessClaim(Claim("2026-01-01", "2026-01-05"), p, Date{2026, 1, 9})["verdict"] == "outside_window");
+
+  p.window_start = "later_of_both";
+  a = AssessClaim(Claim("2026-01-06", "2026-01-05"), p, Date{2026, 1, 10});
+  CHECK(a["window_start"] == "2026-01-06");
+  CHECK(a["evidence_missing"] == json::array({"payment_receipt"}));
+}
+
+TEST_CASE("assessment: grounds and verdicts", "[assessment]") {
+  Policy p;
+  json claim = Claim("2026-11-01", "2026-11-05");
+  claim["problems"] = json::array({{{"category", "latency"}, {"metrics", {{"latency_ms", 150}}}},
+                                   {{"category", "packet_loss"}, {"metrics", {{"packet_loss_pct", 0.5}}}},
+                                   {{"category", "availability"}, {"metrics", {{"availability_pct", 99.9}}}}});
+  json a = AssessClaim(claim, p, Date{2026, 11, 6});
+  CHECK(a["grounds"].empty());
+  CHECK(a["verdict"] == "needs_review");  // within the window, but no figure beyond the promise
+  claim["problems"].push_back({{"category", "region_unreachable"}, {"metrics", {{"region", "Singapore"}}}});
+  a = AssessClaim(claim, p, Date{2026, 11, 6});
+  REQUIRE(a["grounds"].size() == 1);
+  CHECK(a["grounds"][0]["ground"] == "not_delivered_as_agreed");
+  CHECK(a["verdict"] == "likely_eligible");
+  claim["problems"] = json::array({{{"category", "availability"}, {"metrics", {{"availability_pct", 98}}}}});
+  a = AssessClaim(claim, p, Date{2026, 11, 6});
+  CHECK(a["grounds"][0]["metric"] == "availability_pct");
+  // No activation date: the window falls back to the payment date and says so.
+  claim["activation_date"] = nullptr;
+  a = AssessClaim(claim, p, Date{2026, 11, 6});
+  CHECK(a["window_start_basis"] == "payment");
+  CHECK(a["window_end"] == "2026-11-08");
+}
+
+}  // namespace rd::test
