@@ -1,0 +1,192 @@
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "storage/sqlite_store.h"
+
+namespace rd {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct TempDb {
+  fs::path path;
+  TempDb() {
+    static int n = 0;
+    path = fs::temp_directory_path() / ("rd-store-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".sqlite3");
+    Remove();
+  }
+  ~TempDb() { Remove(); }
+  void Remove() {
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
+  }
+  std::unique_ptr<Store> Open() {
+    std::string error;
+    auto s = OpenSqliteStore(path.string(), SqliteOptions{}, &error);
+    INFO(error);
+    REQUIRE(s);
+    return s;
+  }
+  int64_t Count(const std::string& table) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &s, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+  }
+};
+
+TurnCommit NewTurn(const std::string& id, const std::string& dedupe = "") {
+  TurnCommit t;
+  t.create = true;
+  t.session_hash = "hash-" + id;
+  t.conversation = {id, "web", "", "collecting", "payment_date", json{{"state", "collecting"}}, 0, 0, 100, 100};
+  t.inbound = {0, "customer", "hello", nullptr, 100};
+  t.dedupe_key = dedupe;
+  t.response = {{"replies", json::array({{{"text", "hi"}}})}};
+  t.replies.push_back({0, "bot", "hi", json::array({"a", "b"}), 100});
+  return t;
+}
+
+TurnCommit NextTurn(const ConversationRecord& c, const std::string& text, const std::string& dedupe = "") {
+  TurnCommit t;
+  t.conversation = c;
+  t.conversation.updated_at = c.updated_at + 1;
+  t.inbound = {0, "customer", text, nullptr, c.updated_at + 1};
+  t.dedupe_key = dedupe;
+  t.response = {{"echo", text}};
+  t.replies.push_back({0, "bot", "re: " + text, nullptr, c.updated_at + 1});
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("migrations create the schema once and reopen cleanly", "[storage]") {
+  TempDb db;
+  { auto s = db.Open(); }
+  { auto s = db.Open(); }
+  sqlite3* raw = nullptr;
+  sqlite3_open(db.path.string().c_str(), &raw);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, nullptr);
+  sqlite3_step(st);
+  CHECK(sqlite3_column_int(st, 0) == SqliteSchemaVersion());
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, nullptr);
+  sqlite3_step(st);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  // A database from a newer program is refused rather than damaged.
+  sqlite3_exec(raw, "PRAGMA user_version=999", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  std::string error;
+  CHECK(!OpenSqliteStore(db.path.string(), SqliteOptions{}, &error));
+  CHECK(error.find("newer") != std::string::npos);
+}
+
+TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {
+  TempDb db;
+  auto s = db.Open();
+  TurnCommit t = NewTurn("c1", "k1");
+  t.ticket = TicketRecord{"RF-20261110-0001", "c1", "open", json{{"id", "RF-20261110-0001"}, {"problems", json::array()}}};
+  t.outbox.push_back({0, "staff_notice", "slack", json{{"text", "new ticket"}}, "notice:c1:1"});
+  REQUIRE(s->CommitTurn(t).ok());
+  ConversationRecord c;
+  REQUIRE(s->FindConversationBySession("hash-c1", &c).ok());
+  CHECK(c.id == "c1");
+  CHECK(c.version == 1);
+  CHECK(c.last_seq == 2);
+  std::vector<MessageRecord> h;
+  REQUIRE(s->History("c1", 0, 100, &h).ok());
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].author == "customer");
+  CHECK(h[1].author == "bot");
+  CHECK(h[1].quick_replies == json::array({"a", "b"}));
+  TicketRecord tr;
+  REQUIRE(s->GetTicket("RF-20261110-0001", &tr).ok());
+  CHECK(tr.ticket["status"] == "open");
+  CHECK(db.Count("outbox") == 1);
+
+  // A failing turn (a second ticket with the same id) leaves nothing behind.
+  TurnCommit bad = NextTurn(c, "again");
+  bad.ticket = t.ticket;
+  CHECK(!s->CommitTurn(bad).ok());
+  CHECK(db.Count("messages") == 2);
+  ConversationRecord after;
+  REQUIRE(s->LoadConversation("c1", &after).ok());
+  CHECK(after.version == 1);
+}
+
+TEST_CASE("dedupe keys and version conflicts", "[storage]") {
+  TempDb db;
+  auto s = db.Open();
+  REQUIRE(s->CommitTurn(NewTurn("c1")).ok());
+  ConversationRecord c;
+  REQUIRE(s->LoadConversation("c1", &c).ok());
+  REQUIRE(s->CommitTurn(NextTurn(c, "one", "web:c1:m1")).ok());
+  json stored;
+  REQUIRE(s->FindDuplicate("web:c1:m1", &stored).ok());
+  CHECK(stored["echo"] == "one");
+  CHECK(s->FindDuplicate("web:c1:m2", &stored).code() == Status::Code::kNotFound);
+
+  ConversationRecord now;
+  REQUIRE(s->LoadConversation("c1", &now).ok());
+  CHECK(s->CommitTurn(NextTurn(now, "dup", "web:c1:m1")).code() == Status::Code::kDuplicate);
+  CHECK(s->CommitTurn(NextTurn(c, "stale")).code() == Status::Code::kConflict);  // c is version 1, now 2
+  CHECK(db.Count("messages") == 4);
+}
+
+TEST_CASE("ticket ids are sequential per day and never reused", "[storage]") {
+  TempDb db;
+  std::string id;
+  {
+    auto s = db.Open();
+    REQUIRE(s->AllocateTicketId("20261110", &id).ok());
+    CHECK(id == "RF-20261110-0001");
+    REQUIRE(s->AllocateTicketId("20261110", &id).ok());
+    CHECK(id == "RF-20261110-0002");
+    REQUIRE(s->AllocateTicketId("20261111", &id).ok());
+    CHECK(id == "RF-20261111-0001");
+  }
+  auto s = db.Open();
+  REQUIRE(s->AllocateTicketId("20261110", &id).ok());
+  CHECK(id == "RF-20261110-0003");
+  // From many threads at once: all distinct.
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(40);
+  for (int i = 0; i < 40; ++i) threads.emplace_back([&, i] { REQUIRE(s->AllocateTicketId("20261112", &ids[i]).ok()); });
+  for (auto& t : threads) t.join();
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::unique(ids.begin(), ids.end()) == ids.end());
+  CHECK(ids.back() == "RF-20261112-0040");
+}
+
+TEST_CASE("ticket listing and statuses", "[storage]") {
+  TempDb db;
+  auto s = db.Open();
+  TurnCommit t = NewTurn("c1");
+  t.ticket = TicketRecord{"RF-20261110-0001", "c1", "open", json{{"id", "RF-20261110-0001"}}};
+  REQUIRE(s->CommitTurn(t).ok());
+  std::vector<TicketRecord> list;
+  REQUIRE(s->ListTickets("", 10, &list).ok());
+  CHECK(list.size() == 1);
+  list.clear();
+  REQUIRE(s->ListTickets("approved", 10, &list).ok());
+  CHECK(list.empty());
+  std::map<std::string, std::string> statuses;
+  REQUIRE(s->TicketStatuses("c1", &statuses).ok());
+  CHECK(statuses == std::map<std::string, std::string>{{"RF-20261110-0001", "open"}});
+  TicketRecord missing;
+  CHECK(s->GetTicket("RF-20261110-0099", &missing).code() == Status::Code::kNotFound);
+}
+
+}  // namespace rd
