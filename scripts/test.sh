@@ -14,5 +14,14 @@ run_suite() {  # build-dir, extra cmake args...
 echo "== tests (RelWithDebInfo)"
 run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== tests (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+# Reports go to files, because the servers the integration tests start write stderr elsewhere; any
+# report from any process fails the run.
+reports="$PWD/build-asan/sanitizer-reports"
+rm -rf "$reports" && mkdir -p "$reports"
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan" \
+UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan" \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DREFUNDDESK_SANITIZE=ON
+if compgen -G "$reports/*" >/dev/null; then
+  echo "sanitizer reports:"; cat "$reports"/*; exit 1
+fi
+echo "no sanitizer reports"
