@@ -22,6 +22,42 @@ std::string Compact(const Date& d) {
 
 }  // namespace
 
+std::shared_ptr<const ConversationRecord> ConversationCache::Get(const std::string& id) {
+  Shard& sh = ShardFor(id);
+  std::lock_guard<std::mutex> l(sh.mu);
+  auto it = sh.records.find(id);
+  return it == sh.records.end() ? nullptr : it->second;
+}
+
+void ConversationCache::Put(std::shared_ptr<const ConversationRecord> record) {
+  Shard& sh = ShardFor(record->id);
+  std::lock_guard<std::mutex> l(sh.mu);
+  if (sh.records.size() >= per_shard_) sh.records.clear();  // crude but bounded; misses just reload
+  sh.records[record->id] = std::move(record);
+}
+
+void ConversationCache::Erase(const std::string& id) {
+  Shard& sh = ShardFor(id);
+  std::lock_guard<std::mutex> l(sh.mu);
+  sh.records.erase(id);
+}
+
+bool ConversationCache::SessionToId(const std::string& session_hash, std::string* id) {
+  Shard& sh = ShardFor(session_hash);
+  std::lock_guard<std::mutex> l(sh.mu);
+  auto it = sh.sessions.find(session_hash);
+  if (it == sh.sessions.end()) return false;
+  *id = it->second;
+  return true;
+}
+
+void ConversationCache::PutSession(const std::string& session_hash, const std::string& id) {
+  Shard& sh = ShardFor(session_hash);
+  std::lock_guard<std::mutex> l(sh.mu);
+  if (sh.sessions.size() >= per_shard_) sh.sessions.clear();
+  sh.sessions[session_hash] = id;
+}
+
 Date ConversationService::Today() { return DateAt(clock_->NowUnix(), options_.utc_offset_minutes); }
 
 std::mutex& ConversationService::LockFor(const std::string& id) {
@@ -29,7 +65,18 @@ std::mutex& ConversationService::LockFor(const std::string& id) {
 }
 
 Status ConversationService::ResolveSession(const std::string& session, ConversationRecord* out) {
-  return store_->FindConversationBySession(Sha256Hex(session), out);
+  std::string hash = Sha256Hex(session);
+  std::string id;
+  if (cache_.SessionToId(hash, &id)) {
+    if (auto cached = cache_.Get(id)) {
+      *out = *cached;
+      return Status::Ok();
+    }
+    return store_->LoadConversation(id, out);
+  }
+  Status st = store_->FindConversationBySession(hash, out);
+  if (st.ok()) cache_.PutSession(hash, out->id);
+  return st;
 }
 
 TurnOutcome ConversationService::HandleWebMessage(const std::string& session, const std::string& text,
@@ -73,8 +120,12 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       conv.channel = m.channel;
       conv.channel_user = m.channel_user;
     } else {
-      Status st = store_->LoadConversation(conversation_id, &conv);
-      if (!st.ok()) return {st, json(), false};
+      if (auto cached = cache_.Get(conversation_id)) {
+        conv = *cached;
+      } else {
+        Status st = store_->LoadConversation(conversation_id, &conv);
+        if (!st.ok()) return {st, json(), false};
+      }
       state = DialogStateFromJson(conv.dialog);
       if (!m.dedupe_key.empty()) {  // a concurrent delivery may have committed while we waited
         json stored;
@@ -157,15 +208,27 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     if (create && !new_session.empty()) commit.session_hash = Sha256Hex(new_session);
     commit.inbound = MessageRecord{0, "customer", m.text, json(nullptr), now};
     commit.dedupe_key = m.dedupe_key;
-    commit.response = response;
+    if (!m.dedupe_key.empty()) commit.response = response;  // kept only where a resend can ask for it
 
     Status st = store_->CommitTurn(commit);
     if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
       json stored;
       if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
     }
-    if (st.code() == Status::Code::kConflict && !create) continue;  // another process moved it on: redo
-    if (!st.ok()) return {st, json(), false};
+    if (st.code() == Status::Code::kConflict && !create) {  // another writer moved it on: reload, redo
+      cache_.Erase(conversation_id);
+      continue;
+    }
+    if (!st.ok()) {
+      cache_.Erase(conversation_id);
+      return {st, json(), false};
+    }
+    auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
+    committed->version = create ? 1 : committed->version + 1;
+    committed->last_seq += 1 + static_cast<int64_t>(commit.replies.size());
+    if (create) committed->created_at = now;
+    cache_.Put(committed);
+    if (create && !new_session.empty()) cache_.PutSession(commit.session_hash, conversation_id);
 
     if (LogEnabled(LogLevel::kInfo)) {
       json line = {{"event", "turn"},

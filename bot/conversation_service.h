@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 
 #include "bot/env.h"
 #include "dialogs/text.h"
@@ -57,6 +58,29 @@ struct TurnOutcome {
   bool duplicate = false;   // a replay of an earlier delivery; nothing changed
 };
 
+// Recently used conversations, so a turn usually reads nothing from the store. Safe with other writers:
+// the store refuses a commit whose version moved on, and the service then drops the entry and reloads.
+class ConversationCache {
+ public:
+  explicit ConversationCache(size_t capacity = 100000) : per_shard_(capacity / kShards + 1) {}
+  std::shared_ptr<const ConversationRecord> Get(const std::string& id);
+  void Put(std::shared_ptr<const ConversationRecord> record);
+  void Erase(const std::string& id);
+  bool SessionToId(const std::string& session_hash, std::string* id);
+  void PutSession(const std::string& session_hash, const std::string& id);
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const ConversationRecord>> records;
+    std::unordered_map<std::string, std::string> sessions;
+  };
+  Shard& ShardFor(const std::string& key) { return shards_[std::hash<std::string>{}(key) % kShards]; }
+  size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
 class ConversationService {
  public:
   ConversationService(Store* store, KnowledgeHolder* knowledge, Clock* clock, Random* random, ServiceOptions options)
@@ -85,6 +109,7 @@ class ConversationService {
   Random* random_;
   ServiceOptions options_;
   std::array<std::mutex, 256> stripes_;
+  ConversationCache cache_;
 };
 
 }  // namespace rd

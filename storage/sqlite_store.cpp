@@ -2,8 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -87,8 +92,9 @@ class Connection {
     sqlite3_busy_timeout(db_, opt.busy_timeout_ms);
     std::string pragmas = "PRAGMA foreign_keys=ON;";
     if (!readonly) {
-      pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=" +
-                 std::string(opt.synchronous == "full" ? "FULL" : "NORMAL") + ";";
+      // Checkpoints run on a background thread (see Checkpointer), never inside a customer's turn.
+      pragmas += "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;"
+                 "PRAGMA synchronous=" + std::string(opt.synchronous == "full" ? "FULL" : "NORMAL") + ";";
     }
     return Exec(pragmas, error);
   }
@@ -147,9 +153,22 @@ class SqliteStore : public Store {
  public:
   SqliteStore(std::string path, SqliteOptions opt) : path_(std::move(path)), opt_(std::move(opt)) {}
 
+  ~SqliteStore() override {
+    {
+      std::lock_guard<std::mutex> l(checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+  }
+
   bool Init(std::string* error) {
     if (!writer_.Open(path_, opt_, false, error)) return false;
-    return Migrate(error);
+    if (!Migrate(error)) return false;
+    if (!checkpoint_conn_.Open(path_, opt_, false, error)) return false;
+    sqlite3_wal_hook(writer_.db(), &SqliteStore::OnWalCommit, this);
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
+    return true;
   }
 
   Status FindConversationBySession(const std::string& hash, ConversationRecord* out) override {
@@ -180,20 +199,28 @@ class SqliteStore : public Store {
     });
   }
 
+  // Group commit, as LevelDB's writers do: each turn joins a queue; whoever finds no commit under way
+  // takes everything queued and commits it as one transaction, one SAVEPOINT per turn so a failing turn
+  // is rolled back alone. Every turn still returns only after its own data is committed.
   Status CommitTurn(const TurnCommit& t) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    std::string error;
-    if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Status::IoError(error);
-    Status st = WriteTurn(t);
-    if (!st.ok()) {
-      writer_.Exec("ROLLBACK", &error);
-      return st;
+    PendingTurn me{&t, Status::Ok(), false};
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_.push_back(&me);
+    while (!me.done) {
+      if (committing_) {
+        queue_cv_.wait(lock);
+        continue;
+      }
+      committing_ = true;
+      std::vector<PendingTurn*> batch(queue_.begin(), queue_.end());
+      queue_.clear();
+      lock.unlock();
+      CommitBatch(batch);
+      lock.lock();
+      committing_ = false;
+      queue_cv_.notify_all();
     }
-    if (!writer_.Exec("COMMIT", &error)) {
-      writer_.Exec("ROLLBACK", &error);
-      return Status::IoError(error);
-    }
-    return Status::Ok();
+    return me.status;
   }
 
   Status History(const std::string& id, int64_t after, int limit, std::vector<MessageRecord>* out) override {
@@ -351,6 +378,53 @@ class SqliteStore : public Store {
     return t;
   }
 
+  struct PendingTurn {
+    const TurnCommit* turn;
+    Status status;
+    bool done;
+  };
+
+  void CommitBatch(const std::vector<PendingTurn*>& batch) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    std::string error;
+    bool began = writer_.Exec("BEGIN IMMEDIATE", &error);
+    for (PendingTurn* p : batch) {
+      if (!began) { p->status = Status::IoError(error); continue; }
+      if (!writer_.Exec("SAVEPOINT turn", &error)) { p->status = Status::IoError(error); continue; }
+      p->status = WriteTurn(*p->turn);
+      std::string ignored;
+      if (!p->status.ok()) writer_.Exec("ROLLBACK TO turn", &ignored);
+      writer_.Exec("RELEASE turn", &ignored);
+    }
+    if (began && !writer_.Exec("COMMIT", &error)) {
+      std::string ignored;
+      writer_.Exec("ROLLBACK", &ignored);
+      for (PendingTurn* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
+    }
+    std::lock_guard<std::mutex> q(queue_mu_);
+    for (PendingTurn* p : batch) p->done = true;
+  }
+
+  // Called by SQLite after each commit with the WAL's size in pages; wakes the checkpointer when the
+  // WAL has grown enough to be worth copying back.
+  static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    if (pages >= 1000) store->checkpoint_cv_.notify_one();
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop() {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    while (!stopping_) {
+      checkpoint_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (stopping_) break;
+      lock.unlock();
+      // PASSIVE never blocks writers or readers; what it cannot copy now it copies next time.
+      sqlite3_wal_checkpoint_v2(checkpoint_conn_.db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
   Status Step(sqlite3_stmt* s) {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -451,8 +525,17 @@ class SqliteStore : public Store {
 
   std::string path_;
   SqliteOptions opt_;
-  std::mutex write_mu_;
+  std::mutex write_mu_;  // guards writer_: batches and ticket-id reservations
   Connection writer_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingTurn*> queue_;
+  bool committing_ = false;
+  Connection checkpoint_conn_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> readers_;
 };
