@@ -131,7 +131,11 @@ int Serve(const rd::Config& config) {
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
   rd::HttpServer server(config, &service, &holder);
   int port = server.Bind();
-  if (port < 0) { std::cerr << "cannot listen on " << config.host << ":" << config.port << "\n"; return 1; }
+  if (port < 0) {
+    std::cerr << "cannot listen on " << config.host << ":" << config.port
+              << " (is another refundbot already running there?)\n";
+    return 1;
+  }
 
   std::thread signal_thread([&] {
     while (true) {

@@ -126,6 +126,11 @@ TEST_CASE("the config file and environment configure the server", "[cli]") {
   httplib::Client c("127.0.0.1", port);
   ChatReply r = PostChat(c, {{"text", "2026-11-01"}});  // no language in the text: the configured default
   CHECK(r.body["replies"][0]["text"].get<std::string>().find("Hello") == 0);
+  // A second server on the same port is refused instead of silently sharing it.
+  // (Under `timeout`, so a regression fails the check instead of hanging the suite.)
+  std::string second = "timeout 5 " + std::string(RD_REFUNDBOT) + " serve --host 127.0.0.1 --port " + std::to_string(port) +
+                       " --db " + dir.File("second.sqlite3") + " --knowledge " RD_KNOWLEDGE_DIR " >/dev/null 2>&1";
+  CHECK(WEXITSTATUS(std::system(second.c_str())) == 1);
   kill(pid, SIGTERM);
   CHECK(std::filesystem::exists(dir.File("env.sqlite3")));  // REFUNDBOT_DB chose the file
   std::ofstream(dir.File("bad.json")) << "{\"colour\": 1}";
