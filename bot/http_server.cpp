@@ -1,12 +1,7 @@
 #include "bot/http_server.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netdb.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "bot/log.h"
 #include "dialogs/text.h"
@@ -70,6 +65,16 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
   server_->set_payload_max_length(config_.max_body_bytes);
+  // Replaces cpp-httplib's defaults for two reasons. It sets SO_REUSEPORT, so a second server started
+  // on a busy port would silently share it and the kernel would split customers between two processes;
+  // without it that bind fails. And it listens with a backlog of 5: 32 clients connecting at once
+  // overflow that, and SYN-cookie retries add up to a second to a first request — so keep the fd and
+  // raise the backlog after binding.
+  server_->set_socket_options([this](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // restarts reuse TIME_WAIT addresses
+    listen_fd_ = fd;
+  });
   Routes();
 }
 
@@ -172,41 +177,11 @@ void HttpServer::Routes() {
   });
 }
 
-namespace {
-
-// cpp-httplib binds with SO_REUSEPORT, so a second server on a busy port would silently share it and
-// the kernel would split customers between two processes. A plain bind without SO_REUSEPORT fails
-// while any listener holds the port: probe with one first.
-bool PortIsFree(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* result = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &result) != 0) return true;
-  bool free = true;
-  for (addrinfo* a = result; a; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-    if (fd < 0) continue;
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // TIME_WAIT leftovers are fine
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) free = false;
-    close(fd);
-    break;
-  }
-  freeaddrinfo(result);
-  return free;
-}
-
-}  // namespace
-
 int HttpServer::Bind() {
-  if (config_.port == 0) return server_->bind_to_any_port(config_.host);
-  if (!PortIsFree(config_.host, config_.port)) {
-    Log(LogLevel::kError, {{"event", "port_in_use"}, {"host", config_.host}, {"port", config_.port}});
-    return -1;
-  }
-  return server_->bind_to_port(config_.host, config_.port) ? config_.port : -1;
+  int port = config_.port == 0 ? server_->bind_to_any_port(config_.host)
+                               : (server_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
+  if (port > 0 && listen_fd_ >= 0) ::listen(listen_fd_, 1024);  // Linux: a second listen() resizes the backlog
+  return port;
 }
 
 bool HttpServer::Serve() { return server_->listen_after_bind(); }

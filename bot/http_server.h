@@ -30,6 +30,7 @@ class HttpServer {
   ConversationService* service_;
   KnowledgeHolder* knowledge_;
   std::unique_ptr<httplib::Server> server_;
+  int listen_fd_ = -1;
 };
 
 }  // namespace rd

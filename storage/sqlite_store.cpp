@@ -94,6 +94,7 @@ class Connection {
     if (!readonly) {
       // Checkpoints run on a background thread (see Checkpointer), never inside a customer's turn.
       pragmas += "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;"
+                 "PRAGMA cache_size=-65536;"  // 64 MiB: the writer re-reads hot pages from memory, not the file
                  "PRAGMA synchronous=" + std::string(opt.synchronous == "full" ? "FULL" : "NORMAL") + ";";
     }
     return Exec(pragmas, error);
@@ -384,25 +385,51 @@ class SqliteStore : public Store {
     bool done;
   };
 
+  // Optimistic first: the whole batch in one transaction with no per-turn savepoints (they cost as much
+  // as a small turn). Only when a turn fails — a dedupe race, a version conflict — is the batch rolled
+  // back and replayed with one SAVEPOINT per turn, so the failing turn alone is refused.
   void CommitBatch(const std::vector<PendingTurn*>& batch) {
     std::lock_guard<std::mutex> lock(write_mu_);
-    std::string error;
-    bool began = writer_.Exec("BEGIN IMMEDIATE", &error);
-    for (PendingTurn* p : batch) {
-      if (!began) { p->status = Status::IoError(error); continue; }
-      if (!writer_.Exec("SAVEPOINT turn", &error)) { p->status = Status::IoError(error); continue; }
-      p->status = WriteTurn(*p->turn);
-      std::string ignored;
-      if (!p->status.ok()) writer_.Exec("ROLLBACK TO turn", &ignored);
-      writer_.Exec("RELEASE turn", &ignored);
-    }
-    if (began && !writer_.Exec("COMMIT", &error)) {
-      std::string ignored;
-      writer_.Exec("ROLLBACK", &ignored);
-      for (PendingTurn* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
-    }
+    bool all_ok = RunBatch(batch, /*isolate=*/false);
+    if (!all_ok) RunBatch(batch, /*isolate=*/true);
     std::lock_guard<std::mutex> q(queue_mu_);
     for (PendingTurn* p : batch) p->done = true;
+  }
+
+  // Returns false when, without isolation, some turn failed (nothing was committed then).
+  bool RunBatch(const std::vector<PendingTurn*>& batch, bool isolate) {
+    std::string error;
+    if (!ExecCached("BEGIN IMMEDIATE", &error)) {
+      for (PendingTurn* p : batch) p->status = Status::IoError(error);
+      return true;
+    }
+    for (PendingTurn* p : batch) {
+      if (isolate && !ExecCached("SAVEPOINT turn", &error)) { p->status = Status::IoError(error); continue; }
+      p->status = WriteTurn(*p->turn);
+      if (!isolate && !p->status.ok()) {
+        ExecCached("ROLLBACK", &error);
+        return false;
+      }
+      if (isolate) {
+        if (!p->status.ok()) ExecCached("ROLLBACK TO turn", &error);
+        ExecCached("RELEASE turn", &error);
+      }
+    }
+    if (!ExecCached("COMMIT", &error)) {
+      std::string ignored;
+      ExecCached("ROLLBACK", &ignored);
+      for (PendingTurn* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
+    }
+    return true;
+  }
+
+  bool ExecCached(const char* sql, std::string* error) {
+    sqlite3_stmt* s = writer_.Prepare(sql);
+    if (!s) { *error = writer_.Error(); return false; }
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) { *error = writer_.Error(); return false; }
+    return true;
   }
 
   // Called by SQLite after each commit with the WAL's size in pages; wakes the checkpointer when the

@@ -116,7 +116,8 @@ TEST_CASE("the config file and environment configure the server", "[cli]") {
   pclose(p);
   int pid = std::stoi(pid_buf);
   std::string out;
-  for (int i = 0; i < 100 && out.find("listening") == std::string::npos; ++i) {
+  // Wait for the whole line: a read can land between the server's write of the text and of the newline.
+  for (int i = 0; i < 100 && out.find('\n') == std::string::npos; ++i) {
     usleep(50000);
     std::ifstream f(dir.File("out.txt"));
     out.assign(std::istreambuf_iterator<char>(f), {});
@@ -132,6 +133,7 @@ TEST_CASE("the config file and environment configure the server", "[cli]") {
                        " --db " + dir.File("second.sqlite3") + " --knowledge " RD_KNOWLEDGE_DIR " >/dev/null 2>&1";
   CHECK(WEXITSTATUS(std::system(second.c_str())) == 1);
   kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) usleep(20000);  // not our child: poll until gone
   CHECK(std::filesystem::exists(dir.File("env.sqlite3")));  // REFUNDBOT_DB chose the file
   std::ofstream(dir.File("bad.json")) << "{\"colour\": 1}";
   CHECK(Refundbot("serve --config " + dir.File("bad.json")).code == 2);

@@ -22,7 +22,10 @@ struct KnowledgeCopy {
     fs::remove_all(dir);
     fs::copy(RD_KNOWLEDGE_DIR, dir, fs::copy_options::recursive);
   }
-  ~KnowledgeCopy() { fs::remove_all(dir); }
+  ~KnowledgeCopy() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
   void Write(const std::string& file, const std::string& text) { std::ofstream(dir / file) << text; }
   std::vector<std::string> Errors() {
     std::vector<std::string> errors;
