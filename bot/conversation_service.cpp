@@ -1,5 +1,6 @@
 #include "bot/conversation_service.h"
 
+#include <cstdio>
 #include <functional>
 
 #include "bot/log.h"
@@ -58,6 +59,14 @@ void ConversationCache::PutSession(const std::string& session_hash, const std::s
   sh.sessions[session_hash] = id;
 }
 
+// Time-ordered, then random: conversations active together sit together in the store's B-trees (a
+// batch of turns touches few pages), and ids stay unguessable. Ids are not secrets; sessions are.
+std::string ConversationService::NewConversationId() {
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "cv_%08llx", static_cast<unsigned long long>(clock_->NowUnix()) & 0xffffffffULL);
+  return prefix + RandomHex(random_, 6);
+}
+
 Date ConversationService::Today() { return DateAt(clock_->NowUnix(), options_.utc_offset_minutes); }
 
 std::mutex& ConversationService::LockFor(const std::string& id) {
@@ -108,7 +117,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
   }
   bool create = m.conversation_id.empty();
-  std::string conversation_id = create ? "cv_" + RandomHex(random_, 8) : m.conversation_id;
+  std::string conversation_id = create ? NewConversationId() : m.conversation_id;
   std::unique_lock<std::mutex> lock(LockFor(conversation_id));
   auto knowledge = knowledge_->Get();
 

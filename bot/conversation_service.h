@@ -102,6 +102,7 @@ class ConversationService {
 
  private:
   std::mutex& LockFor(const std::string& conversation_id);
+  std::string NewConversationId();
 
   Store* store_;
   KnowledgeHolder* knowledge_;
