@@ -2,7 +2,9 @@
 
 #include <utf8proc.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace rd {
 
@@ -37,6 +39,30 @@ constexpr PunctMap kPunct[] = {{"。", '.'}, {"、", ','}, {"「", '"'}, {"」",
                                {"～", '~'}, {"—", '-'}, {"–", '-'}, {"‘", '\''}, {"’", '\''},
                                {"“", '"'}, {"”", '"'}, {"…", '.'}};
 
+// Traditional characters folded to simplified where the vocabulary needs them (開通 → 开通, 延遲 → 延迟):
+// customers from Hong Kong and Taiwan write the same claims. Pairs of 3-byte UTF-8 sequences.
+constexpr const char* kTraditional =
+    "開开遲迟丟丢帶带寬宽號号個个週周禮礼證证據据約约發发圖图聯联繫系郵邮連连東东亞亚馬马來来兩两們们後后"
+    "這这還还沒没對对錯错啟启動动線线斷断網网際际費费錢钱訂订單单賬账戶户監监測测試试報报記记錄录議议協协"
+    "務务質质節节點点區区韓韩歐欧國国臺台灣湾實实時时間间問问題题麼么嗎吗謝谢請请幫帮轉转為为經经過过幾几"
+    "從从關关態态進进處处準准確确認认應应該该無无訪访頓顿遠远達达隊队決决絕绝體体驗验碼码傳传輸输據据樣样"
+    "讓让說说話话聽听機机構构營营運运戲戏錄录視视頻频層层壞坏穩稳慢慢擊击雲云專专辦办買买賣卖價价貨货倍倍";
+
+const std::unordered_map<uint32_t, std::string>& TraditionalMap() {
+  static const std::unordered_map<uint32_t, std::string> map = [] {
+    std::unordered_map<uint32_t, std::string> m;
+    std::string_view all(kTraditional);
+    for (size_t i = 0; i + 6 <= all.size(); i += 6) {
+      uint32_t key = (static_cast<unsigned char>(all[i]) << 16) | (static_cast<unsigned char>(all[i + 1]) << 8) |
+                     static_cast<unsigned char>(all[i + 2]);
+      std::string simplified(all.substr(i + 3, 3));
+      if (simplified != all.substr(i, 3)) m[key] = simplified;
+    }
+    return m;
+  }();
+  return map;
+}
+
 }  // namespace
 
 std::string NormalizeForParsing(std::string_view text) {
@@ -68,6 +94,16 @@ std::string NormalizeForParsing(std::string_view text) {
       continue;
     }
     bool mapped = false;
+    if (c >= 0xE0 && c < 0xF0 && i + 3 <= folded.size()) {
+      uint32_t key = (c << 16) | (static_cast<unsigned char>(folded[i + 1]) << 8) | static_cast<unsigned char>(folded[i + 2]);
+      const auto& trad = TraditionalMap();
+      if (auto it = trad.find(key); it != trad.end()) {
+        result += it->second;
+        i += 3;
+        space = false;
+        continue;
+      }
+    }
     if (c >= 0x80) {
       for (const auto& m : kPunct) {
         std::string_view f(m.from);
