@@ -22,6 +22,7 @@ json ToJson(const DialogState& s) {
           {"asked_once", s.asked_once},
           {"resume_state", s.resume_state},
           {"ticket_id", s.ticket_id},
+          {"date_choices", s.date_choices},
           {"last_active", s.last_active}};
 }
 
@@ -38,6 +39,7 @@ DialogState DialogStateFromJson(const json& j) {
   for (const auto& v : j.value("asked_once", json::array())) s.asked_once.insert(v.get<std::string>());
   s.resume_state = j.value("resume_state", "");
   s.ticket_id = j.value("ticket_id", "");
+  for (const auto& v : j.value("date_choices", json::array())) s.date_choices.push_back(v.get<std::string>());
   s.last_active = j.value("last_active", int64_t{0});
   return s;
 }
@@ -108,6 +110,7 @@ class Turn {
   std::string FormatSlot(const SlotSpec& s, const json& v);
   std::string FormatProblem(const json& p);
 
+  bool ask_numeric_order_ = false;
   const DialogContext& ctx_;
   const Knowledge& k_;
   const FlowSpec& flow_;
@@ -135,7 +138,12 @@ StepResult Turn::Run() {
     return result_;
   }
 
-  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending);
+  DateOptions date_options;
+  auto order = k_.vocab.numeric_dates.find(std::string(LangCode(s.lang)));
+  std::string policy = order == k_.vocab.numeric_dates.end() ? "month_first" : order->second;
+  if (policy == "day_first") date_options.numeric_order = NumericOrder::kDayFirst;
+  ask_numeric_order_ = policy == "ask";
+  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options);
 
   if (s.state == kExpired && !u.Has("human")) {
     if (u.Has("continue") || u.Has("yes")) {
@@ -178,6 +186,27 @@ StepResult Turn::Run() {
     }
   }
 
+  if (s.awaiting == "date_choice") {
+    std::string slot = s.pending;
+    for (const DateFact& f : u.dates) {
+      if (std::find(s.date_choices.begin(), s.date_choices.end(), f.date.Iso()) == s.date_choices.end()) continue;
+      s.awaiting.clear();
+      s.date_choices.clear();
+      s.slots[slot] = f.date.Iso();
+      if (const SlotSpec* spec = flow_.FindSlot(slot)) Say(flow_.Key("captured"), {{"items", Text(spec->label) + ": " + f.date.Iso()}});
+      s.failures.erase(slot);
+      AskNext();
+      return result_;
+    }
+    if (u.dates.empty() && !u.Has("question")) {
+      Say(flow_.Key("date_choice"), {{"first", s.date_choices[0]}, {"second", s.date_choices[1]}}, {});
+      result_.replies.back().quick_replies = s.date_choices;
+      return result_;
+    }
+    s.awaiting.clear();  // a new date or something else: take it as it comes
+    s.date_choices.clear();
+  }
+
   if (s.state == kStart) {
     s.state = kCollecting;
     Say(flow_.Key("greeting"), {{"provider", k_.policy.provider_name}});
@@ -207,9 +236,19 @@ StepResult Turn::Run() {
       Say(flow_.Key("what_to_change"));
     } else if (u.Has("thanks") || u.Has("greeting")) {
       AskNext();
+    } else if (u.Has("question")) {
+      Say(flow_.Key("question_fallback"));
+      AskNext();
     } else if (!CountFailure("confirmation")) {
       Say(flow_.Key("confirm_not_understood"), {}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
     }
+    return result_;
+  }
+
+  // A question in the middle of the claim is a digression: answer, then ask the pending question again.
+  if (applied.captured.empty() && !applied.rejected && u.Has("question")) {
+    Say(flow_.Key("question_fallback"));
+    AskNext();
     return result_;
   }
 
@@ -336,23 +375,48 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
   DialogState& s = st();
   std::vector<std::pair<const SlotSpec*, Date>> assign;
   std::vector<Date> unlabeled;
+  std::vector<const DateFact*> ambiguous;  // per slot, when the language's policy is to ask
+  std::vector<const SlotSpec*> ambiguous_slots;
   for (const DateFact& f : u.dates) {
     const SlotSpec* slot = f.role.empty() ? nullptr : flow_.FindSlot(f.role);
-    if (slot && slot->kind == SlotKind::kDate) assign.emplace_back(slot, f.date);
-    else unlabeled.push_back(f.date);
+    if (slot && slot->kind == SlotKind::kDate) {
+      if (f.alternative && ask_numeric_order_) { ambiguous.push_back(&f); ambiguous_slots.push_back(slot); continue; }
+      assign.emplace_back(slot, f.date);
+    } else if (!f.about_problem) {
+      unlabeled.push_back(f.date);
+      if (f.alternative && ask_numeric_order_) { ambiguous.push_back(&f); ambiguous_slots.push_back(nullptr); unlabeled.pop_back(); }
+    }
   }
   auto taken = [&](const SlotSpec* slot) {
     return std::any_of(assign.begin(), assign.end(), [&](const auto& p) { return p.first == slot; });
   };
-  for (const Date& d : unlabeled) {
-    const SlotSpec* target = nullptr;
-    const SlotSpec* pending = flow_.FindSlot(s.pending);
-    if (pending && pending->kind == SlotKind::kDate && !taken(pending)) target = pending;
+  // A date without a cue word answers the date question being asked (and the date slots after it, for
+  // "2026-11-01, 2026-11-05"); while the bot asks about something else it is not taken as a guess.
+  const SlotSpec* pending_date = flow_.FindSlot(s.pending);
+  if (pending_date && pending_date->kind != SlotKind::kDate) pending_date = nullptr;
+  auto next_free = [&](const SlotSpec* from) -> const SlotSpec* {
+    bool seen = false;
     for (const SlotSpec& slot : flow_.slots) {
-      if (target) break;
-      if (slot.kind == SlotKind::kDate && !s.slots.contains(slot.name) && !taken(&slot)) target = &slot;
+      if (&slot == from) seen = true;
+      if (seen && slot.kind == SlotKind::kDate && !taken(&slot) && (&slot == from || !s.slots.contains(slot.name))) return &slot;
     }
-    if (target) assign.emplace_back(target, d);
+    return nullptr;
+  };
+  for (const Date& d : unlabeled) {
+    if (!pending_date) break;
+    if (const SlotSpec* target = next_free(pending_date)) assign.emplace_back(target, d);
+  }
+  for (size_t i = 0; i < ambiguous.size(); ++i) {
+    const SlotSpec* slot = ambiguous_slots[i] ? ambiguous_slots[i] : (pending_date ? next_free(pending_date) : nullptr);
+    if (!slot) continue;
+    std::string first = ambiguous[i]->date.Iso(), second = ambiguous[i]->alternative->Iso();
+    s.awaiting = "date_choice";
+    s.pending = slot->name;
+    s.date_choices = {first, second};
+    Say(flow_.Key("date_choice"), {{"first", first}, {"second", second}});
+    result_.replies.back().quick_replies = s.date_choices;
+    a->question_asked = true;
+    break;
   }
   for (const auto& [slot, date] : assign) {
     bool ok = true;
@@ -371,6 +435,7 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
     s.slots[slot->name] = date.Iso();
     a->captured.push_back(Text(slot->label) + ": " + date.Iso());
   }
+  if (a->question_asked) return;
   // Cross-slot questions (activation before payment): asked once, then the customer's word stands.
   for (const SlotSpec& slot : flow_.slots) {
     for (const DateRule& r : slot.rules) {

@@ -33,10 +33,11 @@ struct DialogState {
   nlohmann::json slots = nlohmann::json::object();  // slot name -> value (claim fields)
   std::string pending;                              // slot (or question) being asked
   std::map<std::string, int> failures;              // slot -> consecutive failed answers
-  std::string awaiting;                             // "", "offer_human", "order_question", "resume"
+  std::string awaiting;                             // "", "offer_human", "order_question", "resume", "date_choice"
   std::set<std::string> asked_once;                 // questions never asked twice
   std::string resume_state;                         // state to go back to from handoff / expired
   std::string ticket_id;
+  std::vector<std::string> date_choices;            // awaiting "date_choice": the two readings offered
   int64_t last_active = 0;                          // unix seconds of the last customer message
 };
 

@@ -1,6 +1,7 @@
 #include "dialogs/understanding.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "dialogs/text.h"
@@ -78,61 +79,179 @@ bool StartsWithPhrase(std::string_view core, const std::vector<std::string>& phr
   return false;
 }
 
-struct Number { double value; size_t begin, end; };
+struct Number {
+  double value;  // for a range ("300-400", "三四百"), the upper end: the figure the customer complains of
+  size_t begin, end;
+  bool percent_prefix = false;  // 百分之五
+};
 
-// Decimal numbers in the text ("300", "99.5", "3.2").
+bool AsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+// "300", "99.5", "1,200" (a comma followed by exactly three digits groups thousands).
+size_t ReadDecimal(std::string_view s, size_t i, double* v) {
+  std::string digits;
+  size_t j = i;
+  while (j < s.size()) {
+    if (AsciiDigit(s[j])) {
+      digits.push_back(s[j++]);
+    } else if (s[j] == ',' && !digits.empty() && j + 4 <= s.size() && AsciiDigit(s[j + 1]) && AsciiDigit(s[j + 2]) && AsciiDigit(s[j + 3]) &&
+               (j + 4 == s.size() || !AsciiDigit(s[j + 4]))) {
+      ++j;  // thousands separator
+    } else {
+      break;
+    }
+  }
+  if (j + 1 < s.size() && s[j] == '.' && AsciiDigit(s[j + 1])) {
+    digits.push_back(s[j++]);
+    while (j < s.size() && AsciiDigit(s[j])) digits.push_back(s[j++]);
+  }
+  *v = std::strtod(digits.c_str(), nullptr);
+  return j - i;
+}
+
+// Chinese figures: 三百, 一千二, 九十九点五, 两, and ranges 三四百 (300–400) → the upper end.
+size_t ReadChineseFigure(std::string_view s, size_t i, double* v) {
+  static constexpr std::string_view kDigit[] = {"零", "〇", "一", "二", "两", "三", "四", "五", "六", "七", "八", "九"};
+  static constexpr int kDigitValue[] = {0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9};
+  static constexpr std::string_view kMult[] = {"十", "百", "千", "万"};
+  static constexpr int kMultValue[] = {10, 100, 1000, 10000};
+  double total = 0, current = 0, fraction_scale = 0;
+  int previous_digit = -1;
+  bool any = false;
+  size_t j = i;
+  while (j < s.size()) {
+    bool matched = false;
+    for (size_t k = 0; k < std::size(kDigit); ++k) {
+      if (s.compare(j, kDigit[k].size(), kDigit[k]) != 0) continue;
+      int d = kDigitValue[k];
+      if (fraction_scale > 0) {
+        total += d * fraction_scale;
+        fraction_scale /= 10;
+      } else if (previous_digit >= 0 && d == previous_digit + 1) {
+        current = d;  // 三四百: a range, keep the upper digit
+      } else {
+        current = current * (previous_digit >= 0 ? 10 : 1) + d;
+      }
+      previous_digit = d;
+      j += 3;
+      matched = any = true;
+      break;
+    }
+    if (matched) continue;
+    for (size_t k = 0; k < std::size(kMult); ++k) {
+      if (s.compare(j, kMult[k].size(), kMult[k]) != 0) continue;
+      if (fraction_scale > 0) return 0;
+      total += (current == 0 ? 1 : current) * kMultValue[k];
+      current = 0;
+      previous_digit = -1;
+      j += 3;
+      matched = any = true;
+      break;
+    }
+    if (matched) continue;
+    if (any && fraction_scale == 0 && s.compare(j, 3, "点") == 0 && j + 3 < s.size()) {
+      total += current;
+      current = 0;
+      previous_digit = -1;
+      fraction_scale = 0.1;
+      j += 3;
+      continue;
+    }
+    break;
+  }
+  if (!any) return 0;
+  *v = total + current;
+  return j - i;
+}
+
+// Every figure in the text, ASCII or Chinese, with "300-400" / "300 to 400" ranges folded to their end.
 std::vector<Number> FindNumbers(std::string_view s) {
   std::vector<Number> out;
   for (size_t i = 0; i < s.size();) {
-    if (s[i] >= '0' && s[i] <= '9' && (i == 0 || !IsAsciiAlnum(s[i - 1]) || s[i - 1] == 'x')) {
-      size_t j = i;
-      while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-      if (j + 1 < s.size() && s[j] == '.' && s[j + 1] >= '0' && s[j + 1] <= '9') {
-        ++j;
-        while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-      }
-      out.push_back({std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr), i, j});
-      i = j;
-    } else {
-      ++i;
+    double v = 0;
+    bool percent_prefix = false;
+    size_t begin = i, len = 0;
+    if (s.compare(i, 9, "百分之") == 0) {  // 百分之五, 百分之九十九点五
+      percent_prefix = true;
+      size_t j = i + 9;
+      len = AsciiDigit(j < s.size() ? s[j] : ' ') ? ReadDecimal(s, j, &v) : ReadChineseFigure(s, j, &v);
+      if (len == 0) { i += 9; continue; }
+      len += 9;
+    } else if (AsciiDigit(s[i]) && (i == 0 || !IsAsciiAlnum(s[i - 1]) || s[i - 1] == 'x')) {
+      len = ReadDecimal(s, i, &v);
+    } else if (static_cast<unsigned char>(s[i]) >= 0xE0) {
+      len = ReadChineseFigure(s, i, &v);
     }
+    if (len == 0) {
+      if (AsciiDigit(s[i]) || IsAsciiAlnum(s[i])) {
+        while (i < s.size() && IsAsciiAlnum(s[i])) ++i;
+      } else {
+        unsigned char u = static_cast<unsigned char>(s[i]);
+        i += u < 0x80 ? 1 : (u >= 0xF0 ? 4 : (u >= 0xE0 ? 3 : 2));
+      }
+      continue;
+    }
+    size_t end = begin + len;
+    // A range: "300-400", "300~400", "300 to 400", "300到400" — keep the upper end.
+    for (std::string_view sep : {"-", "~", " - ", " to ", "到", "至", " ~ "}) {
+      size_t j = end + sep.size();
+      if (s.compare(end, sep.size(), sep) != 0 || j >= s.size() || !AsciiDigit(s[j])) continue;
+      double upper = 0;
+      size_t ul = ReadDecimal(s, j, &upper);
+      if (ul > 0 && upper >= v) { v = upper; end = j + ul; }
+      break;
+    }
+    out.push_back({v, begin, end, percent_prefix});
+    i = end;
   }
   return out;
 }
 
-bool UnitAt(std::string_view s, size_t pos, std::string_view unit) {
+// The unit written right after a figure (spaces allowed), or "".
+std::string_view UnitAfter(std::string_view s, size_t pos) {
   while (pos < s.size() && s[pos] == ' ') ++pos;
-  if (s.compare(pos, unit.size(), unit) != 0) return false;
-  size_t end = pos + unit.size();
-  return !IsAsciiAlnum(unit.back()) || end >= s.size() || !IsAsciiAlnum(s[end]);
+  static constexpr std::string_view kUnits[] = {
+      "milliseconds", "millisecond", "msec", "ms", "毫秒", "seconds", "second", "secs", "sec", "秒", "s",
+      "percent", "per cent", "pct", "%", "mbps", "mb/s", "mbit/s", "mbit", "megabits", "mbits", "m/s", "m",
+      "兆", "gbps", "g", "kbps", "k"};
+  for (std::string_view u : kUnits) {
+    if (s.compare(pos, u.size(), u) != 0) continue;
+    size_t end = pos + u.size();
+    if (IsAsciiAlnum(u.back()) && end < s.size() && IsAsciiAlnum(s[end])) continue;
+    return u;
+  }
+  return {};
 }
 
-// Distance from a figure to the nearest keyword of `category`, or a large number when absent.
+bool OneOf(std::string_view u, std::initializer_list<std::string_view> list) {
+  for (auto x : list) if (u == x) return true;
+  return false;
+}
+
+// Distance from a figure to the nearest keyword in `words`, or npos when none is present.
 size_t DistanceTo(std::string_view s, const std::vector<std::string>& words, size_t at) {
   size_t best = std::string_view::npos;
   for (const auto& w : words) {
     for (size_t p = FindWord(s, w); p != std::string_view::npos; p = FindWord(s, w, p + 1)) {
-      size_t d = p > at ? p - at : at - (p + w.size() <= at ? p + w.size() : at);
+      size_t d = p > at ? p - at : at - std::min(at, p + w.size());
       best = std::min(best, d);
     }
   }
   return best;
 }
 
-std::string RoundTrip(double v) {
-  // Keeps "300" as an integer in JSON and "99.5" as a decimal.
-  return v == static_cast<double>(static_cast<long long>(v)) ? std::to_string(static_cast<long long>(v))
-                                                               : std::to_string(v);
-}
-
 void AddMetric(json& metrics, const std::string& name, double v) {
   if (v == static_cast<double>(static_cast<long long>(v))) metrics[name] = static_cast<long long>(v);
-  else metrics[name] = v;
-  (void)RoundTrip;
+  else metrics[name] = std::round(v * 1000) / 1000;
 }
 
-std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
-                                  const Vocabulary& vocab) {
+const std::vector<std::string>& Words(const Vocabulary& vocab, const std::string& category) {
+  static const std::vector<std::string> kNone;
+  auto it = vocab.problems.find(category);
+  return it == vocab.problems.end() ? kNone : it->second;
+}
+
+std::vector<Problem> FindProblems(std::string_view original, std::string_view s, const Vocabulary& vocab) {
   std::map<std::string, Problem> by_category;
   auto get = [&](const std::string& category) -> Problem& {
     Problem& p = by_category[category];
@@ -142,28 +261,55 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   for (const auto& [category, words] : vocab.problems) {
     if (FindAny(s, words) != std::string_view::npos) get(category);
   }
-  // Figures attach to the category their unit names, or to the nearest keyword for percentages.
+  const auto& latency_words = Words(vocab, "latency");
+  const auto& loss_words = Words(vocab, "packet_loss");
+  const auto& avail_words = Words(vocab, "availability");
+  const auto& bandwidth_words = Words(vocab, "bandwidth");
   for (const Number& n : FindNumbers(s)) {
-    if (UnitAt(s, n.end, "ms") || UnitAt(s, n.end, "毫秒")) {
-      AddMetric(get("latency").metrics, "latency_ms", n.value);
-    } else if (UnitAt(s, n.end, "mbps") || UnitAt(s, n.end, "mb/s") || UnitAt(s, n.end, "兆") ||
-               UnitAt(s, n.end, "m ") || UnitAt(s, n.end, "mbit")) {
-      AddMetric(get("bandwidth").metrics, "bandwidth_mbps", n.value);
-    } else if (UnitAt(s, n.end, "%")) {
-      auto loss = vocab.problems.find("packet_loss");
-      auto avail = vocab.problems.find("availability");
-      size_t dl = loss == vocab.problems.end() ? std::string_view::npos : DistanceTo(s, loss->second, n.begin);
-      size_t da = avail == vocab.problems.end() ? std::string_view::npos : DistanceTo(s, avail->second, n.begin);
+    std::string_view unit = n.percent_prefix ? std::string_view("%") : UnitAfter(s, n.end);
+    size_t near_jitter = DistanceTo(s, vocab.jitter_words, n.begin);
+    if (OneOf(unit, {"milliseconds", "millisecond", "msec", "ms", "毫秒"})) {
+      bool jitter = near_jitter != std::string_view::npos && near_jitter <= DistanceTo(s, latency_words, n.begin);
+      AddMetric(get("latency").metrics, jitter ? "jitter_ms" : "latency_ms", n.value);
+    } else if (OneOf(unit, {"seconds", "second", "secs", "sec", "秒", "s"})) {
+      // "2 s" is a latency only where latency is the subject; "down for 30 seconds" is not.
+      size_t dl = DistanceTo(s, latency_words, n.begin);
+      if (dl != std::string_view::npos && dl < 24) AddMetric(get("latency").metrics, "latency_ms", n.value * 1000);
+    } else if (OneOf(unit, {"mbps", "mb/s", "mbit/s", "mbit", "megabits", "mbits", "m/s", "兆"}) ||
+               ((unit == "m" || unit == "g" || unit == "gbps" || unit == "k" || unit == "kbps") &&
+                DistanceTo(s, bandwidth_words, n.begin) != std::string_view::npos)) {
+      double mbps = n.value * (unit == "g" || unit == "gbps" ? 1000 : (unit == "k" || unit == "kbps" ? 0.001 : 1));
+      AddMetric(get("bandwidth").metrics, "bandwidth_mbps", mbps);
+    } else if (OneOf(unit, {"percent", "per cent", "pct", "%"})) {
+      size_t dl = DistanceTo(s, loss_words, n.begin), da = DistanceTo(s, avail_words, n.begin);
       if (dl == std::string_view::npos && da == std::string_view::npos) continue;
       if (da < dl || (dl == std::string_view::npos && n.value >= 50)) {
         AddMetric(get("availability").metrics, "availability_pct", n.value);
       } else {
         AddMetric(get("packet_loss").metrics, "packet_loss_pct", n.value);
       }
-    } else if ((UnitAt(s, n.end, "s") || UnitAt(s, n.end, "秒") || UnitAt(s, n.end, "seconds")) &&
-               by_category.count("latency")) {
-      AddMetric(get("latency").metrics, "latency_ms", n.value * 1000);
+    } else if (unit.empty() && n.value >= 20 && n.value <= 10000) {
+      // "ping 300", "延迟300": a bare figure right after a latency word is milliseconds.
+      size_t dl = DistanceTo(s, latency_words, n.begin);
+      auto latency = by_category.find("latency");
+      bool have = latency != by_category.end() && latency->second.metrics.contains("latency_ms");
+      if (dl != std::string_view::npos && dl <= 12 && !have) AddMetric(get("latency").metrics, "latency_ms", n.value);
     }
+  }
+  // "latency is fine but ...": a category named without a figure, in a clause that calls it fine.
+  for (auto it = by_category.begin(); it != by_category.end();) {
+    bool fine = false;
+    if (it->second.metrics.empty()) {
+      size_t len = 0;
+      size_t at = FindAny(s, Words(vocab, it->first), &len);
+      if (at != std::string_view::npos) {
+        size_t b = at, e = at + len;
+        while (b > 0 && !IsClauseBreak(s[b - 1])) --b;
+        while (e < s.size() && !IsClauseBreak(s[e]) && s.compare(e, 4, " but") != 0 && s.compare(e, 6, "但是") != 0) ++e;
+        fine = FindAny(s.substr(b, e - b), vocab.fine_cues) != std::string_view::npos;
+      }
+    }
+    it = fine ? by_category.erase(it) : std::next(it);
   }
   // Regions: a region with "can't connect" is a region_unreachable problem; otherwise the region is
   // where the other problems were seen.
@@ -175,12 +321,18 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   }
   if (!region.empty()) {
     if (FindAny(s, vocab.unreachable_cues) != std::string_view::npos) {
-      get("region_unreachable").metrics["region"] = region;
       by_category.erase("availability");  // "can't connect" there is about the region, not uptime
-      get("region_unreachable");
+      get("region_unreachable").metrics["region"] = region;
     } else {
       for (auto& [c, p] : by_category) p.metrics["region"] = region;
     }
+  }
+  // The period the customer observed it over, in their words ("这两周", "every evening").
+  size_t period_len = 0;
+  size_t period_pos = FindAny(s, vocab.period_cues, &period_len);
+  if (period_pos != std::string_view::npos) {
+    std::string period(s.substr(period_pos, period_len));
+    for (auto& [c, p] : by_category) p.metrics["period"] = period;
   }
   std::vector<Problem> out;
   for (auto& [c, p] : by_category) out.push_back(std::move(p));
@@ -267,7 +419,34 @@ bool ParseVocabulary(const json& doc, Vocabulary* out, std::string* error) {
   if (doc.contains("evidence") && !ReadStringLists(doc["evidence"], &out->evidence)) return fail("\"evidence\" must map types to lists of strings");
   if (doc.contains("unreachable_cues") && !ReadStrings(doc["unreachable_cues"], &out->unreachable_cues)) return fail("\"unreachable_cues\" must be a list of strings");
   if (doc.contains("contact_cues") && !ReadStrings(doc["contact_cues"], &out->contact_cues)) return fail("\"contact_cues\" must be a list of strings");
+  if (doc.contains("fine_cues") && !ReadStrings(doc["fine_cues"], &out->fine_cues)) return fail("\"fine_cues\" must be a list of strings");
+  if (doc.contains("jitter_words") && !ReadStrings(doc["jitter_words"], &out->jitter_words)) return fail("\"jitter_words\" must be a list of strings");
+  if (doc.contains("period_cues") && !ReadStrings(doc["period_cues"], &out->period_cues)) return fail("\"period_cues\" must be a list of strings");
+  if (doc.contains("questions")) {
+    const json& q = doc["questions"];
+    if (!q.is_object() || (q.contains("contains") && !ReadStrings(q["contains"], &out->questions.contains)) ||
+        (q.contains("starts") && !ReadStrings(q["starts"], &out->questions.exact))) {
+      return fail("\"questions\" must hold \"contains\" and \"starts\" lists of strings");
+    }
+  }
   if (doc.contains("filler") && !ReadStrings(doc["filler"], &out->filler)) return fail("\"filler\" must be a list of strings");
+  if (doc.contains("evidence_file_types")) {
+    if (!doc["evidence_file_types"].is_object()) return fail("\"evidence_file_types\" must map extensions to evidence types");
+    for (const auto& [ext, type] : doc["evidence_file_types"].items()) {
+      if (!type.is_string()) return fail("evidence_file_types." + ext + " must be a string");
+      out->evidence_file_types[ext] = type.get<std::string>();
+    }
+  }
+  if (doc.contains("numeric_dates")) {
+    if (!doc["numeric_dates"].is_object()) return fail("\"numeric_dates\" must map zh/en to month_first, day_first or ask");
+    for (const auto& [lang, v] : doc["numeric_dates"].items()) {
+      std::string order = v.is_string() ? v.get<std::string>() : "";
+      if (order != "month_first" && order != "day_first" && order != "ask") {
+        return fail("numeric_dates." + lang + " must be month_first, day_first or ask");
+      }
+      out->numeric_dates[lang] = order;
+    }
+  }
   if (doc.contains("regions")) {
     if (!doc["regions"].is_object()) return fail("\"regions\" must map a canonical name to its spellings");
     for (const auto& [canonical, spellings] : doc["regions"].items()) {
@@ -277,6 +456,25 @@ bool ParseVocabulary(const json& doc, Vocabulary* out, std::string* error) {
     }
   }
   return true;
+}
+
+std::string EvidenceTypeForFile(std::string_view file_name, const Vocabulary& vocab) {
+  std::string name = NormalizeForParsing(file_name);
+  for (char& c : name) if (c == '_' || c == '-' || c == '.') c = ' ';  // "speed_test-report.pdf" -> words
+  size_t best = std::string::npos;
+  std::string type;
+  for (const auto& [t, words] : vocab.evidence) {
+    size_t p = FindAny(name, words);
+    if (p < best) { best = p; type = t; }
+  }
+  if (!type.empty()) return type;
+  std::string lowered = NormalizeForParsing(file_name);
+  size_t dot = lowered.rfind('.');
+  if (dot != std::string::npos) {
+    auto it = vocab.evidence_file_types.find(lowered.substr(dot + 1));
+    if (it != vocab.evidence_file_types.end()) return it->second;
+  }
+  return "other";
 }
 
 std::vector<std::string> FindTicketIds(std::string_view s) {
@@ -298,7 +496,7 @@ std::vector<std::string> FindTicketIds(std::string_view s) {
 }
 
 Understanding Understand(std::string_view original, std::string_view s, Date today,
-                         const Vocabulary& vocab, std::string_view pending_slot) {
+                         const Vocabulary& vocab, std::string_view pending_slot, const DateOptions& date_options) {
   Understanding u;
   std::string core = CoreOf(s, vocab, false);
   std::string bare = CoreOf(s, vocab, true);
@@ -312,7 +510,7 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   }
 
   // Dates, each with the role named by the nearest cue word in its clause.
-  for (const DateMention& m : FindDates(s, today)) {
+  for (const DateMention& m : FindDates(s, today, date_options)) {
     size_t clause_begin = m.begin, clause_end = m.end;
     while (clause_begin > 0 && !IsClauseBreak(s[clause_begin - 1])) --clause_begin;
     while (clause_end < s.size() && !IsClauseBreak(s[clause_end])) ++clause_end;
@@ -329,7 +527,16 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
         }
       }
     }
-    u.dates.push_back({m.date, best_role});
+    // A date in a clause about a problem and without a role ("latency has been bad since Nov 5") says
+    // when the problem was seen, not a payment or activation date.
+    bool about_problem = false;
+    if (best_role.empty()) {
+      std::string_view clause = s.substr(clause_begin, clause_end - clause_begin);
+      for (const auto& [category, words] : vocab.problems) {
+        if (FindAny(clause, words) != std::string_view::npos) { about_problem = true; break; }
+      }
+    }
+    u.dates.push_back({m.date, best_role, m.alternative, about_problem});
   }
 
   u.problems = FindProblems(original, s, vocab);
@@ -340,6 +547,12 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   u.account = FindAccount(s, vocab, pending_slot == "contact" && !u.email);
   if (u.account) u.account = AsWritten(original, *u.account);
   u.ticket_ids = FindTicketIds(s);
+  bool asks = FindAny(s, vocab.questions.contains) != std::string_view::npos;
+  for (const auto& start : vocab.questions.exact) {  // the "starts" list
+    if (asks) break;
+    asks = FindWord(core, start) == 0;
+  }
+  if (asks) u.intents["question"] = true;
   if (u.account && !u.ticket_ids.empty() && *u.account == u.ticket_ids.front()) u.account.reset();
   return u;
 }

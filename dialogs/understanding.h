@@ -29,7 +29,14 @@ struct Vocabulary {
   std::map<std::string, std::string> regions;                   // spelling -> canonical region name
   std::map<std::string, std::vector<std::string>> evidence;     // evidence type -> keywords
   std::vector<std::string> contact_cues;                        // "order", "订单号"
+  std::vector<std::string> jitter_words;                        // "jitter", "抖动"
+  std::vector<std::string> fine_cues;                           // "is fine", "正常"
+  std::vector<std::string> period_cues;                         // "这两周", "every evening"
+  IntentPhrases questions;  // contains: "吗", "?" anywhere; starts: "how", "can i" at the start
+  // How to read 05/01/2026 in each language: "month_first", "day_first" or "ask" the customer.
+  std::map<std::string, std::string> numeric_dates = {{"en", "month_first"}, {"zh", "ask"}};
   std::vector<std::string> filler;                              // "please", "请" — stripped for `exact`
+  std::map<std::string, std::string> evidence_file_types;       // file extension -> evidence type
 };
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
@@ -38,6 +45,8 @@ bool ParseVocabulary(const nlohmann::json& doc, Vocabulary* out, std::string* er
 struct DateFact {
   Date date;
   std::string role;  // a slot name from Vocabulary::date_roles, or empty when no cue word is near
+  std::optional<Date> alternative;  // the other reading of an ambiguous numeric date (05/01/2026)
+  bool about_problem = false;       // no role, in a clause about a problem: when it was seen
 };
 
 struct Problem {
@@ -61,7 +70,7 @@ struct Understanding {
   std::optional<std::string> email;
   std::optional<std::string> account;  // order or account number
   std::vector<std::string> ticket_ids; // RF-YYYYMMDD-NNNN mentioned
-  std::map<std::string, bool> intents; // intent name -> present
+  std::map<std::string, bool> intents; // intent name -> present; "question" when it asks something
   bool Has(const std::string& intent) const {
     auto it = intents.find(intent);
     return it != intents.end() && it->second;
@@ -71,7 +80,12 @@ struct Understanding {
 // `original` is the customer's text as sent (kept for descriptions), `normalized` its
 // NormalizeForParsing form. `pending_slot` lets a bare answer ("123456") count as the asked-for value.
 Understanding Understand(std::string_view original, std::string_view normalized, Date today,
-                         const Vocabulary& vocab, std::string_view pending_slot);
+                         const Vocabulary& vocab, std::string_view pending_slot,
+                         const DateOptions& date_options = {});
+
+// The evidence type of an uploaded file: from words in its name ("invoice_oct.pdf", "合同.pdf",
+// "speedtest-sg.csv"), else from its extension ("IMG_2041.png" is a screenshot), else "other".
+std::string EvidenceTypeForFile(std::string_view file_name, const Vocabulary& vocab);
 
 // Ticket ids in text: RF-YYYYMMDD-NNNN (case-insensitive).
 std::vector<std::string> FindTicketIds(std::string_view normalized);
