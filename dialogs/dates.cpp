@@ -299,7 +299,8 @@ size_t ReadChineseUnit(std::string_view s, size_t pos, Unit* unit) {
 
 class Scanner {
  public:
-  Scanner(std::string_view s, Date today, const DateOptions& options) : s_(s), today_(today), options_(options) {}
+  Scanner(std::string_view s, Date today, const DateOptions& options)
+      : s_(s), today_(today), options_(options), anchor_(options.anchor) {}
 
   std::vector<DateMention> Run() {
     std::vector<DateMention> found;

@@ -32,6 +32,8 @@ enum class NumericOrder { kMonthFirst, kDayFirst };
 
 struct DateOptions {
   NumericOrder numeric_order = NumericOrder::kMonthFirst;
+  // The date the conversation mentioned last, for "two days later" or "20号" in the next message.
+  std::optional<Date> anchor;
 };
 
 // Where a date was written in the (normalized) text, in byte offsets.

@@ -23,6 +23,7 @@ json ToJson(const DialogState& s) {
           {"resume_state", s.resume_state},
           {"ticket_id", s.ticket_id},
           {"date_choices", s.date_choices},
+          {"last_date", s.last_date},
           {"last_active", s.last_active}};
 }
 
@@ -40,6 +41,7 @@ DialogState DialogStateFromJson(const json& j) {
   s.resume_state = j.value("resume_state", "");
   s.ticket_id = j.value("ticket_id", "");
   for (const auto& v : j.value("date_choices", json::array())) s.date_choices.push_back(v.get<std::string>());
+  s.last_date = j.value("last_date", "");
   s.last_active = j.value("last_active", int64_t{0});
   return s;
 }
@@ -143,6 +145,7 @@ StepResult Turn::Run() {
   std::string policy = order == k_.vocab.numeric_dates.end() ? "month_first" : order->second;
   if (policy == "day_first") date_options.numeric_order = NumericOrder::kDayFirst;
   ask_numeric_order_ = policy == "ask";
+  date_options.anchor = Date::FromIso(s.last_date);
   Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options);
 
   if (s.state == kExpired && !u.Has("human")) {
@@ -193,6 +196,7 @@ StepResult Turn::Run() {
       s.awaiting.clear();
       s.date_choices.clear();
       s.slots[slot] = f.date.Iso();
+      s.last_date = f.date.Iso();
       if (const SlotSpec* spec = flow_.FindSlot(slot)) Say(flow_.Key("captured"), {{"items", Text(spec->label) + ": " + f.date.Iso()}});
       s.failures.erase(slot);
       AskNext();
@@ -285,6 +289,8 @@ void Turn::ResetClaim() {
   s.pending.clear();
   s.ticket_id.clear();
   s.resume_state.clear();
+  s.last_date.clear();
+  s.date_choices.clear();
 }
 
 bool Turn::RunCommand(const Understanding& u) {
@@ -433,6 +439,7 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
     }
     if (!ok) continue;
     s.slots[slot->name] = date.Iso();
+    s.last_date = date.Iso();
     a->captured.push_back(Text(slot->label) + ": " + date.Iso());
   }
   if (a->question_asked) return;

@@ -38,6 +38,7 @@ struct DialogState {
   std::string resume_state;                         // state to go back to from handoff / expired
   std::string ticket_id;
   std::vector<std::string> date_choices;            // awaiting "date_choice": the two readings offered
+  std::string last_date;                            // the date captured last, anchor for "two days later"
   int64_t last_active = 0;                          // unix seconds of the last customer message
 };
 

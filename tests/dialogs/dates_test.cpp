@@ -76,3 +76,16 @@ TEST_CASE("several dates in order", "[dates]") {
 }
 
 }  // namespace rd
+
+namespace rd {
+TEST_CASE("an anchor from earlier in the conversation", "[dates]") {
+  DateOptions o;
+  o.anchor = Date{2026, 10, 15};
+  auto ms = FindDates(NormalizeForParsing("20号才开通"), Date{2026, 11, 27}, o);
+  REQUIRE(ms.size() == 1);
+  CHECK(ms[0].date.Iso() == "2026-10-20");
+  ms = FindDates("it went live two days later", Date{2026, 11, 27}, o);
+  REQUIRE(ms.size() == 1);
+  CHECK(ms[0].date.Iso() == "2026-10-17");
+}
+}  // namespace rd
