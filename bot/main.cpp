@@ -178,7 +178,10 @@ int CheckKnowledge(const std::vector<std::string>& rest, const rd::Config& confi
   return 0;
 }
 
-int ParseDates() {
+int ParseDates(const rd::Config& config) {
+  std::vector<std::string> errors;
+  auto knowledge = rd::LoadKnowledge(config.knowledge_dir, &errors);
+  const rd::Vocabulary* vocab = knowledge ? &knowledge->vocab : nullptr;
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line.empty()) continue;
@@ -190,7 +193,15 @@ int ParseDates() {
       auto ref = rd::Date::FromIso(in.value("ref", ""));
       if (!ref) ref = rd::DateAt(rd::SystemClock()->NowUnix(), 480);
       std::string text = in["text"].get<std::string>();
-      auto found = rd::FindDates(rd::NormalizeForParsing(text), *ref);
+      if (!rd::IsValidUtf8(text)) text.clear();
+      // The language's numeric order from the vocabulary ("ask" means month first when one answer is due).
+      rd::DateOptions options;
+      std::string lang = in.value("lang", "en");
+      if (vocab) {
+        auto it = vocab->numeric_dates.find(lang);
+        if (it != vocab->numeric_dates.end() && it->second == "day_first") options.numeric_order = rd::NumericOrder::kDayFirst;
+      }
+      auto found = rd::FindDates(rd::NormalizeForParsing(text), *ref, options);
       nlohmann::json dates = nlohmann::json::array();
       for (const auto& m : found) dates.push_back(m.date.Iso());
       out = {{"date", found.empty() ? nlohmann::json(nullptr) : dates[0]}, {"dates", dates}};
@@ -228,7 +239,7 @@ int main(int argc, char** argv) {
   }
   if (command == "tickets") return rd::RunTicketsCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
   if (command == "check-knowledge") return CheckKnowledge(args.rest, config);
-  if (command == "parse-date") return ParseDates();
+  if (command == "parse-date") return ParseDates(config);
   std::cerr << "refundbot: unknown command \"" << command << "\" (see refundbot --help)\n";
   return 2;
 }

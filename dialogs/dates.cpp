@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <unordered_set>
 
 #include "dialogs/text.h"
 
@@ -297,6 +298,36 @@ size_t ReadChineseUnit(std::string_view s, size_t pos, Unit* unit) {
   return 0;
 }
 
+// Cheap filters so the scanner tries its forms only where one can start: most characters and words
+// of a message start none (the forms themselves are a hundred literal comparisons).
+bool CanStartChinese(std::string_view s, size_t pos) {
+  static const std::unordered_set<std::string_view> kStarts = [] {
+    std::unordered_set<std::string_view> set;
+    static constexpr std::string_view kAll =
+        "大前昨今明后第次隔转过当同上这本星礼周去一二三四五六七八九十〇零两廿卅半";
+    for (size_t i = 0; i + 3 <= kAll.size(); i += 3) set.insert(kAll.substr(i, 3));
+    return set;
+  }();
+  return pos + 3 <= s.size() && kStarts.count(s.substr(pos, 3)) > 0;
+}
+
+bool CanStartEnglish(std::string_view s, size_t pos) {
+  static const std::unordered_set<std::string_view> kStarts = [] {
+    std::unordered_set<std::string_view> set;
+    for (const auto& m : kMonths) set.insert(m.name);
+    for (const auto& w : kWeekdays) set.insert(w.name);
+    for (const auto& c : kCardinals) set.insert(c.text.substr(0, c.text.find_first_of(" -")));
+    for (std::string_view w : {"today", "yesterday", "tomorrow", "the", "day", "next", "same", "that", "last", "this",
+                               "past", "on", "previous", "beginning", "start", "early", "end", "late"}) {
+      set.insert(w);
+    }
+    return set;
+  }();
+  size_t end = pos;
+  while (end < s.size() && IsLetter(s[end])) ++end;
+  return kStarts.count(s.substr(pos, end - pos)) > 0;
+}
+
 class Scanner {
  public:
   Scanner(std::string_view s, Date today, const DateOptions& options)
@@ -306,8 +337,9 @@ class Scanner {
     std::vector<DateMention> found;
     for (size_t pos = 0; pos < s_.size();) {
       char c = s_[pos];
-      bool ascii_start = IsAsciiAlnum(c) && (pos == 0 || !IsAsciiAlnum(s_[pos - 1]));
-      bool cjk_start = static_cast<unsigned char>(c) >= 0xE0;
+      bool ascii_start = IsAsciiAlnum(c) && (pos == 0 || !IsAsciiAlnum(s_[pos - 1])) &&
+                         (IsDigit(c) || CanStartEnglish(s_, pos));
+      bool cjk_start = static_cast<unsigned char>(c) >= 0xE0 && CanStartChinese(s_, pos);
       DateMention m;
       rejected_end_ = 0;
       if ((ascii_start || cjk_start) && Match(pos, &m)) {
@@ -321,7 +353,7 @@ class Scanner {
         pos = rejected_end_;
         continue;
       }
-      if (ascii_start) {
+      if (IsAsciiAlnum(c)) {
         while (pos < s_.size() && IsAsciiAlnum(s_[pos])) ++pos;  // matches start only at word starts
       } else {
         unsigned char u = static_cast<unsigned char>(c);

@@ -32,12 +32,12 @@ bool IsValidUtf8(std::string_view s) {
 
 namespace {
 
-// Ideographic punctuation that NFKC keeps as is but that separates clauses just like its ASCII twin.
-struct PunctMap { const char* from; char to; };
-constexpr PunctMap kPunct[] = {{"。", '.'}, {"、", ','}, {"「", '"'}, {"」", '"'}, {"『", '"'},
-                               {"』", '"'}, {"【", '['}, {"】", ']'}, {"《", '<'}, {"》", '>'},
-                               {"～", '~'}, {"—", '-'}, {"–", '-'}, {"‘", '\''}, {"’", '\''},
-                               {"“", '"'}, {"”", '"'}, {"…", '.'}};
+// Ideographic punctuation that NFKC keeps as is but that separates clauses just like its ASCII twin
+// (pairs: the character, then its replacement).
+constexpr std::string_view kPunctuation[][2] = {
+    {"。", "."}, {"、", ","}, {"「", "\""}, {"」", "\""}, {"『", "\""}, {"』", "\""}, {"【", "["}, {"】", "]"},
+    {"《", "<"}, {"》", ">"}, {"～", "~"}, {"—", "-"}, {"–", "-"}, {"‘", "'"}, {"’", "'"}, {"“", "\""},
+    {"”", "\""}, {"…", "."}};
 
 // Traditional characters folded to simplified where the vocabulary needs them (開通 → 开通, 延遲 → 延迟):
 // customers from Hong Kong and Taiwan write the same claims. Pairs of 3-byte UTF-8 sequences.
@@ -48,15 +48,21 @@ constexpr const char* kTraditional =
     "從从關关態态進进處处準准確确認认應应該该無无訪访頓顿遠远達达隊队決决絕绝體体驗验碼码傳传輸输據据樣样"
     "讓让說说話话聽听機机構构營营運运戲戏錄录視视頻频層层壞坏穩稳慢慢擊击雲云專专辦办買买賣卖價价貨货倍倍";
 
-const std::unordered_map<uint32_t, std::string>& TraditionalMap() {
-  static const std::unordered_map<uint32_t, std::string> map = [] {
-    std::unordered_map<uint32_t, std::string> m;
+uint32_t Key3(std::string_view s, size_t i) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(s[i])) << 16) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(s[i + 1])) << 8) | static_cast<unsigned char>(s[i + 2]);
+}
+
+// Every 3-byte character the parsers want written otherwise: one hash probe per character.
+const std::unordered_map<uint32_t, std::string_view>& FoldMap() {
+  static const std::unordered_map<uint32_t, std::string_view> map = [] {
+    std::unordered_map<uint32_t, std::string_view> m;
     std::string_view all(kTraditional);
     for (size_t i = 0; i + 6 <= all.size(); i += 6) {
-      uint32_t key = (static_cast<unsigned char>(all[i]) << 16) | (static_cast<unsigned char>(all[i + 1]) << 8) |
-                     static_cast<unsigned char>(all[i + 2]);
-      std::string simplified(all.substr(i + 3, 3));
-      if (simplified != all.substr(i, 3)) m[key] = simplified;
+      if (all.substr(i, 3) != all.substr(i + 3, 3)) m[Key3(all, i)] = all.substr(i + 3, 3);
+    }
+    for (const auto& p : kPunctuation) {
+      if (p[0].size() == 3) m[Key3(p[0], 0)] = p[1];
     }
     return m;
   }();
@@ -93,30 +99,17 @@ std::string NormalizeForParsing(std::string_view text) {
       ++i;
       continue;
     }
-    bool mapped = false;
     if (c >= 0xE0 && c < 0xF0 && i + 3 <= folded.size()) {
-      uint32_t key = (c << 16) | (static_cast<unsigned char>(folded[i + 1]) << 8) | static_cast<unsigned char>(folded[i + 2]);
-      const auto& trad = TraditionalMap();
-      if (auto it = trad.find(key); it != trad.end()) {
+      const auto& fold = FoldMap();
+      if (auto it = fold.find(Key3(folded, i)); it != fold.end()) {
         result += it->second;
         i += 3;
         space = false;
         continue;
       }
     }
-    if (c >= 0x80) {
-      for (const auto& m : kPunct) {
-        std::string_view f(m.from);
-        if (folded.compare(i, f.size(), f) == 0) {
-          result.push_back(m.to);
-          i += f.size();
-          mapped = true;
-          break;
-        }
-      }
-    }
     space = false;
-    if (!mapped) result.push_back(folded[i++]);
+    result.push_back(folded[i++]);
   }
   while (!result.empty() && result.back() == ' ') result.pop_back();
   return result;

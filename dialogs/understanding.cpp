@@ -241,6 +241,8 @@ size_t DistanceTo(std::string_view s, const std::vector<std::string>& words, siz
 }
 
 void AddMetric(json& metrics, const std::string& name, double v) {
+  // No latency, loss or bandwidth figure is astronomically large; a run of 40 digits is not a figure.
+  if (!std::isfinite(v) || v < 0 || v > 1e9) return;
   if (v == static_cast<double>(static_cast<long long>(v))) metrics[name] = static_cast<long long>(v);
   else metrics[name] = std::round(v * 1000) / 1000;
 }
@@ -500,7 +502,9 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   Understanding u;
   std::string core = CoreOf(s, vocab, false);
   std::string bare = CoreOf(s, vocab, true);
-  for (const auto& [name, phrases] : vocab.intents) {
+  for (const auto& entry : vocab.intents) {
+    const std::string& name = entry.first;
+    const IntentPhrases& phrases = entry.second;
     auto exact = [&](const std::string& c) {
       return std::find(phrases.exact.begin(), phrases.exact.end(), c) != phrases.exact.end();
     };

@@ -72,6 +72,12 @@ TEST_CASE("problems with figures", "[understanding]") {
   CHECK(U("我用信用卡付的款").problems.empty());
 }
 
+TEST_CASE("absurd figures are ignored, not overflowed (found by the fuzzer)", "[understanding]") {
+  auto u = U("latency 222222222222222222222222222222222222222222400ms, loss 5%");
+  REQUIRE(!u.problems.empty());
+  for (const auto& p : u.problems) CHECK(!p.metrics.contains("latency_ms"));
+}
+
 TEST_CASE("evidence, contact and intents", "[understanding]") {
   auto u = U("I have the contract, the invoice and a speed test");
   std::vector<std::string> types;
