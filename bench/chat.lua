@@ -1,5 +1,5 @@
 -- Load for POST /api/chat: many distinct refund claims, each walked turn by turn to a filed ticket.
--- Adapted from shared/bench/chat.lua, plus the contact turn the web channel asks for (the widget does
+-- Adapted from the reference script in ../shared/bench/chat.lua, plus the contact turn the web channel asks for (the widget does
 -- not know who the customer is), so every finished conversation really files a ticket.
 -- Each wrk connection has one request in flight and each in-flight request belongs to one conversation,
 -- so a conversation never has two turns at once. Replies are matched by the server-issued session.

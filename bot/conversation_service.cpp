@@ -73,6 +73,17 @@ std::mutex& ConversationService::LockFor(const std::string& id) {
   return stripes_[std::hash<std::string>{}(id) % stripes_.size()];
 }
 
+Status ConversationService::ResolveSessionId(const std::string& session, std::string* id) {
+  std::string hash = Sha256Hex(session);
+  if (cache_.SessionToId(hash, id)) return Status::Ok();
+  ConversationRecord conv;
+  Status st = store_->FindConversationBySession(hash, &conv);
+  if (!st.ok()) return st;
+  cache_.PutSession(hash, conv.id);
+  *id = conv.id;
+  return Status::Ok();
+}
+
 Status ConversationService::ResolveSession(const std::string& session, ConversationRecord* out) {
   std::string hash = Sha256Hex(session);
   std::string id;
@@ -96,11 +107,9 @@ TurnOutcome ConversationService::HandleWebMessage(const std::string& session, co
   m.text = text;
   m.lang_hint = lang_hint;
   if (!session.empty()) {
-    ConversationRecord conv;
-    Status st = ResolveSession(session, &conv);
+    Status st = ResolveSessionId(session, &m.conversation_id);
     if (!st.ok()) return {st, json(), false};
-    m.conversation_id = conv.id;
-    if (!client_message_id.empty()) m.dedupe_key = "web:" + conv.id + ":" + client_message_id;
+    if (!client_message_id.empty()) m.dedupe_key = "web:" + m.conversation_id + ":" + client_message_id;
   } else if (client_message_id.size() >= 16) {
     // Without a session only an unguessable id may replay a first answer (it carries the session).
     m.dedupe_key = "web:new:" + client_message_id;
@@ -122,20 +131,27 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
   auto knowledge = knowledge_->Get();
 
   for (int attempt = 0; attempt < 3; ++attempt) {
-    ConversationRecord conv;
+    ConversationRecord conv;  // the new record; its dialog is written below, never copied from the old
     DialogState state;
     if (create) {
       conv.id = conversation_id;
       conv.channel = m.channel;
       conv.channel_user = m.channel_user;
     } else {
-      if (auto cached = cache_.Get(conversation_id)) {
-        conv = *cached;
-      } else {
-        Status st = store_->LoadConversation(conversation_id, &conv);
+      std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
+      if (!base) {
+        auto loaded = std::make_shared<ConversationRecord>();
+        Status st = store_->LoadConversation(conversation_id, loaded.get());
         if (!st.ok()) return {st, json(), false};
+        base = std::move(loaded);
       }
-      state = DialogStateFromJson(conv.dialog);
+      state = DialogStateFromJson(base->dialog);
+      conv.id = base->id;
+      conv.channel = base->channel;
+      conv.channel_user = base->channel_user;
+      conv.version = base->version;
+      conv.last_seq = base->last_seq;
+      conv.created_at = base->created_at;
       if (!m.dedupe_key.empty()) {  // a concurrent delivery may have committed while we waited
         json stored;
         if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
@@ -212,7 +228,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     conv.pending_slot = pending;
     conv.dialog = ToJson(result.state);
     conv.updated_at = now;
-    commit.conversation = conv;
+    commit.conversation = std::move(conv);
     commit.create = create;
     if (create && !new_session.empty()) commit.session_hash = Sha256Hex(new_session);
     commit.inbound = MessageRecord{0, "customer", m.text, json(nullptr), now};

@@ -94,7 +94,8 @@ class ConversationService {
   // A message from any channel, once the channel has resolved the conversation.
   TurnOutcome HandleMessage(const InboundMessage& message, const std::string& new_session = "");
 
-  // The conversation a web session belongs to.
+  // The conversation a web session belongs to: its id (cheap, cached), or the whole record.
+  Status ResolveSessionId(const std::string& session, std::string* id);
   Status ResolveSession(const std::string& session, ConversationRecord* out);
 
   Date Today();

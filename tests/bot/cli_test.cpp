@@ -11,25 +11,14 @@ namespace rd::test {
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out;
-};
+using Run = CommandRun;
 
 // Runs refundbot with `args`, feeding `input` on stdin; returns exit code and stdout.
 Run Refundbot(const std::string& args, const std::string& input = "") {
   TempDir tmp;
   std::string in = tmp.File("stdin.txt");
   std::ofstream(in) << input;
-  std::string cmd = std::string(RD_REFUNDBOT) + " " + args + " < " + in + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+  return RunCommand(std::string(RD_REFUNDBOT) + " " + args + " < " + in + " 2>/dev/null");
 }
 
 }  // namespace

@@ -41,17 +41,7 @@ Walk Converse(httplib::Client& c, const std::vector<std::pair<std::string, std::
   return w;
 }
 
-std::string RunCli(const std::string& args) {
-  std::string cmd = std::string(RD_REFUNDBOT) + " " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+std::string RunCli(const std::string& args) { return RunCommand(std::string(RD_REFUNDBOT) + " " + args).out; }
 
 }  // namespace
 

@@ -127,6 +127,24 @@ inline std::string Snapshot(const std::string& db_path) {
   return out;
 }
 
+struct CommandRun {
+  int code = -1;
+  std::string out;  // standard output
+};
+
+// Runs a shell command line; returns its exit code and standard output.
+inline CommandRun RunCommand(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p);
+  CommandRun run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
+  int status = pclose(p);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
 struct ChatReply {
   int status = 0;
   json body;
