@@ -33,7 +33,8 @@ CREATE TABLE conversations(
   last_seq INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL);
-CREATE INDEX conversations_state ON conversations(state, updated_at);
+-- state alone: an index on updated_at would be rewritten by every turn.
+CREATE INDEX conversations_state ON conversations(state);
 CREATE INDEX conversations_channel_user ON conversations(channel, channel_user);
 CREATE TABLE messages(
   conversation_id TEXT NOT NULL REFERENCES conversations(id),
@@ -42,9 +43,11 @@ CREATE TABLE messages(
   text TEXT NOT NULL,
   quick_replies TEXT,
   at INTEGER NOT NULL,
-  dedupe_key TEXT UNIQUE,
+  dedupe_key TEXT,
   response TEXT,
   PRIMARY KEY(conversation_id, seq)) WITHOUT ROWID;
+-- Partial: most messages (bot replies, turns without a client id) have no key and cost no index entry.
+CREATE UNIQUE INDEX messages_dedupe ON messages(dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE TABLE tickets(
   id TEXT PRIMARY KEY,
   conversation_id TEXT NOT NULL REFERENCES conversations(id),
