@@ -1,6 +1,7 @@
 // refundbot: the Refund Desk bot and its tools. See `refundbot --help`.
 #include <signal.h>
 
+#include <cmath>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -34,8 +35,11 @@ Usage:
       Reads the filed tickets.
   refundbot check-knowledge [DIR]
       Validates the knowledge files (messages, vocabulary, policy, flow); exits 1 listing every problem.
-  refundbot parse-date
+  refundbot parse-date [--knowledge DIR]
       JSON lines in: {"text", "ref": "YYYY-MM-DD", "lang"}; out: {"date": "YYYY-MM-DD"|null, "dates": [...]}.
+  refundbot ask [--knowledge DIR]
+      JSON lines in: {"text", "lang"}; out: {"faq_id": id|null, "score": 0..1} — the FAQ entry the bot
+      would answer with (null below its confidence threshold).
 
 Options are read in this order, later ones winning: built-in defaults, the config file (see
 deploy/refundbot.example.json for every option), environment variables (REFUNDBOT_HOST, REFUNDBOT_PORT,
@@ -168,6 +172,34 @@ int Serve(const rd::Config& config) {
   return ok ? 0 : 1;
 }
 
+// `refundbot ask`: JSON lines {"text", "lang"} in, {"faq_id": id|null, "score": confidence} out.
+int Ask(const rd::Config& config) {
+  std::vector<std::string> errors;
+  auto knowledge = rd::LoadKnowledge(config.knowledge_dir, &errors);
+  if (!knowledge) {
+    for (const auto& e : errors) std::cerr << e << "\n";
+    return 1;
+  }
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.empty()) continue;
+    nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
+    nlohmann::json out = {{"faq_id", nullptr}, {"score", 0}};
+    if (in.is_discarded() || !in.is_object() || !in.contains("text") || !in["text"].is_string() ||
+        !rd::IsValidUtf8(in["text"].get<std::string>())) {
+      out["error"] = "each line must be a JSON object with a \"text\" string";
+    } else {
+      auto matches = knowledge->faq.Search(rd::NormalizeForParsing(in["text"].get<std::string>()), 1);
+      if (!matches.empty()) {
+        out["score"] = std::round(matches[0].confidence * 1000) / 1000;
+        if (matches[0].confidence >= rd::FaqIndex::kAnswerThreshold) out["faq_id"] = matches[0].entry->id;
+      }
+    }
+    std::cout << out.dump() << "\n" << std::flush;
+  }
+  return 0;
+}
+
 int CheckKnowledge(const std::vector<std::string>& rest, const rd::Config& config) {
   std::string dir = rest.size() > 1 ? rest[1] : config.knowledge_dir;
   std::vector<std::string> errors;
@@ -240,6 +272,7 @@ int main(int argc, char** argv) {
   if (command == "tickets") return rd::RunTicketsCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
   if (command == "check-knowledge") return CheckKnowledge(args.rest, config);
   if (command == "parse-date") return ParseDates(config);
+  if (command == "ask") return Ask(config);
   std::cerr << "refundbot: unknown command \"" << command << "\" (see refundbot --help)\n";
   return 2;
 }

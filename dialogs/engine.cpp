@@ -94,6 +94,7 @@ class Turn {
   void ResetClaim();
   bool RunCommand(const Understanding& u);
   void AnswerStatus(const Understanding& u);
+  void AnswerQuestion(const std::string& normalized);
   void AskNext();
   void OfferHuman();
   void HandOff(const std::string& reason);
@@ -216,6 +217,10 @@ StepResult Turn::Run() {
     Say(flow_.Key("greeting"), {{"provider", k_.policy.provider_name}});
   }
 
+  if ((s.state == kFiled || s.state == kCancelled) && u.Has("question")) {
+    AnswerQuestion(norm);
+    return result_;
+  }
   if (s.state == kFiled) {
     Say(flow_.Key(u.Has("thanks") ? "welcome_after_filing" : "already_filed"), {{"ticket_id", s.ticket_id}});
     return result_;
@@ -241,7 +246,7 @@ StepResult Turn::Run() {
     } else if (u.Has("thanks") || u.Has("greeting")) {
       AskNext();
     } else if (u.Has("question")) {
-      Say(flow_.Key("question_fallback"));
+      AnswerQuestion(norm);
       AskNext();
     } else if (!CountFailure("confirmation")) {
       Say(flow_.Key("confirm_not_understood"), {}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
@@ -251,7 +256,7 @@ StepResult Turn::Run() {
 
   // A question in the middle of the claim is a digression: answer, then ask the pending question again.
   if (applied.captured.empty() && !applied.rejected && u.Has("question")) {
-    Say(flow_.Key("question_fallback"));
+    AnswerQuestion(norm);
     AskNext();
     return result_;
   }
@@ -321,6 +326,24 @@ void Turn::HandOff(const std::string& reason) {
   s.awaiting.clear();
   result_.effects.push_back({Effect::Kind::kHandOff, json(), json(), reason});
   Say(flow_.Key("handoff"));
+}
+
+// An FAQ answer when one entry explains the question well enough; otherwise say so and offer the
+// closest topics as buttons (their phrasings find the entry when clicked).
+void Turn::AnswerQuestion(const std::string& normalized) {
+  std::vector<FaqMatch> matches = k_.faq.Search(normalized, 3);
+  if (!matches.empty() && matches[0].confidence >= FaqIndex::kAnswerThreshold) {
+    const FaqEntry& e = *matches[0].entry;
+    result_.replies.push_back({RenderTemplate(st().lang == Lang::kZh ? e.answer_zh : e.answer_en,
+                                              k_.PolicyParams(st().lang)), {}});
+    result_.faq_id = e.id;
+    return;
+  }
+  Say(flow_.Key("question_fallback"));
+  for (const FaqMatch& m : matches) {
+    const auto& phrasings = st().lang == Lang::kZh ? m.entry->questions_zh : m.entry->questions_en;
+    if (m.confidence >= 0.1 && !phrasings.empty()) result_.replies.back().quick_replies.push_back(phrasings.front());
+  }
 }
 
 void Turn::AnswerStatus(const Understanding& u) {

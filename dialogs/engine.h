@@ -73,6 +73,7 @@ struct StepResult {
   DialogState state;
   std::vector<Reply> replies;
   std::vector<Effect> effects;
+  std::string faq_id;  // the FAQ entry answered this turn, if any
 };
 
 // The reply of a filing turn contains the literal placeholder kTicketIdPlaceholder; the caller, which

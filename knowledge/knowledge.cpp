@@ -1,5 +1,6 @@
 #include "knowledge/knowledge.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -7,20 +8,16 @@ namespace rd {
 
 using nlohmann::json;
 
-std::string Messages::Render(const std::string& key, Lang lang, const json& params) const {
-  auto it = texts_.find(key);
-  if (it == texts_.end()) return key;  // never empty: a missing key is visible, not silent
-  const std::string& tpl = lang == Lang::kZh ? it->second.first : it->second.second;
+std::string RenderTemplate(const std::string& tpl, const json& params) {
   if (tpl.find('{') == std::string::npos) return tpl;
   std::string out;
   out.reserve(tpl.size() + 32);
   for (size_t i = 0; i < tpl.size();) {
     if (tpl[i] == '{') {
       size_t close = tpl.find('}', i);
-      if (close != std::string::npos) {
-        std::string name = tpl.substr(i + 1, close - i - 1);
-        auto p = params.is_object() ? params.find(name) : params.end();
-        if (params.is_object() && p != params.end()) {
+      if (close != std::string::npos && params.is_object()) {
+        auto p = params.find(tpl.substr(i + 1, close - i - 1));
+        if (p != params.end()) {
           out += p->is_string() ? p->get<std::string>() : p->dump();
           i = close + 1;
           continue;
@@ -30,6 +27,12 @@ std::string Messages::Render(const std::string& key, Lang lang, const json& para
     out.push_back(tpl[i++]);
   }
   return out;
+}
+
+std::string Messages::Render(const std::string& key, Lang lang, const json& params) const {
+  auto it = texts_.find(key);
+  if (it == texts_.end()) return key;  // never empty: a missing key is visible, not silent
+  return RenderTemplate(lang == Lang::kZh ? it->second.first : it->second.second, params);
 }
 
 void Messages::Set(const std::string& key, std::string zh, std::string en) {
@@ -78,6 +81,10 @@ void LoadPolicy(const std::string& path, const json& doc, Policy* p, std::vector
     p->latency_ms_max = t.at("latency_ms_max").get<double>();
     p->packet_loss_pct_max = t.at("packet_loss_pct_max").get<double>();
     p->expected_evidence = doc.at("expected_evidence").get<std::vector<std::string>>();
+    if (doc.contains("processing")) {
+      p->review_days = doc["processing"].at("review_days").get<int>();
+      p->payout_days = doc["processing"].at("payout_days").get<int>();
+    }
   } catch (const json::exception& e) {
     errors->push_back(path + ": " + e.what());
     return;
@@ -107,6 +114,26 @@ void CheckFlowKeys(const FlowSpec& flow, const Messages& messages, std::vector<s
 
 }  // namespace
 
+const std::vector<std::string>& FaqPlaceholders() {
+  static const std::vector<std::string> names = {"provider", "window_days", "window_start", "availability_pct_min",
+                                                 "latency_ms_max", "packet_loss_pct_max", "review_days", "payout_days"};
+  return names;
+}
+
+json Knowledge::PolicyParams(Lang lang) const {
+  auto number = [](double v) {
+    return v == std::floor(v) ? std::to_string(static_cast<long long>(v)) : json(v).dump();
+  };
+  return {{"provider", policy.provider_name},
+          {"window_days", std::to_string(policy.window_days)},
+          {"window_start", messages.Render("policy.window_start." + policy.window_start, lang)},
+          {"availability_pct_min", number(policy.availability_pct_min)},
+          {"latency_ms_max", number(policy.latency_ms_max)},
+          {"packet_loss_pct_max", number(policy.packet_loss_pct_max)},
+          {"review_days", std::to_string(policy.review_days)},
+          {"payout_days", std::to_string(policy.payout_days)}};
+}
+
 std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vector<std::string>* errors) {
   auto k = std::make_shared<Knowledge>();
   size_t before = errors->size();
@@ -120,6 +147,8 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
   }
   path = dir + "/policy.json";
   if (ReadJsonFile(path, &doc, errors)) LoadPolicy(path, doc, &k->policy, errors);
+  path = dir + "/faq.json";
+  if (ReadJsonFile(path, &doc, errors)) k->faq.Load(doc, FaqPlaceholders(), errors);
   path = dir + "/flows/refund_claim.json";
   if (ReadJsonFile(path, &doc, errors)) {
     std::string error;

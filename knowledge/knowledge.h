@@ -12,8 +12,12 @@
 #include "dialogs/flow.h"
 #include "dialogs/text.h"
 #include "dialogs/understanding.h"
+#include "knowledge/faq.h"
 
 namespace rd {
+
+// `text` with each {name} replaced by params[name] (strings or numbers); unknown names are left as written.
+std::string RenderTemplate(const std::string& text, const nlohmann::json& params);
 
 // Message texts by key, in both languages. Placeholders are written {name}.
 class Messages {
@@ -39,6 +43,8 @@ struct Policy {
   double latency_ms_max = 200;
   double packet_loss_pct_max = 1;
   std::vector<std::string> expected_evidence;  // evidence types staff want on every claim
+  int review_days = 5;                          // working days to a decision
+  int payout_days = 7;                          // working days from approval to the money
 };
 
 struct Knowledge {
@@ -46,9 +52,15 @@ struct Knowledge {
   Vocabulary vocab;
   FlowSpec flow;
   Policy policy;
+  FaqIndex faq;
+  // The values FAQ answers may quote ({window_days}, ...), rendered for `lang`.
+  nlohmann::json PolicyParams(Lang lang) const;
 };
 
-// Loads knowledge/{messages,vocabulary,policy}.json and flows/refund_claim.json from `dir`. JSON may
+// Placeholder names FAQ answers may use.
+const std::vector<std::string>& FaqPlaceholders();
+
+// Loads knowledge/{messages,vocabulary,policy,faq}.json and flows/refund_claim.json from `dir`. JSON may
 // hold // and /* */ comments. On failure returns nullptr and fills `errors` with one line per problem
 // ("file: what is wrong"). Also checks that every message key the flow names exists in both languages.
 std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vector<std::string>* errors);

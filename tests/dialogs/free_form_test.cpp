@@ -122,18 +122,29 @@ TEST_CASE("an ambiguous numeric date is asked about where the language's policy 
   CHECK(en.state.slots["payment_date"] == "2026-05-01");
 }
 
+TEST_CASE("an unknown question says so and offers the closest topics", "[engine]") {
+  DialogHarness h(Lang::kEn, Date{2026, 11, 27});
+  h.Say("hi");
+  h.Say("what is the weather like in Paris?");
+  CHECK(h.Said("faq.not_sure"));
+  CHECK(h.last.faq_id.empty());
+  CHECK(h.state.failures.empty());
+  CHECK(h.Said("ask.payment_date"));
+}
+
 TEST_CASE("a question mid-claim is a digression, not an answer or a failure", "[engine]") {
   for (Lang lang : {Lang::kEn, Lang::kZh}) {
     DialogHarness h(lang, Date{2026, 11, 27});
     h.Say(lang == Lang::kEn ? "hi" : "你好");
     h.Say(lang == Lang::kEn ? "paid on 2026-11-01" : "2026年11月1日付款");
     h.Say(lang == Lang::kEn ? "Do you charge a fee for refunds?" : "退款要扣手续费吗？");
-    CHECK(h.Said("faq.not_available"));
+    CHECK(h.last.faq_id == "fees.non_refundable");  // answered from the FAQ
     CHECK(h.Said("ask.activation_date"));
     CHECK(h.state.failures.empty());
     CHECK(h.state.slots["payment_date"] == "2026-11-01");
     h.Say(lang == Lang::kEn ? "I don't know when it was activated" : "没什么证据");
-    CHECK(!h.Said("faq.not_available"));  // a statement, not a question
+    CHECK(h.last.faq_id.empty());  // a statement, not a question
+    CHECK(!h.Said("faq.not_sure"));
   }
 }
 

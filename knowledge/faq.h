@@ -1,0 +1,55 @@
+// The FAQ and its retrieval. A question in either language finds the closest entry by BM25 over
+// Chinese character bigrams and lightly stemmed English words; one document per entry (all its
+// phrasings in both languages). Pure and read-only once built.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace rd {
+
+struct FaqEntry {
+  std::string id;
+  std::vector<std::string> questions_zh, questions_en;
+  std::string answer_zh, answer_en;
+};
+
+struct FaqMatch {
+  const FaqEntry* entry = nullptr;
+  double score = 0;       // BM25
+  double confidence = 0;  // 0..1: how much of the question the entry explains
+};
+
+class FaqIndex {
+ public:
+  // Confidence at or above which the bot answers; below it, it says it is not sure.
+  static constexpr double kAnswerThreshold = 0.3;
+
+  // Parses faq.json; appends one error per problem ("faq.json: entry X: ...") and returns false on any.
+  // `placeholders`: the names an answer may quote.
+  bool Load(const nlohmann::json& doc, const std::vector<std::string>& placeholders, std::vector<std::string>* errors);
+
+  // The best `k` entries for `normalized_question`, best first; empty when nothing matches at all.
+  std::vector<FaqMatch> Search(std::string_view normalized_question, size_t k = 3) const;
+
+  const std::vector<FaqEntry>& entries() const { return entries_; }
+  const FaqEntry* Find(const std::string& id) const;
+
+ private:
+  struct Posting { uint32_t doc; uint32_t tf; };
+  std::vector<std::string> Terms(std::string_view normalized) const;  // FaqTerms + synonyms
+  std::unordered_map<std::string, std::string> synonyms_;
+  std::vector<FaqEntry> entries_;
+  std::unordered_map<std::string, std::vector<Posting>> postings_;
+  std::vector<double> doc_length_;
+  double average_length_ = 1;
+};
+
+// The retrieval terms of a normalized text: Han bigrams (a lone Han character stands alone) and English
+// words without stop words, lightly stemmed. Exposed for tests and the benchmark.
+std::vector<std::string> FaqTerms(std::string_view normalized);
+
+}  // namespace rd
