@@ -304,7 +304,7 @@ bool CanStartChinese(std::string_view s, size_t pos) {
   static const std::unordered_set<std::string_view> kStarts = [] {
     std::unordered_set<std::string_view> set;
     static constexpr std::string_view kAll =
-        "大前昨今明后第次隔转过当同上这本星礼周去一二三四五六七八九十〇零两廿卅半";
+        "大前昨今明后第次隔转过当同上下这本星礼周去现一二三四五六七八九十〇零两廿卅半";
     for (size_t i = 0; i + 3 <= kAll.size(); i += 3) set.insert(kAll.substr(i, 3));
     return set;
   }();
@@ -318,7 +318,8 @@ bool CanStartEnglish(std::string_view s, size_t pos) {
     for (const auto& w : kWeekdays) set.insert(w.name);
     for (const auto& c : kCardinals) set.insert(c.text.substr(0, c.text.find_first_of(" -")));
     for (std::string_view w : {"today", "yesterday", "tomorrow", "the", "day", "next", "same", "that", "last", "this",
-                               "past", "on", "previous", "beginning", "start", "early", "end", "late"}) {
+                               "past", "on", "previous", "beginning", "start", "early", "end", "late", "in", "coming",
+                               "right", "now", "tonight"}) {
       set.insert(w);
     }
     return set;
@@ -578,6 +579,26 @@ class Scanner {
     for (std::string_view dby : {"the day before yesterday", "day before yesterday"}) {
       if (WordAt(s_, pos, dby)) return Set(m, today_.AddDays(-2), pos + dby.size());
     }
+    for (std::string_view dat : {"the day after tomorrow", "day after tomorrow"}) {
+      if (WordAt(s_, pos, dat)) return Set(m, today_.AddDays(2), pos + dat.size());
+    }
+    for (std::string_view now : {"right now", "now", "tonight", "this morning", "this afternoon", "this evening"}) {
+      if (WordAt(s_, pos, now)) return Set(m, today_, pos + now.size());
+    }
+    if (WordAt(s_, pos, "last night")) return Set(m, today_.AddDays(-1), pos + 10);
+    // in 3 days / in a week / in two months
+    if (WordAt(s_, pos, "in")) {
+      size_t q = SkipSpaces(s_, pos + 2);
+      Num count = ReadCount(s_, q);
+      if (count.len > 0) {
+        Unit unit;
+        int factor = 1;
+        size_t r = SkipSpaces(s_, q + count.len);
+        if (size_t ul = ReadEnglishUnit(s_, r, &unit, &factor)) {
+          return Set(m, Shift(today_, count.value * factor, unit), r + ul);
+        }
+      }
+    }
     for (std::string_view next : {"the next day", "the following day", "the day after", "next day"}) {
       if (WordAt(s_, pos, next)) return Set(m, Anchor().AddDays(1), pos + next.size());
     }
@@ -595,6 +616,18 @@ class Scanner {
       if (!IsDigit(s_[q])) return false;  // "the first time" is no date; "the first of May" is
       auto d = MonthFor(day.value);
       return d && Set(m, *d, q + day.len);
+    }
+    // next monday (Monday of next week), next week, next month
+    if (WordAt(s_, pos, "next") || WordAt(s_, pos, "coming") || WordAt(s_, pos, "the coming")) {
+      size_t q = SkipSpaces(s_, pos + (At(s_, pos, "the coming") ? 10 : (At(s_, pos, "next") ? 4 : 6)));
+      int wd = 0;
+      if (size_t wl = ReadWeekdayName(s_, q, &wd)) {
+        if (At(s_, pos, "next")) return Set(m, today_.AddDays(-(Weekday(today_) - 1) + 7 + (wd - 1)), q + wl);
+        int ahead = (wd - Weekday(today_) + 7) % 7;  // the coming Friday: the next one, today excluded
+        return Set(m, today_.AddDays(ahead == 0 ? 7 : ahead), q + wl);
+      }
+      if (WordAt(s_, q, "week")) return Set(m, today_.AddDays(7), q + 4);
+      if (WordAt(s_, q, "month")) return Set(m, AddMonths(today_, 1), q + 5);
     }
     // last/this/past/on + weekday; last week; last month
     for (std::string_view mod : {"last", "this", "past", "on", "previous"}) {
@@ -687,6 +720,7 @@ class Scanner {
         return Set(m, Shift(today_, -n, unit), end);
       }
     }
+    if (WordAt(s_, q, "from now") || WordAt(s_, q, "from today")) return Set(m, Shift(today_, n, unit), q + 8 + (At(s_, q + 5, "today") ? 2 : 0));
     for (std::string_view fwd : {"later", "after that", "afterwards", "after", "以后", "之后", "后"}) {
       if (fwd.front() & 0x80 ? At(s_, p, fwd) : WordAt(s_, q, fwd)) {
         size_t end = (fwd.front() & 0x80 ? p : q) + fwd.size();
@@ -699,8 +733,9 @@ class Scanner {
   // ---- Forms that start with a Chinese character ----
   bool Chinese(size_t pos, DateMention* m) {
     struct Day { std::string_view w; int offset; };
-    static constexpr Day kDays[] = {{"大前天", -3}, {"前天", -2}, {"昨天", -1}, {"昨日", -1}, {"今天", 0},
-                                    {"今日", 0}, {"明天", 1}, {"明日", 1}, {"后天", 2}};
+    static constexpr Day kDays[] = {{"大前天", -3}, {"前天", -2}, {"昨天", -1}, {"昨日", -1}, {"昨晚", -1},
+                                    {"今天", 0}, {"今日", 0}, {"今晚", 0}, {"今早", 0}, {"现在", 0}, {"明天", 1},
+                                    {"明日", 1}, {"大后天", 3}, {"后天", 2}};
     for (const auto& d : kDays) {
       if (At(s_, pos, d.w)) return Set(m, today_.AddDays(d.offset), pos + d.w.size());
     }
@@ -719,24 +754,40 @@ class Scanner {
       if (At(s_, pos, same) && anchor_) return Set(m, *anchor_, pos + same.size());
     }
     // Weeks: 上上周三, 上周一, 上个星期五, 本周二, 这周一, 周三, 星期天
-    int weeks_back = -1;
+    // weeks back from this week; two markers: a bare 周/星期 (the most recent such day) and next week.
+    constexpr int kNone = -1, kBare = -2, kNextWeek = -3;
+    int weeks_back = kNone;
     size_t p = pos;
     struct W { std::string_view w; int back; };
     static constexpr W kWeekPrefixes[] = {{"上上个星期", 2}, {"上上星期", 2}, {"上上周", 2}, {"上上礼拜", 2},
                                           {"上个星期", 1}, {"上个礼拜", 1}, {"上星期", 1}, {"上礼拜", 1},
-                                          {"上周", 1}, {"这个星期", 0}, {"这星期", 0}, {"这周", 0},
-                                          {"本周", 0}, {"这礼拜", 0}, {"星期", -2}, {"礼拜", -2}, {"周", -2}};
+                                          {"上周", 1}, {"下个星期", kNextWeek}, {"下个礼拜", kNextWeek},
+                                          {"下星期", kNextWeek}, {"下礼拜", kNextWeek}, {"下周", kNextWeek},
+                                          {"这个星期", 0}, {"这星期", 0}, {"这周", 0}, {"本周", 0}, {"这礼拜", 0},
+                                          {"星期", kBare}, {"礼拜", kBare}, {"周", kBare}};
     for (const auto& w : kWeekPrefixes) {
       if (At(s_, pos, w.w)) { weeks_back = w.back; p = pos + w.w.size(); break; }
     }
-    if (weeks_back == -2 && pos >= 3) {
+    if (weeks_back == kBare && pos >= 3) {
       // 两周 / 每周 / 几个星期: a count of weeks, not a weekday ("这两周一直卡")
       for (std::string_view count : {"一", "二", "两", "三", "四", "五", "六", "七", "八", "九", "十", "几", "每",
                                      "多", "个", "半", "本", "上", "下", "这"}) {
         if (pos >= count.size() && s_.compare(pos - count.size(), count.size(), count) == 0) return false;
       }
     }
-    if (weeks_back != -1) {
+    // 上周末 / 这周末 / 下周末: a weekend as one date is its Saturday
+    if (weeks_back != kNone && weeks_back != kBare && At(s_, p, "末")) {
+      int offset = weeks_back == kNextWeek ? 1 : -weeks_back;
+      return Set(m, today_.AddDays(-(Weekday(today_) - 1) + 7 * offset + 5), p + 3);
+    }
+    if (weeks_back == kNextWeek) {
+      int wd = 0;
+      size_t wl = ReadChineseWeekday(s_, p, &wd);
+      Date monday = today_.AddDays(-(Weekday(today_) - 1) + 7);
+      if (wl > 0) return Set(m, monday.AddDays(wd - 1), p + wl);
+      return Set(m, today_.AddDays(7), p);  // 下周 alone
+    }
+    if (weeks_back != kNone) {
       int wd = 0;
       size_t wl = ReadChineseWeekday(s_, p, &wd);
       // 周一直 / 星期一样: words that start with 一, not Monday
@@ -746,7 +797,7 @@ class Scanner {
         }
       }
       if (wl > 0) {
-        if (weeks_back == -2) {  // 周三 alone: the most recent one, today included
+        if (weeks_back == kBare) {  // 周三 alone: the most recent one, today included
           return Set(m, today_.AddDays(-((Weekday(today_) - wd + 7) % 7)), p + wl);
         }
         Date monday = today_.AddDays(-(Weekday(today_) - 1) - 7 * weeks_back);
@@ -758,7 +809,7 @@ class Scanner {
     // Months: 上个月15号, 上月底, 上上个月, 这个月3号, 本月初
     struct M { std::string_view w; int back; };
     static constexpr M kMonthPrefixes[] = {{"上上个月", 2}, {"上上月", 2}, {"上个月", 1}, {"上月", 1},
-                                           {"这个月", 0}, {"本月", 0}, {"这月", 0}};
+                                           {"这个月", 0}, {"本月", 0}, {"这月", 0}, {"下个月", -1}, {"下月", -1}};
     for (const auto& mp : kMonthPrefixes) {
       if (!At(s_, pos, mp.w)) continue;
       Date first = AddMonths(Date{today_.year, today_.month, 1}, -mp.back);
@@ -779,12 +830,12 @@ class Scanner {
         return Set(m, Date{first.year, first.month, day.value}, q + day.len + 3);
       }
       if (mp.back == 0) return false;
-      Date d = AddMonths(today_, -mp.back);  // 上个月 alone: the same day last month
+      Date d = AddMonths(today_, -mp.back);  // 上个月 / 下个月 alone: the same day that month
       return Set(m, d, pos + mp.w.size());
     }
     // Years: 去年12月5日, 前年三月一号, 今年1月5日
     struct Y { std::string_view w; int back; };
-    static constexpr Y kYears[] = {{"去年", 1}, {"前年", 2}, {"今年", 0}};
+    static constexpr Y kYears[] = {{"去年", 1}, {"前年", 2}, {"今年", 0}, {"明年", -1}};
     for (const auto& y : kYears) {
       if (At(s_, pos, y.w)) return ChineseYearMonthDay(today_.year - y.back, pos + y.w.size(), m);
     }
