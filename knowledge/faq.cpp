@@ -43,17 +43,15 @@ bool IsStopChar(std::string_view s, size_t i) {
   return chars.count(s.substr(i, 3)) > 0;
 }
 
-std::string Stem(std::string w) {
-  auto strip = [&](std::string_view suffix, size_t min_left) {
-    if (w.size() >= suffix.size() + min_left && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      w.erase(w.size() - suffix.size());
-      return true;
-    }
-    return false;
+// Light English stemming: "refunds", "refunding", "refunded" -> "refund"; "policies" -> "policy".
+std::string Stem(const std::string& w) {
+  auto ends = [&](std::string_view suffix, size_t min_left) {
+    return w.size() >= suffix.size() + min_left && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (strip("ies", 3)) { w += "y"; return w; }
-  if (strip("ing", 3) || strip("ed", 3) || strip("es", 3)) return w;
-  strip("s", 3);
+  if (ends("ies", 3)) return w.substr(0, w.size() - 3).append(1, 'y');
+  for (std::string_view suffix : {"ing", "ed", "es", "s"}) {
+    if (ends(suffix, 3)) return w.substr(0, w.size() - suffix.size());
+  }
   return w;
 }
 
@@ -117,7 +115,8 @@ bool FaqIndex::Load(const json& doc, const std::vector<std::string>& placeholder
     const json& e = doc["entries"][i];
     FaqEntry entry;
     entry.id = e.value("id", "");
-    std::string where = "faq.json: entry " + (entry.id.empty() ? "#" + std::to_string(i + 1) : entry.id);
+    std::string where = "faq.json: entry ";
+    where += entry.id.empty() ? "number " + std::to_string(i + 1) : entry.id;
     if (entry.id.empty()) { errors->push_back(where + ": \"id\" is missing"); continue; }
     if (!ids.insert(entry.id).second) errors->push_back(where + ": duplicate id");
     auto list = [&](const char* lang, std::vector<std::string>* out) {
