@@ -541,6 +541,8 @@ std::string Turn::FormatProblem(const json& p) {
   const json metrics = p.value("metrics", json::object());
   for (const auto& [name, v] : metrics.items()) {
     std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+    // Regions are stored under their canonical name; the customer reads them in their language.
+    if (name == "region" && k_.messages.Has("region." + value)) value = Text("region." + value);
     figures += (figures.empty() ? "" : ", ") + Text("metric." + name, {{"value", value}});
   }
   if (!figures.empty()) out += " (" + figures + ")";

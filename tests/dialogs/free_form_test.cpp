@@ -149,3 +149,13 @@ TEST_CASE("a question mid-claim is a digression, not an answer or a failure", "[
 }
 
 }  // namespace rd::test
+
+namespace rd::test {
+TEST_CASE("regions are shown in the customer's language and stored canonically", "[engine]") {
+  DialogHarness h(Lang::kZh, Date{2026, 11, 27});
+  h.Say("你好");
+  h.Say("2026年11月1日付款，11月5日开通，东南亚延迟400毫秒");
+  CHECK(h.last.replies[0].text.find("地区 东南亚") != std::string::npos);
+  CHECK(h.state.slots["problems"][0]["metrics"]["region"] == "Southeast Asia");
+}
+}  // namespace rd::test
