@@ -568,9 +568,7 @@ class Scanner {
       if (WordAt(s_, q, "the")) q = SkipSpaces(s_, q + 3);
       Num day = ReadEnglishDay(s_, q);
       if (day.len == 0) return false;
-      if (month == 5 && pos + 3 == q - 1 && !IsDigit(s_[q])) {
-        // "may first ..." is a date, but "may i" / "may be" never reach here: a day is required.
-      }
+      // A day is required, so "may i ask" or "march on" never become dates.
       return MonthDayYear(month, day.value, q + day.len, m);
     }
     if (WordAt(s_, pos, "today")) return Set(m, today_, pos + 5);

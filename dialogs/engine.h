@@ -64,7 +64,6 @@ struct DialogContext {
   int64_t now = 0;                            // unix seconds; only compared with last_active
   int64_t idle_timeout_seconds = 7 * 86400;
   Lang default_lang = Lang::kEn;
-  bool lang_forced = false;                   // the client chose the language explicitly
   bool channel_identifies_customer = false;   // Slack/WeCom know who writes; the widget does not
   std::map<std::string, std::string> ticket_statuses;  // tickets this customer may ask about
 };
