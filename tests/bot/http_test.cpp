@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <thread>
@@ -289,6 +290,46 @@ TEST_CASE("SIGKILL in the middle of a conversation loses nothing and duplicates 
   json tickets = json::parse(RunCli("tickets list --json --db " + db));
   REQUIRE(tickets.size() == 1);
   CHECK(tickets[0]["id"] == ticket_id);
+}
+
+TEST_CASE("SIGHUP reloads the knowledge; a broken set is refused and the old one kept", "[http]") {
+  TempDir dir;
+  fs::path knowledge = dir.path / "knowledge";
+  fs::copy(RD_KNOWLEDGE_DIR, knowledge, fs::copy_options::recursive);
+  ServerProcess server(dir.File("rd.sqlite3"), {"--knowledge", knowledge.string()});
+  server.Start();
+  auto c = server.Client();
+  auto greeting = [&] {
+    ChatReply r = PostChat(*c, {{"text", "hello there, I need help"}});
+    REQUIRE(r.status == 200);
+    return r.body["replies"][0]["text"].get<std::string>();
+  };
+  auto reload_and_wait = [&](const std::string& expect_in_greeting, bool expect) {
+    server.Signal(SIGHUP);
+    std::string g;
+    for (int i = 0; i < 50; ++i) {  // the reload happens on the signal thread, shortly after
+      g = greeting();
+      if ((g.find(expect_in_greeting) != std::string::npos) == expect) break;
+      usleep(20000);
+    }
+    return g;
+  };
+  CHECK(greeting().find("LiveLine Overseas") != std::string::npos);
+  // A broken policy file: refused, the bot keeps answering with the old knowledge.
+  std::ofstream(knowledge / "policy.json") << "{ \"provider_name\": \"Broken\", ";
+  usleep(100000);
+  std::string g = reload_and_wait("Broken", true);
+  CHECK(g.find("LiveLine Overseas") != std::string::npos);
+  // A valid change: taken for the conversations that start afterwards.
+  std::string policy;
+  {
+    std::ifstream in(std::string(RD_KNOWLEDGE_DIR) + "/policy.json");
+    policy.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  policy.replace(policy.find("LiveLine Overseas"), std::string("LiveLine Overseas").size(), "StreamWay Global");
+  std::ofstream(knowledge / "policy.json", std::ios::trunc) << policy;
+  g = reload_and_wait("StreamWay Global", true);
+  CHECK(g.find("StreamWay Global") != std::string::npos);
 }
 
 TEST_CASE("logs: one JSON line per request and per turn, no secrets, no customer text at info", "[http]") {

@@ -89,6 +89,7 @@ class ServerProcess {
     pid_ = -1;
   }
 
+  void Signal(int sig) { if (pid_ > 0) kill(pid_, sig); }
   int port() const { return port_; }
   std::unique_ptr<httplib::Client> Client() const {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
