@@ -1,7 +1,10 @@
 #include "knowledge/knowledge.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace rd {
@@ -41,12 +44,13 @@ void Messages::Set(const std::string& key, std::string zh, std::string en) {
 
 namespace {
 
-bool ReadJsonFile(const std::string& path, json* out, std::vector<std::string>* errors) {
+bool ReadJsonFile(const std::string& path, json* out, std::string* source, std::vector<std::string>* errors) {
   std::ifstream in(path, std::ios::binary);
   if (!in) { errors->push_back(path + ": cannot be read"); return false; }
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string& text = *source;
+  text = ss.str();
   try {
     *out = json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
@@ -112,6 +116,36 @@ void CheckFlowKeys(const FlowSpec& flow, const Messages& messages, std::vector<s
   }
 }
 
+// Adds the line to each error a loader reported for one file, so an editor can jump to it:
+// "knowledge/faq.json:57: entry fees.calculation: answer.en quotes unknown placeholder {fee_ratio}".
+// The line is that of the entry id, message key or field the error names (its first quoted word, the
+// id after "entry", or the last part of a dotted field such as window.days).
+void AddLines(const std::string& path, const std::string& source, size_t first, std::vector<std::string>* errors) {
+  auto line_of = [&](const std::string& needle) -> size_t {
+    size_t at = source.find(needle);
+    if (at == std::string::npos) return 0;
+    return 1 + static_cast<size_t>(std::count(source.begin(), source.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+  };
+  for (size_t i = first; i < errors->size(); ++i) {
+    std::string& e = (*errors)[i];
+    size_t colon = e.find(": ");
+    if (colon == std::string::npos || (colon > 0 && std::isdigit(static_cast<unsigned char>(e[colon - 1])))) continue;
+    std::string rest = e.substr(colon + 2);
+    std::string needle;
+    if (size_t entry = rest.find("entry "); entry != std::string::npos) {
+      size_t end = rest.find(':', entry);
+      needle = "\"" + rest.substr(entry + 6, end == std::string::npos ? std::string::npos : end - entry - 6) + "\"";
+    } else if (size_t q = rest.find('"'); q != std::string::npos && rest.find('"', q + 1) != std::string::npos) {
+      needle = rest.substr(q, rest.find('"', q + 1) - q + 1);
+    } else if (size_t dot = rest.find('.'); dot != std::string::npos && dot < rest.find(' ')) {
+      std::string field = rest.substr(0, rest.find(' '));
+      needle = "\"" + field.substr(field.rfind('.') + 1) + "\"";
+    }
+    size_t line = needle.empty() ? 0 : line_of(needle);
+    e = path + (line ? ":" + std::to_string(line) : "") + ": " + rest;
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& FaqPlaceholders() {
@@ -138,22 +172,35 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
   auto k = std::make_shared<Knowledge>();
   size_t before = errors->size();
   json doc;
-  std::string path = dir + "/messages.json";
-  if (ReadJsonFile(path, &doc, errors)) LoadMessages(path, doc, &k->messages, errors);
-  path = dir + "/vocabulary.json";
-  if (ReadJsonFile(path, &doc, errors)) {
+  std::string source;
+  auto load = [&](const std::string& name, const std::function<void(const std::string& path)>& parse) {
+    std::string path = dir + "/" + name;
+    size_t first = errors->size();
+    if (ReadJsonFile(path, &doc, &source, errors)) parse(path);
+    AddLines(path, source, first, errors);
+  };
+  load("messages.json", [&](const std::string& path) { LoadMessages(path, doc, &k->messages, errors); });
+  load("vocabulary.json", [&](const std::string& path) {
     std::string error;
     if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
-  }
-  path = dir + "/policy.json";
-  if (ReadJsonFile(path, &doc, errors)) LoadPolicy(path, doc, &k->policy, errors);
-  path = dir + "/faq.json";
-  if (ReadJsonFile(path, &doc, errors)) k->faq.Load(doc, FaqPlaceholders(), errors);
-  path = dir + "/flows/refund_claim.json";
-  if (ReadJsonFile(path, &doc, errors)) {
+  });
+  load("policy.json", [&](const std::string& path) { LoadPolicy(path, doc, &k->policy, errors); });
+  load("faq.json", [&](const std::string&) { k->faq.Load(doc, FaqPlaceholders(), errors); });
+  bool flow_parsed = false;
+  load("flows/refund_claim.json", [&](const std::string& path) {
     std::string error;
-    if (!ParseFlow(doc, &k->flow, &error)) errors->push_back(path + ": " + error);
-    else CheckFlowKeys(k->flow, k->messages, errors);
+    flow_parsed = ParseFlow(doc, &k->flow, &error);
+    if (!flow_parsed) errors->push_back(path + ": " + error);
+  });
+  {
+    // Flow keys missing from messages.json: located in the flow file, where the key is named.
+    std::string path = dir + "/flows/refund_claim.json";
+    size_t first = errors->size();
+    if (flow_parsed) CheckFlowKeys(k->flow, k->messages, errors);
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    AddLines(path, ss.str(), first, errors);
   }
   if (errors->size() != before) return nullptr;
   return k;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "knowledge/assessment.h"
 #include "knowledge/knowledge.h"
@@ -67,6 +68,25 @@ TEST_CASE("broken knowledge files are reported with the file and what is wrong",
     c.Write("policy.json", "{ \"provider_name\": \"X\",\n  \"window\": {\"days\": 7,, } }");
     auto errors = c.Errors();
     CHECK(Mentions(errors, "policy.json:2"));
+  }
+  {
+    // Field errors carry the line of the entry or key they name.
+    KnowledgeCopy c;
+    std::string faq;
+    {
+      std::ifstream in(c.dir / "faq.json");
+      faq.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    size_t at = faq.find("{review_days}", faq.find("\"entries\""));  // not the header comment
+    REQUIRE(at != std::string::npos);
+    faq.replace(at, 13, "{refund_ratio}");
+    c.Write("faq.json", faq);
+    size_t id_at = faq.rfind("\"id\":", at);
+    std::string id = faq.substr(faq.find('"', id_at + 5) + 1, faq.find('"', faq.find('"', id_at + 5) + 1) - faq.find('"', id_at + 5) - 1);
+    size_t line = 1 + std::count(faq.begin(), faq.begin() + static_cast<long>(faq.find("\"" + id + "\"")), '\n');
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "faq.json:" + std::to_string(line) + ": entry " + id + ": answer."));
+    CHECK(Mentions(errors, "unknown placeholder {refund_ratio}"));
   }
   {
     KnowledgeCopy c;
