@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -33,8 +35,9 @@ Usage:
   refundbot tickets show ID [--json] [--db FILE]
   refundbot tickets export [--json] [--db FILE]
       Reads the filed tickets.
-  refundbot check-knowledge [DIR]
-      Validates the knowledge files (messages, vocabulary, policy, flow); exits 1 listing every problem.
+  refundbot check-knowledge [FILE|DIR ...]
+      Validates the knowledge set a file belongs to (messages, vocabulary, policy, FAQ, flow), with file,
+      line and field for every problem; exits 1 when there is any.
   refundbot parse-date [--knowledge DIR]
       JSON lines in: {"text", "ref": "YYYY-MM-DD", "lang"}; out: {"date": "YYYY-MM-DD"|null, "dates": [...]}.
   refundbot ask [--knowledge DIR]
@@ -200,14 +203,30 @@ int Ask(const rd::Config& config) {
   return 0;
 }
 
+// `refundbot check-knowledge [FILE|DIR ...]`: a file names the knowledge set it belongs to (its folder,
+// or the folder above flows/), because the files refer to each other and are checked together.
 int CheckKnowledge(const std::vector<std::string>& rest, const rd::Config& config) {
-  std::string dir = rest.size() > 1 ? rest[1] : config.knowledge_dir;
-  std::vector<std::string> errors;
-  auto k = rd::LoadKnowledge(dir, &errors);
-  for (const auto& e : errors) std::cout << e << "\n";
-  if (!k) return 1;
-  std::cout << dir << ": ok (" << k->messages.all().size() << " messages, " << k->flow.slots.size() << " slots)\n";
-  return 0;
+  std::vector<std::string> dirs;
+  for (size_t i = 1; i < rest.size(); ++i) {
+    std::filesystem::path p(rest[i]);
+    if (!std::filesystem::is_directory(p)) {
+      p = p.parent_path();
+      if (p.filename() == "flows") p = p.parent_path();
+      if (p.empty()) p = ".";
+    }
+    if (std::find(dirs.begin(), dirs.end(), p.string()) == dirs.end()) dirs.push_back(p.string());
+  }
+  if (dirs.empty()) dirs.push_back(config.knowledge_dir);
+  int code = 0;
+  for (const auto& dir : dirs) {
+    std::vector<std::string> errors;
+    auto k = rd::LoadKnowledge(dir, &errors);
+    for (const auto& e : errors) std::cout << e << "\n";
+    if (!k) { code = 1; continue; }
+    std::cout << dir << ": ok (" << k->messages.all().size() << " messages, " << k->faq.entries().size()
+              << " FAQ entries, " << k->flow.slots.size() << " slots)\n";
+  }
+  return code;
 }
 
 int ParseDates(const rd::Config& config) {

@@ -115,18 +115,21 @@ std::string NormalizeForParsing(std::string_view text) {
   return result;
 }
 
+bool IsHanAt(std::string_view s, size_t i) {
+  // Han ideographs U+3400–U+9FFF are three bytes with a lead byte 0xE3..0xE9.
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0xE3 || c > 0xE9 || i + 3 > s.size()) return false;
+  uint32_t cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
+                (static_cast<unsigned char>(s[i + 2]) & 0x3F);
+  return cp >= 0x3400 && cp <= 0x9FFF;
+}
+
 Lang DetectLanguage(std::string_view s, Lang fallback) {
   int latin_words = 0;
   bool in_word = false;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    // Han ideographs U+3400–U+9FFF are encoded with a lead byte 0xE3..0xE9.
-    if (c >= 0xE3 && c <= 0xE9 && i + 2 < s.size()) {
-      utf8proc_int32_t cp;
-      auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
-                                static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
-      if (n > 0 && cp >= 0x3400 && cp <= 0x9FFF) return Lang::kZh;
-    }
+    if (IsHanAt(s, i)) return Lang::kZh;
     bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     if (letter && !in_word) ++latin_words;
     in_word = letter;

@@ -23,6 +23,9 @@ std::string NormalizeForParsing(std::string_view text);
 // Any Han character means Chinese; two or more Latin words and no Han mean English.
 Lang DetectLanguage(std::string_view normalized_text, Lang fallback);
 
+// True when a Han ideograph (U+3400–U+9FFF) starts at byte `i` of UTF-8 text.
+bool IsHanAt(std::string_view s, size_t i);
+
 // True for an ASCII letter or digit; used to find word boundaries in normalized text.
 inline bool IsAsciiAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

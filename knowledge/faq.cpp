@@ -13,14 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-bool IsHanLead(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0xE3 || c > 0xE9 || i + 3 > s.size()) return false;
-  uint32_t cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
-                (static_cast<unsigned char>(s[i + 2]) & 0x3F);
-  return cp >= 0x3400 && cp <= 0x9FFF;
-}
-
 const std::unordered_set<std::string_view>& StopWords() {
   static const std::unordered_set<std::string_view> words = {
       "a", "an", "the", "is", "are", "was", "were", "be", "do", "does", "did", "i", "my", "me", "we", "our", "us",
@@ -68,9 +60,9 @@ std::vector<std::string> FaqTerms(std::string_view s) {
       i = j;
       continue;
     }
-    if (IsHanLead(s, i) && !IsStopChar(s, i)) {
+    if (IsHanAt(s, i) && !IsStopChar(s, i)) {
       size_t j = i;
-      while (j < s.size() && IsHanLead(s, j) && !IsStopChar(s, j)) j += 3;
+      while (j < s.size() && IsHanAt(s, j) && !IsStopChar(s, j)) j += 3;
       if (j - i == 3) terms.emplace_back(s.substr(i, 3));
       for (size_t k = i; k + 6 <= j; k += 3) terms.emplace_back(s.substr(k, 6));
       i = j;

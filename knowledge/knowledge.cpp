@@ -193,14 +193,10 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
     if (!flow_parsed) errors->push_back(path + ": " + error);
   });
   {
-    // Flow keys missing from messages.json: located in the flow file, where the key is named.
-    std::string path = dir + "/flows/refund_claim.json";
+    // Flow keys missing from messages.json: located in the flow file (still in `source`, read last).
     size_t first = errors->size();
     if (flow_parsed) CheckFlowKeys(k->flow, k->messages, errors);
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    AddLines(path, ss.str(), first, errors);
+    AddLines(dir + "/flows/refund_claim.json", source, first, errors);
   }
   if (errors->size() != before) return nullptr;
   return k;

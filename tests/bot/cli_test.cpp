@@ -83,6 +83,11 @@ TEST_CASE("check-knowledge, --help and bad flags", "[cli]") {
   Run bad = Refundbot("check-knowledge " + dir.path.string());
   CHECK(bad.code == 1);
   CHECK(bad.out.find("vocabulary.json:1") != std::string::npos);
+  // The DESIGN form: files name the set they belong to (flows/ included).
+  CHECK(Refundbot("check-knowledge " RD_KNOWLEDGE_DIR "/faq.json " RD_KNOWLEDGE_DIR "/flows/refund_claim.json").code == 0);
+  Run bad_file = Refundbot("check-knowledge " + dir.File("vocabulary.json"));
+  CHECK(bad_file.code == 1);
+  CHECK(bad_file.out.find("vocabulary.json:1") != std::string::npos);
   // The server refuses to start on invalid knowledge.
   CHECK(Refundbot("serve --port 0 --db " + dir.File("x.db") + " --knowledge " + dir.path.string()).code == 1);
   Run help = Refundbot("--help");
