@@ -1,6 +1,7 @@
 #include "dialogs/engine.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "dialogs/understanding.h"
 #include "knowledge/assessment.h"
@@ -54,6 +55,9 @@ json ClaimOf(const DialogState& s) {
   claim["problems"] = s.slots.value("problems", json::array());
   claim["evidence"] = s.slots.value("evidence", json::array());
   claim["contact"] = s.slots.value("contact", json::object());
+  // Optional, for the refund estimate: billing_model, amount_paid, currency, traffic_used_pct.
+  const json billing = s.slots.value("billing", json::object());
+  for (const auto& [field, value] : billing.items()) claim[field] = value;
   return claim;
 }
 
@@ -376,7 +380,7 @@ void Turn::OfferHuman() {
 void Turn::AskNext() {
   DialogState& s = st();
   for (const SlotSpec& slot : flow_.slots) {
-    if (SkipSlot(slot) || s.slots.contains(slot.name)) continue;
+    if (SkipSlot(slot) || !slot.ask || s.slots.contains(slot.name)) continue;
     s.state = kCollecting;
     s.pending = slot.name;
     Say(slot.prompt, {}, slot.quick_replies);
@@ -524,6 +528,16 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
         s.slots[slot.name] = json::array();
         a.captured.push_back(Text(slot.label) + ": " + Text("value.none"));
       }
+    } else if (slot.kind == SlotKind::kBilling && (u.billing_model || u.amount_paid || u.traffic_used_pct)) {
+      json& b = s.slots[slot.name];
+      if (!b.is_object()) b = json::object();
+      if (u.billing_model) b["billing_model"] = *u.billing_model;
+      if (u.amount_paid) {
+        b["amount_paid"] = *u.amount_paid;
+        b["currency"] = u.currency.value_or(k_.policy.currency);
+      }
+      if (u.traffic_used_pct) b["traffic_used_pct"] = *u.traffic_used_pct;
+      a.captured.push_back(FormatSlot(slot, b));
     } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
       json& c = s.slots[slot.name];
       if (!c.is_object()) c = json::object();
@@ -562,6 +576,17 @@ std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
       for (const auto& e : v) value += (value.empty() ? "" : ", ") + Text("evidence." + e.value("type", "other"));
       if (value.empty()) value = Text("value.none");
       break;
+    case SlotKind::kBilling: {
+      auto add = [&](const std::string& part) { value += (value.empty() ? "" : ", ") + part; };
+      if (v.contains("billing_model")) add(Text("billing." + v["billing_model"].get<std::string>()));
+      if (v.contains("amount_paid")) {
+        double amount = v["amount_paid"].get<double>();
+        std::string shown = amount == std::floor(amount) ? std::to_string(static_cast<long long>(amount)) : json(amount).dump();
+        add(Text("billing.amount", {{"amount", shown}, {"currency", v.value("currency", "")}}));
+      }
+      if (v.contains("traffic_used_pct")) add(Text("billing.traffic_used", {{"pct", v["traffic_used_pct"].dump()}}));
+      break;
+    }
     case SlotKind::kContact:
       if (v.contains("email")) value = v["email"].get<std::string>();
       if (v.contains("account")) value += (value.empty() ? "" : ", ") + v["account"].get<std::string>();

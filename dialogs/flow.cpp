@@ -60,8 +60,9 @@ bool ParseFlow(const json& doc, FlowSpec* out, std::string* error) {
     std::string where = "flow.slots[" + std::to_string(i) + "]";
     SlotSpec s;
     std::string kind;
+    s.ask = j.value("ask", true);
     if (!String(j, "name", &s.name, error, where, true) || !String(j, "kind", &kind, error, where, true) ||
-        !String(j, "prompt", &s.prompt, error, where, true) || !String(j, "retry", &s.retry, error, where, true) ||
+        !String(j, "prompt", &s.prompt, error, where, s.ask) || !String(j, "retry", &s.retry, error, where, s.ask) ||
         !String(j, "label", &s.label, error, where, true) ||
         !Strings(j, "quick_replies", &s.quick_replies, error, where)) {
       return false;
@@ -70,7 +71,8 @@ bool ParseFlow(const json& doc, FlowSpec* out, std::string* error) {
     else if (kind == "problems") s.kind = SlotKind::kProblems;
     else if (kind == "evidence") s.kind = SlotKind::kEvidence;
     else if (kind == "contact") s.kind = SlotKind::kContact;
-    else { *error = where + ".kind \"" + kind + "\" is not one of date, problems, evidence, contact"; return false; }
+    else if (kind == "billing") s.kind = SlotKind::kBilling;
+    else { *error = where + ".kind \"" + kind + "\" is not one of date, problems, evidence, contact, billing"; return false; }
     s.allow_none = j.value("allow_none", false);
     s.skip_when_channel_identifies = j.value("skip_when_channel_identifies", false);
     if (j.contains("rules")) {

@@ -13,7 +13,7 @@
 namespace rd {
 
 // What kind of value a slot holds; decides which facts of a message can fill it.
-enum class SlotKind { kDate, kProblems, kEvidence, kContact };
+enum class SlotKind { kDate, kProblems, kEvidence, kContact, kBilling };
 
 // A check on a date slot. `not_future`: not after today. `not_before`: not before `date`.
 // `not_before_slot`: not before slot `other` — asked once as a question (`message`), then accepted.
@@ -34,6 +34,7 @@ struct SlotSpec {
   std::vector<DateRule> rules;
   bool allow_none = false;                  // "none"/"没有" is a valid answer (evidence)
   bool skip_when_channel_identifies = false;  // contact: the channel already says who it is
+  bool ask = true;  // false: never asked (no prompt); filled when the customer mentions it (billing)
 };
 
 // A command intent and the states it applies in. `to` empty: the state does not change.

@@ -43,6 +43,14 @@ size_t FindAny(std::string_view text, const std::vector<std::string>& words, siz
 
 bool IsClauseBreak(char c) { return c == ',' || c == ';' || c == '.' || c == '!' || c == '?' || c == '\n'; }
 
+// A clause break at s[i], except the ',' and '.' inside a figure ("3,000", "99.5").
+bool IsClauseBreakAt(std::string_view s, size_t i) {
+  if (!IsClauseBreak(s[i])) return false;
+  bool inside_figure = (s[i] == ',' || s[i] == '.') && i > 0 && i + 1 < s.size() &&
+                       s[i - 1] >= '0' && s[i - 1] <= '9' && s[i + 1] >= '0' && s[i + 1] <= '9';
+  return !inside_figure;
+}
+
 // The message with leading/trailing punctuation and spaces removed (and, with `strip_filler`, filler
 // words too), for `exact` intents.
 std::string CoreOf(std::string_view normalized, const Vocabulary& vocab, bool strip_filler) {
@@ -306,8 +314,8 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
       size_t at = FindAny(s, Words(vocab, it->first), &len);
       if (at != std::string_view::npos) {
         size_t b = at, e = at + len;
-        while (b > 0 && !IsClauseBreak(s[b - 1])) --b;
-        while (e < s.size() && !IsClauseBreak(s[e]) && s.compare(e, 4, " but") != 0 && s.compare(e, 6, "但是") != 0) ++e;
+        while (b > 0 && !IsClauseBreakAt(s, b - 1)) --b;
+        while (e < s.size() && !IsClauseBreakAt(s, e) && s.compare(e, 4, " but") != 0 && s.compare(e, 6, "但是") != 0) ++e;
         fine = FindAny(s.substr(b, e - b), vocab.fine_cues) != std::string_view::npos;
       }
     }
@@ -339,6 +347,77 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   std::vector<Problem> out;
   for (auto& [c, p] : by_category) out.push_back(std::move(p));
   return out;
+}
+
+// A money unit written right before ("$300", "usd 300") or after ("300元", "300 dollars") a figure, with
+// an optional 万/k multiplier between figure and unit ("1.2万元", "3k usd"). Returns the ISO code or "".
+std::string CurrencyAround(std::string_view s, const Number& n, const Vocabulary& vocab, double* multiplier) {
+  *multiplier = 1;
+  size_t after = n.end;
+  if (s.compare(after, 3, "万") == 0) { *multiplier = 10000; after += 3; }
+  else if (after < s.size() && s[after] == 'k' && (after + 1 == s.size() || !IsAsciiAlnum(s[after + 1]))) {
+    *multiplier = 1000; ++after;
+  }
+  size_t spaced = after;
+  while (spaced < s.size() && s[spaced] == ' ') ++spaced;
+  std::string best;
+  size_t best_len = 0;
+  for (const auto& [spelling, code] : vocab.currencies) {
+    if (spelling.size() <= best_len) continue;
+    bool word = IsAsciiAlnum(spelling.back());
+    if (s.compare(spaced, spelling.size(), spelling) == 0 &&
+        (!word || spaced + spelling.size() == s.size() || !IsAsciiAlnum(s[spaced + spelling.size()]))) {
+      best = code; best_len = spelling.size();
+      continue;
+    }
+    size_t before = n.begin;
+    while (before > 0 && s[before - 1] == ' ') --before;
+    if (before >= spelling.size() && s.compare(before - spelling.size(), spelling.size(), spelling) == 0 &&
+        (!IsAsciiAlnum(spelling.front()) || before == spelling.size() || !IsAsciiAlnum(s[before - spelling.size() - 1]))) {
+      best = code; best_len = spelling.size();
+    }
+  }
+  return best;
+}
+
+bool TrafficUnit(std::string_view s, size_t pos, double* to_gb) {
+  while (pos < s.size() && s[pos] == ' ') ++pos;
+  for (auto [unit, gb] : {std::pair<std::string_view, double>{"gb", 1}, {"g", 1}, {"tb", 1000}, {"t", 1000}}) {
+    size_t end = pos + unit.size();
+    if (s.compare(pos, unit.size(), unit) == 0 && (end == s.size() || !IsAsciiAlnum(s[end]))) {
+      *to_gb = gb;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The billing model, the amount paid and the share of traffic used, for the refund estimate.
+void FindBilling(std::string_view s, const Vocabulary& vocab, Understanding* u) {
+  size_t first = std::string_view::npos;
+  for (const auto& [model, cues] : vocab.billing_models) {
+    size_t at = FindAny(s, cues);
+    if (at < first) { first = at; u->billing_model = model; }
+  }
+  const bool about_traffic = !vocab.traffic_words.empty() && FindAny(s, vocab.traffic_words) != std::string_view::npos;
+  std::vector<std::pair<double, size_t>> volumes;  // GB figures and where they stand
+  for (const Number& n : FindNumbers(s)) {
+    double multiplier = 1, gb = 1;
+    std::string code = CurrencyAround(s, n, vocab, &multiplier);
+    if (!code.empty() && !u->amount_paid && n.value > 0 && n.value * multiplier < 1e12) {
+      u->amount_paid = n.value * multiplier;
+      u->currency = code;
+    } else if (about_traffic && (n.percent_prefix || UnitAfter(s, n.end) == "%" || UnitAfter(s, n.end) == "percent") &&
+               DistanceTo(s, vocab.traffic_words, n.begin) <= 16 && n.value <= 100) {
+      u->traffic_used_pct = n.value;
+    } else if (about_traffic && TrafficUnit(s, n.end, &gb)) {
+      volumes.push_back({n.value * gb, n.begin});
+    }
+  }
+  // "used 200 GB of 500 GB", "流量用了200G，总共500G": the first volume of the total.
+  if (!u->traffic_used_pct && volumes.size() >= 2 && volumes[1].first > 0 && volumes[0].first <= volumes[1].first) {
+    u->traffic_used_pct = std::round(volumes[0].first / volumes[1].first * 1000) / 10;
+  }
 }
 
 std::optional<std::string> FindEmail(std::string_view s) {
@@ -449,6 +528,16 @@ bool ParseVocabulary(const json& doc, Vocabulary* out, std::string* error) {
       out->numeric_dates[lang] = order;
     }
   }
+  if (doc.contains("billing_models") && !ReadStringLists(doc["billing_models"], &out->billing_models)) return fail("\"billing_models\" must map duration/traffic/monthly to lists of strings");
+  if (doc.contains("traffic_words") && !ReadStrings(doc["traffic_words"], &out->traffic_words)) return fail("\"traffic_words\" must be a list of strings");
+  if (doc.contains("currencies")) {
+    if (!doc["currencies"].is_object()) return fail("\"currencies\" must map an ISO code to its spellings");
+    for (const auto& [code, spellings] : doc["currencies"].items()) {
+      std::vector<std::string> list;
+      if (!ReadStrings(spellings, &list)) return fail("currencies." + code + " must be a list of strings");
+      for (auto& sp : list) out->currencies[sp] = code;
+    }
+  }
   if (doc.contains("regions")) {
     if (!doc["regions"].is_object()) return fail("\"regions\" must map a canonical name to its spellings");
     for (const auto& [canonical, spellings] : doc["regions"].items()) {
@@ -516,8 +605,8 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   // Dates, each with the role named by the nearest cue word in its clause.
   for (const DateMention& m : FindDates(s, today, date_options)) {
     size_t clause_begin = m.begin, clause_end = m.end;
-    while (clause_begin > 0 && !IsClauseBreak(s[clause_begin - 1])) --clause_begin;
-    while (clause_end < s.size() && !IsClauseBreak(s[clause_end])) ++clause_end;
+    while (clause_begin > 0 && !IsClauseBreakAt(s, clause_begin - 1)) --clause_begin;
+    while (clause_end < s.size() && !IsClauseBreakAt(s, clause_end)) ++clause_end;
     // A ',' inside "Nov 5, 2026" was consumed by the date itself, so clauses never split a date.
     std::string best_role;
     size_t best_distance = std::string_view::npos;
@@ -547,6 +636,7 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   for (const auto& [type, words] : vocab.evidence) {
     if (FindAny(s, words) != std::string_view::npos) u.evidence.push_back({type, Trim(original)});
   }
+  FindBilling(s, vocab, &u);
   u.email = FindEmail(s);
   u.account = FindAccount(s, vocab, pending_slot == "contact" && !u.email);
   if (u.account) u.account = AsWritten(original, *u.account);

@@ -37,6 +37,9 @@ struct Vocabulary {
   std::map<std::string, std::string> numeric_dates = {{"en", "month_first"}, {"zh", "ask"}};
   std::vector<std::string> filler;                              // "please", "请" — stripped for `exact`
   std::map<std::string, std::string> evidence_file_types;       // file extension -> evidence type
+  std::map<std::string, std::vector<std::string>> billing_models;  // duration | traffic | monthly -> cues
+  std::map<std::string, std::string> currencies;  // "元", "usd", "$" -> ISO code; marks a figure as money
+  std::vector<std::string> traffic_words;         // "traffic", "流量": "used 40% of the traffic"
 };
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
@@ -70,6 +73,11 @@ struct Understanding {
   std::optional<std::string> email;
   std::optional<std::string> account;  // order or account number
   std::vector<std::string> ticket_ids; // RF-YYYYMMDD-NNNN mentioned
+  // For the refund estimate: "we paid 3,000 yuan for the monthly plan", "流量用了40%".
+  std::optional<std::string> billing_model;  // duration | traffic | monthly
+  std::optional<double> amount_paid;
+  std::optional<std::string> currency;       // ISO code, when the customer named one
+  std::optional<double> traffic_used_pct;
   std::map<std::string, bool> intents; // intent name -> present; "question" when it asks something
   bool Has(const std::string& intent) const {
     auto it = intents.find(intent);

@@ -1,6 +1,8 @@
 #include "knowledge/assessment.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace rd {
 
@@ -12,6 +14,64 @@ std::optional<Date> DateField(const json& claim, const char* name) {
   auto it = claim.find(name);
   if (it == claim.end() || !it->is_string()) return std::nullopt;
   return Date::FromIso(it->get<std::string>());
+}
+
+// "1800", "1833.33": amounts with at most two decimals, as staff read them.
+std::string Money(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::string out = buf;
+  if (out.size() > 3 && out.compare(out.size() - 3, 3, ".00") == 0) out.resize(out.size() - 3);
+  return out;
+}
+
+double Round2(double v) { return std::round(v * 100) / 100; }
+
+// The refund estimate of DESIGN.md: pro-rated per the billing model, then capped. Null when the claim
+// lacks the billing model, the amount or (traffic) the share used; `missing` then names what is lacking.
+json Estimate(const json& claim, const Policy& policy, std::optional<Date> service_start, Date today) {
+  json e = json::object();
+  json missing = json::array();
+  const std::string model = claim.value("billing_model", "");
+  const json amount_field = claim.value("amount_paid", json());
+  if (model.empty()) missing.push_back("billing_model");
+  if (!amount_field.is_number()) missing.push_back("amount_paid");
+  auto rule = policy.billing_models.find(model);
+  if (!model.empty() && rule == policy.billing_models.end()) missing.push_back("policy.billing_models." + model);
+  if (!missing.empty()) return {{"refund", nullptr}, {"missing", missing}};
+  const double amount = amount_field.get<double>();
+  e["billing_model"] = model;
+  e["amount_paid"] = amount;
+  e["currency"] = claim.value("currency", policy.currency);
+  double share = 0;
+  std::string formula;
+  if (rule->second.prorate == "unused_days") {
+    if (!service_start) return {{"refund", nullptr}, {"missing", {"activation_date"}}};
+    const int term = rule->second.term_days;
+    long used = std::clamp<long>(today.ToDays() - service_start->ToDays(), 0, term);
+    share = static_cast<double>(term - used) / term;
+    e["term_days"] = term;
+    e["days_used"] = used;
+    formula = Money(amount) + " × (" + std::to_string(term) + " − " + std::to_string(used) + ") ÷ " + std::to_string(term);
+  } else {
+    const json used = claim.value("traffic_used_pct", json());
+    if (!used.is_number()) return {{"refund", nullptr}, {"missing", {"traffic_used_pct"}}};
+    double pct = std::clamp(used.get<double>(), 0.0, 100.0);
+    share = (100 - pct) / 100;
+    e["traffic_used_pct"] = pct;
+    formula = Money(amount) + " × (100 − " + Money(pct) + ") ÷ 100";
+  }
+  double refund = Round2(amount * share);
+  formula += " = " + Money(refund);
+  double cap = amount * policy.refund_cap_ratio;
+  if (policy.refund_cap_amount > 0) cap = std::min(cap, policy.refund_cap_amount);
+  if (refund > cap) {
+    refund = Round2(cap);
+    formula += "; capped at " + Money(refund);
+  }
+  e["refund"] = refund;
+  e["formula"] = formula;
+  return e;
 }
 
 }  // namespace
@@ -76,6 +136,13 @@ json AssessClaim(const json& claim, const Policy& policy, Date today) {
     if (!have) missing.push_back(type);
   }
   a["evidence_missing"] = missing;
+
+  json fees = json::array();
+  for (const FeeRule& fee : policy.fees) {
+    if (fee.refund_ratio < 1) fees.push_back({{"fee", fee.id}, {"refund_ratio", fee.refund_ratio}});
+  }
+  a["fees_not_refundable"] = fees;
+  a["estimate"] = Estimate(claim, policy, activated ? activated : paid, today);
 
   std::string verdict;
   if (start && !within) verdict = "outside_window";

@@ -89,11 +89,44 @@ void LoadPolicy(const std::string& path, const json& doc, Policy* p, std::vector
       p->review_days = doc["processing"].at("review_days").get<int>();
       p->payout_days = doc["processing"].at("payout_days").get<int>();
     }
+    const json fees = doc.value("fees", json::object()), models = doc.value("billing_models", json::object());
+    for (const auto& [id, fee] : fees.items()) {
+      p->fees.push_back({id, fee.at("refund_ratio").get<double>()});
+    }
+    for (const auto& [model, rule] : models.items()) {
+      p->billing_models[model] = {rule.at("prorate").get<std::string>(), rule.value("term_days", 0)};
+    }
+    if (doc.contains("refund_cap")) {
+      const json& cap = doc["refund_cap"];
+      p->refund_cap_ratio = cap.value("max_ratio_of_paid", 1.0);
+      if (cap.contains("max_amount") && !cap["max_amount"].is_null()) p->refund_cap_amount = cap["max_amount"].get<double>();
+    }
+    p->currency = doc.value("currency", p->currency);
+    p->apply_channels = doc.value("apply_channels", std::vector<std::string>{});
   } catch (const json::exception& e) {
     errors->push_back(path + ": " + e.what());
     return;
   }
   if (p->window_days <= 0) errors->push_back(path + ": window.days must be greater than 0");
+  for (const FeeRule& fee : p->fees) {
+    if (!(fee.refund_ratio >= 0 && fee.refund_ratio <= 1)) {
+      errors->push_back(path + ": fee \"" + fee.id + "\": refund_ratio must be between 0 and 1");
+    }
+  }
+  if (!(p->refund_cap_ratio >= 0 && p->refund_cap_ratio <= 1)) {
+    errors->push_back(path + ": refund_cap.max_ratio_of_paid must be between 0 and 1");
+  }
+  if (p->refund_cap_amount < 0) errors->push_back(path + ": refund_cap.max_amount must not be negative");
+  for (const auto& [model, rule] : p->billing_models) {
+    if (model != "duration" && model != "traffic" && model != "monthly") {
+      errors->push_back(path + ": billing model \"" + model + "\" is not one of duration, traffic, monthly");
+    }
+    if (rule.prorate == "unused_days" && rule.term_days <= 0) {
+      errors->push_back(path + ": billing model \"" + model + "\": term_days must be greater than 0");
+    } else if (rule.prorate != "unused_days" && rule.prorate != "unused_traffic") {
+      errors->push_back(path + ": billing model \"" + model + "\": prorate must be unused_days or unused_traffic");
+    }
+  }
   if (p->window_start != "activation" && p->window_start != "payment" && p->window_start != "later_of_both") {
     errors->push_back(path + ": window.starts_at must be activation, payment or later_of_both");
   }
@@ -149,8 +182,10 @@ void AddLines(const std::string& path, const std::string& source, size_t first, 
 }  // namespace
 
 const std::vector<std::string>& FaqPlaceholders() {
-  static const std::vector<std::string> names = {"provider", "window_days", "window_start", "availability_pct_min",
-                                                 "latency_ms_max", "packet_loss_pct_max", "review_days", "payout_days"};
+  static const std::vector<std::string> names = {
+      "provider", "window_days", "window_start", "availability_pct_min", "latency_ms_max", "packet_loss_pct_max",
+      "review_days", "payout_days", "fees_not_refundable", "fees_partly_refundable", "refund_cap_pct",
+      "monthly_term_days", "duration_term_days", "apply_channels", "currency"};
   return names;
 }
 
@@ -158,7 +193,33 @@ json Knowledge::PolicyParams(Lang lang) const {
   auto number = [](double v) {
     return v == std::floor(v) ? std::to_string(static_cast<long long>(v)) : json(v).dump();
   };
+  // Fees listed by name in the customer's language: "support fee, access fee"; partly refundable ones
+  // with their share: "special-feature fee (50%)".
+  std::string not_refundable, partly;
+  const std::string sep = messages.Render("list.separator", lang);
+  for (const FeeRule& fee : policy.fees) {
+    std::string name = messages.Render("fee." + fee.id, lang);
+    if (fee.refund_ratio == 0) not_refundable += (not_refundable.empty() ? "" : sep) + name;
+    else if (fee.refund_ratio < 1) {
+      partly += (partly.empty() ? "" : sep) +
+                messages.Render("fee.partly", lang, {{"fee", name}, {"pct", number(fee.refund_ratio * 100)}});
+    }
+  }
+  std::string channels;
+  for (const auto& c : policy.apply_channels) channels += (channels.empty() ? "" : sep) + messages.Render("channel." + c, lang);
+  auto term = [&](const char* model) {
+    auto it = policy.billing_models.find(model);
+    return std::to_string(it == policy.billing_models.end() ? 0 : it->second.term_days);
+  };
+  const std::string none = messages.Render("value.none", lang);
   return {{"provider", policy.provider_name},
+          {"fees_not_refundable", not_refundable.empty() ? none : not_refundable},
+          {"fees_partly_refundable", partly.empty() ? none : partly},
+          {"refund_cap_pct", number(policy.refund_cap_ratio * 100)},
+          {"monthly_term_days", term("monthly")},
+          {"duration_term_days", term("duration")},
+          {"apply_channels", channels},
+          {"currency", policy.currency},
           {"window_days", std::to_string(policy.window_days)},
           {"window_start", messages.Render("policy.window_start." + policy.window_start, lang)},
           {"availability_pct_min", number(policy.availability_pct_min)},
@@ -197,6 +258,16 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
     size_t first = errors->size();
     if (flow_parsed) CheckFlowKeys(k->flow, k->messages, errors);
     AddLines(dir + "/flows/refund_claim.json", source, first, errors);
+  }
+  // Names the policy gives customers (fee.<id>, channel.<id>, billing.<model>) need texts to be said in.
+  for (const FeeRule& fee : k->policy.fees) {
+    if (!k->messages.Has("fee." + fee.id)) errors->push_back(dir + "/policy.json: fee \"" + fee.id + "\" has no message fee." + fee.id + " in messages.json");
+  }
+  for (const auto& c : k->policy.apply_channels) {
+    if (!k->messages.Has("channel." + c)) errors->push_back(dir + "/policy.json: apply channel \"" + c + "\" has no message channel." + c + " in messages.json");
+  }
+  for (const auto& [model, rule] : k->policy.billing_models) {
+    if (!k->messages.Has("billing." + model)) errors->push_back(dir + "/policy.json: billing model \"" + model + "\" has no message billing." + model + " in messages.json");
   }
   if (errors->size() != before) return nullptr;
   return k;

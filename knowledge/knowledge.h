@@ -33,6 +33,21 @@ class Messages {
   std::map<std::string, std::pair<std::string, std::string>> texts_;  // key -> (zh, en)
 };
 
+// A fee on a contract besides the service itself (support, access, a special feature) and the share of it
+// that is refunded: 0 = not refundable, 0.5 = half, 1 = fully.
+struct FeeRule {
+  std::string id;  // support_fee | access_fee | special_feature_fee | ... (messages.json: fee.<id>)
+  double refund_ratio = 0;
+};
+
+// How a billing model is pro-rated. `unused_days`: amount × (term_days − days used) ÷ term_days, days
+// used counted from the service start (activation, else payment) to the day of the claim.
+// `unused_traffic`: amount × (100 − traffic used %) ÷ 100, when the customer says how much was used.
+struct BillingRule {
+  std::string prorate;  // unused_days | unused_traffic
+  int term_days = 0;    // unused_days: the period one payment buys
+};
+
 // The refund policy the assessment applies and the FAQ quotes.
 struct Policy {
   std::string provider_name;
@@ -45,6 +60,12 @@ struct Policy {
   std::vector<std::string> expected_evidence;  // evidence types staff want on every claim
   int review_days = 5;                          // working days to a decision
   int payout_days = 7;                          // working days from approval to the money
+  std::vector<FeeRule> fees;                    // sorted by id
+  std::map<std::string, BillingRule> billing_models;  // duration | traffic | monthly
+  double refund_cap_ratio = 1;                  // a refund is at most this share of the amount paid
+  double refund_cap_amount = 0;                 // and at most this amount; 0 = no fixed cap
+  std::string currency = "CNY";                 // of amounts the customer gives without one
+  std::vector<std::string> apply_channels;      // where customers apply (message keys channel.<id>)
 };
 
 struct Knowledge {

@@ -324,6 +324,34 @@ TEST_CASE("evidence may be none; contact is skipped when the channel identifies 
   }
 }
 
+TEST_CASE("billing and amount said along the way reach the ticket's refund estimate, never asked", "[engine][billing]") {
+  struct Script { Lang lang; const char* opening; const char* rest; const char* problems; const char* evidence; };
+  const Script scripts[] = {
+      {Lang::kEn, "I want a refund, we paid 3,000 yuan for the monthly plan on 2026-11-01",
+       "the line was activated on 2026-11-05", "latency 400 ms every evening", "I have the contract"},
+      {Lang::kZh, "我要退款，11月1号付的款，包月套餐付了3000元", "11月5号开通的", "晚上延迟400毫秒", "有合同"},
+  };
+  for (const Script& sc : scripts) {
+    DialogHarness h(sc.lang, Date{2026, 11, 17});
+    h.ctx.channel_identifies_customer = true;
+    h.Say(sc.opening);
+    CHECK(h.state.slots["billing"]["billing_model"] == "monthly");
+    CHECK(h.state.pending == "activation_date");  // billing is taken, never asked for
+    h.Say(sc.rest);
+    h.Say(sc.problems);
+    h.Say(sc.evidence);
+    REQUIRE(h.state.state == "confirming");
+    // The summary shows what the estimate will use.
+    CHECK(h.last.replies.back().text.find(h.ctx.knowledge->messages.Render("billing.monthly", sc.lang)) != std::string::npos);
+    h.Say(sc.lang == Lang::kEn ? "yes" : "对");
+    const Effect* e = h.FindEffect(Effect::Kind::kFileTicket);
+    REQUIRE(e);
+    CHECK(e->claim["billing_model"] == "monthly");
+    CHECK(e->claim["amount_paid"] == 3000);
+    CHECK(e->assessment["estimate"]["refund"].get<double>() == Approx(1800));  // 12 of 30 days used
+  }
+}
+
 TEST_CASE("language is detected, kept, and switched when the customer switches", "[engine]") {
   DialogHarness h(Lang::kEn);
   h.Say("你好，我要退款");

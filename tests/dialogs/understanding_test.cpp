@@ -102,4 +102,50 @@ TEST_CASE("evidence, contact and intents", "[understanding]") {
   CHECK(U("rf-2026111-0003").ticket_ids.empty());
 }
 
+TEST_CASE("billing model, amount paid and traffic used, for the refund estimate", "[understanding][billing]") {
+  struct Case { const char* text; const char* model; double amount; const char* currency; double used_pct; };
+  const Case cases[] = {
+      {"we paid 3,000 yuan for the monthly plan", "monthly", 3000, "CNY", -1},
+      {"I'm on a monthly subscription, paid $450", "monthly", 450, "USD", -1},
+      {"paid USD 1200 by the hour billing", "duration", 1200, "USD", -1},
+      {"it's billed by traffic and we have used 40% of the traffic", "traffic", -1, "", 40},
+      {"traffic plan, used 200 GB of 500 GB, paid 800 rmb", "traffic", 800, "CNY", 40},
+      {"我们是包月的，付了3000元", "monthly", 3000, "CNY", -1},
+      {"按流量计费，流量用了百分之二十五，一共交了五千块", "traffic", 5000, "CNY", 25},
+      {"按时长计费，花了1.2万元", "duration", 12000, "CNY", -1},
+      {"流量包用了300G，总共1T，付了2000港币", "traffic", 2000, "HKD", 30},
+      {"paid 3k usd last month", "", 3000, "USD", -1},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    auto u = U(c.text);
+    if (*c.model) {
+      REQUIRE(u.billing_model);
+      CHECK(*u.billing_model == c.model);
+    } else {
+      CHECK(!u.billing_model);
+    }
+    if (c.amount >= 0) {
+      REQUIRE(u.amount_paid);
+      CHECK(*u.amount_paid == Approx(c.amount));
+      CHECK(u.currency.value_or("") == c.currency);
+    } else {
+      CHECK(!u.amount_paid);
+    }
+    if (c.used_pct >= 0) {
+      REQUIRE(u.traffic_used_pct);
+      CHECK(*u.traffic_used_pct == Approx(c.used_pct));
+    } else {
+      CHECK(!u.traffic_used_pct);
+    }
+  }
+  // Figures that are not money stay what they are.
+  auto u = U("latency 300ms and 5% packet loss since 2026-11-02");
+  CHECK(!u.amount_paid);
+  CHECK(!u.traffic_used_pct);
+  CHECK(Find(u, "packet_loss") != nullptr);
+  u = U("我们11月1日付款，延迟300毫秒");
+  CHECK(!u.amount_paid);
+}
+
 }  // namespace rd::test

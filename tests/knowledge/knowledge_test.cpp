@@ -58,7 +58,7 @@ TEST_CASE("the shipped knowledge loads and every message has both languages", "[
     CHECK(!texts.first.empty());
     CHECK(!texts.second.empty());
   }
-  CHECK(k->flow.slots.size() == 5);
+  CHECK(k->flow.slots.size() == 6);
   CHECK(k->policy.window_days == 7);
 }
 
@@ -159,6 +159,103 @@ TEST_CASE("assessment: grounds and verdicts", "[assessment]") {
   a = AssessClaim(claim, p, Date{2026, 11, 6});
   CHECK(a["window_start_basis"] == "payment");
   CHECK(a["window_end"] == "2026-11-08");
+}
+
+TEST_CASE("assessment: the refund estimate per billing model, capped, and the fees kept", "[assessment][estimate]") {
+  auto k = ShippedKnowledge();
+  Policy p = k->policy;  // monthly 30 days, duration 90 days, traffic by share used; cap 100 %
+  json claim = Claim("2026-11-01", "2026-11-05");
+
+  // Nothing known about billing: no estimate, and staff see what is missing.
+  json a = AssessClaim(claim, p, Date{2026, 11, 10});
+  CHECK(a["estimate"]["refund"].is_null());
+  CHECK(a["estimate"]["missing"] == json::array({"billing_model", "amount_paid"}));
+
+  // Monthly: 3000 paid, activated 5 Nov, claimed 17 Nov → 12 of 30 days used.
+  claim["billing_model"] = "monthly";
+  claim["amount_paid"] = 3000;
+  a = AssessClaim(claim, p, Date{2026, 11, 17});
+  CHECK(a["estimate"]["days_used"] == 12);
+  CHECK(a["estimate"]["refund"].get<double>() == Approx(1800));
+  CHECK(a["estimate"]["formula"] == "3000 × (30 − 12) ÷ 30 = 1800");
+  CHECK(a["estimate"]["currency"] == "CNY");
+  // Used up: nothing left to refund, never a negative amount.
+  CHECK(AssessClaim(claim, p, Date{2027, 1, 30})["estimate"]["refund"].get<double>() == 0);
+
+  // Duration: a 90-day term, 10 days used.
+  claim["billing_model"] = "duration";
+  a = AssessClaim(claim, p, Date{2026, 11, 15});
+  CHECK(a["estimate"]["refund"].get<double>() == Approx(2666.67));
+  CHECK(a["estimate"]["formula"] == "3000 × (90 − 10) ÷ 90 = 2666.67");
+
+  // Traffic: needs the share used.
+  claim["billing_model"] = "traffic";
+  a = AssessClaim(claim, p, Date{2026, 11, 15});
+  CHECK(a["estimate"]["refund"].is_null());
+  CHECK(a["estimate"]["missing"] == json::array({"traffic_used_pct"}));
+  claim["traffic_used_pct"] = 40;
+  a = AssessClaim(claim, p, Date{2026, 11, 15});
+  CHECK(a["estimate"]["refund"].get<double>() == Approx(1800));
+  CHECK(a["estimate"]["formula"] == "3000 × (100 − 40) ÷ 100 = 1800");
+
+  // The cap: at most half of the amount, then at most 1000.
+  p.refund_cap_ratio = 0.5;
+  a = AssessClaim(claim, p, Date{2026, 11, 15});
+  CHECK(a["estimate"]["refund"].get<double>() == Approx(1500));
+  CHECK(a["estimate"]["formula"].get<std::string>().find("capped at 1500") != std::string::npos);
+  p.refund_cap_amount = 1000;
+  CHECK(AssessClaim(claim, p, Date{2026, 11, 15})["estimate"]["refund"].get<double>() == Approx(1000));
+
+  // Fees refunded at less than 100 % are listed with their ratio, as the policy file says.
+  a = AssessClaim(claim, k->policy, Date{2026, 11, 15});
+  CHECK(a["fees_not_refundable"] == json::array({{{"fee", "access_fee"}, {"refund_ratio", 0}},
+                                                  {{"fee", "special_feature_fee"}, {"refund_ratio", 0.5}},
+                                                  {{"fee", "support_fee"}, {"refund_ratio", 0}}}));
+}
+
+TEST_CASE("policy errors: fee ratios, caps and billing models", "[knowledge]") {
+  auto policy_with = [](const std::string& extra) {
+    return R"({"provider_name": "X", "window": {"days": 7, "starts_at": "activation"},
+      "quality_thresholds": {"availability_pct_min": 99, "latency_ms_max": 200, "packet_loss_pct_max": 1},
+      "expected_evidence": [],
+)" + extra + "}";
+  };
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", policy_with(R"("fees": {"support_fee": {"refund_ratio": 1.5}})"));
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "policy.json:4: fee \"support_fee\": refund_ratio must be between 0 and 1"));
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", policy_with(R"("fees": {"access_fee": {"refund_ratio": -0.1}}, "refund_cap": {"max_ratio_of_paid": 2})"));
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "fee \"access_fee\": refund_ratio must be between 0 and 1"));
+    CHECK(Mentions(errors, "refund_cap.max_ratio_of_paid must be between 0 and 1"));
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", policy_with(R"("billing_models": {"monthly": {"prorate": "unused_days"}, "yearly": {"prorate": "magic"}})"));
+    auto errors = c.Errors();
+    CHECK(Mentions(errors, "billing model \"monthly\": term_days must be greater than 0"));
+    CHECK(Mentions(errors, "billing model \"yearly\" is not one of duration, traffic, monthly"));
+    CHECK(Mentions(errors, "prorate must be unused_days or unused_traffic"));
+  }
+  {
+    KnowledgeCopy c;
+    c.Write("policy.json", policy_with(R"("fees": {"setup_fee": {"refund_ratio": 0}})"));
+    CHECK(Mentions(c.Errors(), "fee \"setup_fee\" has no message fee.setup_fee"));
+  }
+}
+
+TEST_CASE("FAQ answers quote the fees and billing terms of the loaded policy", "[faq][knowledge]") {
+  auto k = ShippedKnowledge();
+  json en = k->PolicyParams(Lang::kEn), zh = k->PolicyParams(Lang::kZh);
+  CHECK(en["fees_not_refundable"] == "access fee, support fee");
+  CHECK(en["fees_partly_refundable"] == "special-feature fee (50% refunded)");
+  CHECK(zh["fees_not_refundable"] == "接入费、技术支持费");
+  CHECK(en["monthly_term_days"] == "30");
+  CHECK(en["refund_cap_pct"] == "100");
 }
 
 }  // namespace rd::test
