@@ -20,7 +20,7 @@ const std::unordered_set<std::string_view>& StopWords() {
       "what", "how", "when", "which", "who", "can", "could", "will", "would", "should", "please", "any", "if", "so",
       "get", "have", "has", "am", "about", "from", "by", "as", "much", "many", "guys", "tell", "know", "want",
       "need", "like", "just", "also", "still", "really", "hi", "hello", "thanks", "thank", "ok", "okay", "some",
-      "any", "all", "they", "them", "their", "he", "she", "one", "back"};
+      "any", "all", "they", "them", "their", "he", "she", "one", "back", "time"};
   return words;
 }
 
@@ -28,23 +28,75 @@ const std::unordered_set<std::string_view>& StopWords() {
 bool IsStopChar(std::string_view s, size_t i) {
   static const std::unordered_set<std::string_view> chars = [] {
     std::unordered_set<std::string_view> set;
-    static constexpr std::string_view kAll = "的了吗呢吧啊呀么我你您们他她它是在和与及就都也还又很请那这个有";
+    static constexpr std::string_view kAll = "的了吗呢吧啊呀么我你您们他她它是和与就都也又很那这个样";
     for (size_t k = 0; k + 3 <= kAll.size(); k += 3) set.insert(kAll.substr(k, 3));
     return set;
   }();
   return chars.count(s.substr(i, 3)) > 0;
 }
 
-// Light English stemming: "refunds", "refunding", "refunded" -> "refund"; "policies" -> "policy".
-std::string Stem(const std::string& w) {
+// Question words that say nothing about the topic (怎么, 什么, 可以 ...).
+const std::unordered_set<std::string_view>& StopBigrams() {
+  static const std::unordered_set<std::string_view> words = {"怎么", "什么", "可以", "如何", "请问", "能不", "不能",
+                                                             "一下", "为什", "还能", "能否", "是否", "哪些", "还是", "现在", "还有", "有没", "在哪", "时候", "比较", "大概",
+                                                             "一直", "一般", "应该", "需要", "想要", "我想", "请教"};
+  return words;
+}
+
+// Light English stemming, so the forms of one word meet: "refunds", "refunding", "refunded" -> "refund";
+// "charges", "charged", "charge" -> "charg"; "policies" -> "policy"; "stopped" -> "stop".
+std::string Stem(std::string w) {
   auto ends = [&](std::string_view suffix, size_t min_left) {
     return w.size() >= suffix.size() + min_left && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends("ies", 3)) return w.substr(0, w.size() - 3).append(1, 'y');
-  for (std::string_view suffix : {"ing", "ed", "es", "s"}) {
-    if (ends(suffix, 3)) return w.substr(0, w.size() - suffix.size());
+  auto vowel = [](char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; };
+  if (ends("ies", 2)) return w.substr(0, w.size() - 3).append(1, 'y');
+  if (ends("sses", 2)) w.resize(w.size() - 2);
+  else if (ends("s", 3) && !ends("ss", 2) && !ends("us", 2) && !ends("is", 2)) w.pop_back();
+  for (std::string_view suffix : {"ing", "ed"}) {
+    if (!ends(suffix, 3)) continue;
+    w.resize(w.size() - suffix.size());
+    // "stopped" -> "stopp" -> "stop"; but "called" keeps "call".
+    if (w.size() > 3 && w.back() == w[w.size() - 2] && !vowel(w.back()) && w.back() != 'l' && w.back() != 's') w.pop_back();
+    break;
   }
+  if (w.size() > 3 && w.back() == 'e') w.pop_back();
   return w;
+}
+
+}  // namespace
+
+// Weight of a word that occurs in an entry's answer rather than in its questions: answers add vocabulary
+// ("calendar days", "credit note") but say more than the question they answer.
+constexpr double kAnswerWeight = 0.3;
+
+namespace {
+
+// The answer with its placeholders removed ("{window_days}" is not a word a customer writes).
+std::string WithoutPlaceholders(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '{') {
+      size_t close = text.find('}', i);
+      if (close != std::string::npos) { i = close; out += ' '; continue; }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+bool RunBoundary(std::string_view s, size_t i) {  // a Han run of FaqTerms cannot go on at byte i
+  return i >= s.size() || !IsHanAt(s, i) || IsStopChar(s, i) || (i + 6 <= s.size() && StopBigrams().count(s.substr(i, 6)));
+}
+
+// True when the bigram stands alone between boundaries somewhere in `s` (a two-character word such as
+// 涨粉), not only straddling two words inside a longer run (天股 in 今天股票).
+bool StandsAlone(std::string_view s, std::string_view bigram) {
+  for (size_t p = s.find(bigram); p != std::string_view::npos; p = s.find(bigram, p + 1)) {
+    bool before = p == 0 || p < 3 || !IsHanAt(s, p - 3) || IsStopChar(s, p - 3);
+    if (before && RunBoundary(s, p + bigram.size())) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -61,10 +113,15 @@ std::vector<std::string> FaqTerms(std::string_view s) {
       continue;
     }
     if (IsHanAt(s, i) && !IsStopChar(s, i)) {
+      // A run of Han characters up to a function character or a question word (怎么), which split it.
       size_t j = i;
-      while (j < s.size() && IsHanAt(s, j) && !IsStopChar(s, j)) j += 3;
+      while (j < s.size() && IsHanAt(s, j) && !IsStopChar(s, j) &&
+             !(j + 6 <= s.size() && StopBigrams().count(s.substr(j, 6)))) {
+        j += 3;
+      }
       if (j - i == 3) terms.emplace_back(s.substr(i, 3));
       for (size_t k = i; k + 6 <= j; k += 3) terms.emplace_back(s.substr(k, 6));
+      if (j == i) j += 6;  // the question word itself
       i = j;
       continue;
     }
@@ -95,6 +152,16 @@ bool FaqIndex::Load(const json& doc, const std::vector<std::string>& placeholder
         auto from = FaqTerms(NormalizeForParsing(word)), to = FaqTerms(NormalizeForParsing(canonical.get<std::string>()));
         if (from.size() == 1 && to.size() == 1) synonyms_[from[0]] = to[0];
         else errors->push_back("faq.json: synonyms." + word + " must map one word to one word");
+      }
+    }
+  }
+  if (doc.is_object() && doc.contains("background_words")) {
+    if (!doc["background_words"].is_array()) {
+      errors->push_back("faq.json: \"background_words\" must be a list of words");
+    } else {
+      for (const auto& w : doc["background_words"]) {
+        if (!w.is_string()) { errors->push_back("faq.json: background_words must hold strings"); continue; }
+        for (auto& t : Terms(NormalizeForParsing(w.get<std::string>()))) background_.insert(t);
       }
     }
   }
@@ -141,11 +208,23 @@ bool FaqIndex::Load(const json& doc, const std::vector<std::string>& placeholder
   // Index: one document per entry.
   double total = 0;
   for (uint32_t d = 0; d < entries_.size(); ++d) {
-    std::unordered_map<std::string, uint32_t> tf;
+    std::unordered_map<std::string, double> tf;
     double length = 0;
+    std::vector<std::vector<std::string>> phrasings;
     for (const auto* list : {&entries_[d].questions_zh, &entries_[d].questions_en}) {
       for (const auto& q : *list) {
-        for (auto& t : Terms(NormalizeForParsing(q))) { ++tf[t]; ++length; }
+        std::vector<std::string> terms = Terms(NormalizeForParsing(q));
+        for (auto& t : terms) { tf[t] += 1; length += 1; }
+        std::sort(terms.begin(), terms.end());
+        terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+        phrasings.push_back(std::move(terms));
+      }
+    }
+    phrasings_.push_back(std::move(phrasings));
+    for (const auto* answer : {&entries_[d].answer_zh, &entries_[d].answer_en}) {
+      for (auto& t : Terms(NormalizeForParsing(WithoutPlaceholders(*answer)))) {
+        tf[t] += kAnswerWeight;
+        length += kAnswerWeight;
       }
     }
     for (const auto& [term, n] : tf) postings_[term].push_back({d, n});
@@ -162,27 +241,73 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view question, size_t k) cons
   std::sort(terms.begin(), terms.end());
   terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
   const double n = static_cast<double>(entries_.size());
-  std::vector<double> scores(entries_.size(), 0);
+  std::vector<double> scores(entries_.size(), 0), covered(entries_.size(), 0);
   double best_possible = 0;  // every term matched once in a document of average length
   for (const auto& term : terms) {
     auto it = postings_.find(term);
     double df = it == postings_.end() ? 0 : static_cast<double>(it->second.size());
     double idf = std::log(1 + (n - df + 0.5) / (df + 0.5));
-    // A term no entry knows still counts against confidence: the question is about something else.
-    best_possible += std::log(1 + (n + 0.5) / 1.5);
-    if (it == postings_.end()) continue;
+    // Confidence = the share of the question's information the entry explains. A known term weighs its
+    // own idf; a term no entry knows weighs the most a term can (the question is about something
+    // else), half as much for a Chinese bigram that may just straddle two words (天股 in 今天股票).
+    double max_idf = std::log(1 + (n + 0.5) / 1.5);
+    // Words that name the product rather than a topic (直播, "line") say little about which entry is meant.
+    const double weight = background_.count(term) ? kBackgroundWeight : 1.0;
+    if (it == postings_.end()) {
+      bool straddles = IsHanAt(term, 0) && term.size() == 6 && !StandsAlone(question, term);
+      best_possible += weight * (straddles ? 0.5 : 1.0) * max_idf;
+      continue;
+    }
+    idf *= weight;
+    best_possible += idf;
     for (const Posting& p : it->second) {
       double tf = p.tf;
       scores[p.doc] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_length_[p.doc] / average_length_));
+      // Coverage counts a question word once, however often the entry repeats it; a word only its
+      // answer holds counts as much as the answer weighs.
+      covered[p.doc] += idf * std::min(1.0, tf);
     }
   }
   std::vector<FaqMatch> out;
   for (uint32_t d = 0; d < scores.size(); ++d) {
     if (scores[d] <= 0) continue;
-    double confidence = best_possible > 0 ? std::min(1.0, scores[d] / best_possible) : 0;
+    double confidence = best_possible > 0 ? std::min(1.0, covered[d] / best_possible) : 0;
     out.push_back({&entries_[d], scores[d], confidence});
   }
-  std::sort(out.begin(), out.end(), [](const FaqMatch& a, const FaqMatch& b) { return a.score > b.score; });
+  // Re-rank the best few by their closest phrasing: BM25 over a whole entry favours entries that
+  // repeat a word; a phrasing that says nearly what the customer said is the stronger sign
+  // ("how do I apply?" is process.how_to_apply, though process.channels says "apply" more often).
+  const size_t shortlist = std::min<size_t>(out.size(), kRerankDepth);
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shortlist), out.end(),
+                    [](const FaqMatch& a, const FaqMatch& b) { return a.score > b.score; });
+  out.resize(shortlist);
+  if (!out.empty()) {
+    const double top = out.front().score;
+    auto idf_of = [&](const std::string& t) {
+      auto it = postings_.find(t);
+      double df = it == postings_.end() ? 0 : static_cast<double>(it->second.size());
+      return std::log(1 + (n - df + 0.5) / (df + 0.5)) * (background_.count(t) ? kBackgroundWeight : 1.0);
+    };
+    double question_weight = 0;
+    for (const auto& t : terms) question_weight += idf_of(t);
+    for (FaqMatch& m : out) {
+      double best = 0;
+      for (const auto& phrasing : phrasings_[static_cast<size_t>(m.entry - entries_.data())]) {
+        // Weighted Jaccard of the two term sets (both sorted).
+        double shared = 0, only_phrasing = 0;
+        for (size_t i = 0, j = 0; j < phrasing.size();) {
+          if (i < terms.size() && terms[i] < phrasing[j]) { ++i; continue; }
+          double w = idf_of(phrasing[j]);
+          if (i < terms.size() && terms[i] == phrasing[j]) { shared += w; ++i; } else { only_phrasing += w; }
+          ++j;
+        }
+        double all = question_weight + only_phrasing;
+        if (all > 0) best = std::max(best, shared / all);
+      }
+      m.score = m.score / top + kPhrasingWeight * best;
+    }
+    std::sort(out.begin(), out.end(), [](const FaqMatch& a, const FaqMatch& b) { return a.score > b.score; });
+  }
   if (out.size() > k) out.resize(k);
   return out;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace rd {
@@ -19,14 +20,14 @@ struct FaqEntry {
 
 struct FaqMatch {
   const FaqEntry* entry = nullptr;
-  double score = 0;       // BM25
+  double score = 0;       // ranking score: BM25 relative to the best, plus closest-phrasing similarity
   double confidence = 0;  // 0..1: how much of the question the entry explains
 };
 
 class FaqIndex {
  public:
   // Confidence at or above which the bot answers; below it, it says it is not sure.
-  static constexpr double kAnswerThreshold = 0.3;
+  static constexpr double kAnswerThreshold = 0.28;
 
   // Parses faq.json; appends one error per problem ("faq.json: entry X: ...") and returns false on any.
   // `placeholders`: the names an answer may quote.
@@ -39,9 +40,14 @@ class FaqIndex {
   const FaqEntry* Find(const std::string& id) const;
 
  private:
-  struct Posting { uint32_t doc; uint32_t tf; };
+  struct Posting { uint32_t doc; float tf; };  // tf: question words count 1, answer words less
   std::vector<std::string> Terms(std::string_view normalized) const;  // FaqTerms + synonyms
+  static constexpr double kBackgroundWeight = 0.3;
+  static constexpr size_t kRerankDepth = 20;     // entries re-ranked by their closest phrasing
+  static constexpr double kPhrasingWeight = 1.0;  // of the closest phrasing's similarity, vs BM25 (0..1)
+  std::vector<std::vector<std::vector<std::string>>> phrasings_;  // entry -> phrasing -> sorted terms
   std::unordered_map<std::string, std::string> synonyms_;
+  std::unordered_set<std::string> background_;  // terms of faq.json "background_words"
   std::vector<FaqEntry> entries_;
   std::unordered_map<std::string, std::vector<Posting>> postings_;
   std::vector<double> doc_length_;
