@@ -207,61 +207,134 @@ bool FaqIndex::Load(const json& doc, const std::vector<std::string>& placeholder
   if (errors->size() != before) return false;
   // Index: one document per entry.
   double total = 0;
+  std::vector<std::pair<TermId, double>> tf;  // this entry's terms with their weight, merged below
+  struct Occurrence { TermId term; uint32_t doc; float tf; };
+  std::vector<Occurrence> by_entry;            // every (term, entry), in entry order
   for (uint32_t d = 0; d < entries_.size(); ++d) {
-    std::unordered_map<std::string, double> tf;
+    tf.clear();
     double length = 0;
-    std::vector<std::vector<std::string>> phrasings;
+    const auto first = static_cast<uint32_t>(phrasings_.size());
     for (const auto* list : {&entries_[d].questions_zh, &entries_[d].questions_en}) {
       for (const auto& q : *list) {
-        std::vector<std::string> terms = Terms(NormalizeForParsing(q));
-        for (auto& t : terms) { tf[t] += 1; length += 1; }
-        std::sort(terms.begin(), terms.end());
-        terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
-        phrasings.push_back(std::move(terms));
+        std::vector<TermId> ids;
+        for (const auto& t : Terms(NormalizeForParsing(q))) {
+          ids.push_back(Intern(t));
+          tf.push_back({ids.back(), 1.0});
+          length += 1;
+        }
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        phrasings_.push_back(std::move(ids));
       }
     }
-    phrasings_.push_back(std::move(phrasings));
+    entry_phrasings_.push_back({first, static_cast<uint32_t>(phrasings_.size())});
     for (const auto* answer : {&entries_[d].answer_zh, &entries_[d].answer_en}) {
-      for (auto& t : Terms(NormalizeForParsing(WithoutPlaceholders(*answer)))) {
-        tf[t] += kAnswerWeight;
+      for (const auto& t : Terms(NormalizeForParsing(WithoutPlaceholders(*answer)))) {
+        tf.push_back({Intern(t), kAnswerWeight});
         length += kAnswerWeight;
       }
     }
-    for (const auto& [term, n] : tf) postings_[term].push_back({d, n});
+    std::sort(tf.begin(), tf.end());
+    for (size_t i = 0; i < tf.size();) {
+      double n = 0;
+      size_t j = i;
+      for (; j < tf.size() && tf[j].first == tf[i].first; ++j) n += tf[j].second;
+      by_entry.push_back({tf[i].first, d, static_cast<float>(n)});
+      i = j;
+    }
     doc_length_.push_back(length);
     total += length;
   }
   average_length_ = entries_.empty() ? 1 : std::max(1.0, total / entries_.size());
+  // Postings in one flat array ordered by term (a counting sort; entries stay in order within a term):
+  // one allocation instead of one per term, which matters with hundreds of thousands of terms.
+  posting_begin_.assign(terms_.size() + 1, 0);
+  for (const Occurrence& o : by_entry) ++posting_begin_[o.term + 1];
+  for (size_t t = 1; t < posting_begin_.size(); ++t) posting_begin_[t] += posting_begin_[t - 1];
+  postings_.resize(by_entry.size());
+  {
+    std::vector<uint32_t> next(posting_begin_.begin(), posting_begin_.end() - 1);
+    for (const Occurrence& o : by_entry) postings_[next[o.term]++] = {o.doc, o.tf};
+  }
+  by_entry.clear();
+  by_entry.shrink_to_fit();
+  const double n = static_cast<double>(entries_.size());
+  idf_.resize(terms_.size());
+  for (TermId id = 0; id < terms_.size(); ++id) {
+    const std::string& term = terms_[id];
+    const double df = static_cast<double>(posting_begin_[id + 1] - posting_begin_[id]);
+    idf_[id] = std::log(1 + (n - df + 0.5) / (df + 0.5)) * (background_.count(term) ? kBackgroundWeight : 1.0);
+  }
   return true;
+}
+
+size_t FaqIndex::FindSlot(std::string_view term, uint64_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const TermId id = slots_[i];
+    if (id == kUnknownTerm || (term_hashes_[id] == hash && terms_[id] == term)) return i;
+  }
+}
+
+FaqIndex::TermId FaqIndex::Intern(const std::string& term) {
+  if (slots_.empty()) slots_.assign(1024, kUnknownTerm);
+  const uint64_t hash = std::hash<std::string_view>()(term);
+  size_t slot = FindSlot(term, hash);
+  if (slots_[slot] != kUnknownTerm) return slots_[slot];
+  const auto id = static_cast<TermId>(terms_.size());
+  terms_.push_back(term);
+  term_hashes_.push_back(hash);
+  slots_[slot] = id;
+  if (terms_.size() * 2 > slots_.size()) {  // keep the table at most half full
+    slots_.assign(slots_.size() * 2, kUnknownTerm);
+    for (TermId t = 0; t < terms_.size(); ++t) slots_[FindSlot(terms_[t], term_hashes_[t])] = t;
+  }
+  return id;
+}
+
+FaqIndex::TermId FaqIndex::IdOf(const std::string& term) const {
+  if (slots_.empty()) return kUnknownTerm;
+  return slots_[FindSlot(term, std::hash<std::string_view>()(term))];
 }
 
 std::vector<FaqMatch> FaqIndex::Search(std::string_view question, size_t k) const {
   constexpr double k1 = 1.2, b = 0.75;
-  std::vector<std::string> terms = Terms(question);
-  std::sort(terms.begin(), terms.end());
-  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  std::vector<std::string> words = Terms(question);
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
   const double n = static_cast<double>(entries_.size());
-  std::vector<double> scores(entries_.size(), 0), covered(entries_.size(), 0);
-  double best_possible = 0;  // every term matched once in a document of average length
-  for (const auto& term : terms) {
-    auto it = postings_.find(term);
-    double df = it == postings_.end() ? 0 : static_cast<double>(it->second.size());
-    double idf = std::log(1 + (n - df + 0.5) / (df + 0.5));
-    // Confidence = the share of the question's information the entry explains. A known term weighs its
-    // own idf; a term no entry knows weighs the most a term can (the question is about something
-    // else), half as much for a Chinese bigram that may just straddle two words (天股 in 今天股票).
-    double max_idf = std::log(1 + (n + 0.5) / 1.5);
-    // Words that name the product rather than a topic (直播, "line") say little about which entry is meant.
-    const double weight = background_.count(term) ? kBackgroundWeight : 1.0;
-    if (it == postings_.end()) {
-      bool straddles = IsHanAt(term, 0) && term.size() == 6 && !StandsAlone(question, term);
-      best_possible += weight * (straddles ? 0.5 : 1.0) * max_idf;
+  // Confidence = the share of the question's information the entry explains. A known term weighs its
+  // own idf; a term no entry knows weighs the most a term can (the question is about something
+  // else), half as much for a Chinese bigram that may just straddle two words (天股 in 今天股票).
+  const double max_idf = std::log(1 + (n + 0.5) / 1.5);
+  double best_possible = 0;
+  std::vector<TermId> ids;
+  for (const auto& w : words) {
+    TermId id = IdOf(w);
+    if (id != kUnknownTerm) {
+      ids.push_back(id);
+      best_possible += idf_[id];
       continue;
     }
-    idf *= weight;
-    best_possible += idf;
-    for (const Posting& p : it->second) {
-      double tf = p.tf;
+    const double weight = background_.count(w) ? kBackgroundWeight : 1.0;
+    const bool straddles = IsHanAt(w, 0) && w.size() == 6 && !StandsAlone(question, w);
+    best_possible += weight * (straddles ? 0.5 : 1.0) * max_idf;
+  }
+  std::sort(ids.begin(), ids.end());
+
+  // BM25 over the entries the question's terms reach. Dense arrays, reused by the thread: a map of
+  // the reached entries costs more than the scoring itself once a common word reaches thousands.
+  thread_local std::vector<double> scores, covered;
+  thread_local std::vector<uint32_t> reached;
+  scores.assign(entries_.size(), 0);
+  covered.assign(entries_.size(), 0);
+  reached.clear();
+  for (TermId id : ids) {
+    const double idf = idf_[id];
+    for (uint32_t i = posting_begin_[id]; i < posting_begin_[id + 1]; ++i) {
+      const Posting& p = postings_[i];
+      const double tf = p.tf;
+      if (scores[p.doc] == 0) reached.push_back(p.doc);
       scores[p.doc] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_length_[p.doc] / average_length_));
       // Coverage counts a question word once, however often the entry repeats it; a word only its
       // answer holds counts as much as the answer weighs.
@@ -269,44 +342,45 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view question, size_t k) cons
     }
   }
   std::vector<FaqMatch> out;
-  for (uint32_t d = 0; d < scores.size(); ++d) {
-    if (scores[d] <= 0) continue;
-    double confidence = best_possible > 0 ? std::min(1.0, covered[d] / best_possible) : 0;
-    out.push_back({&entries_[d], scores[d], confidence});
+  out.reserve(reached.size());
+  for (uint32_t doc : reached) {
+    if (scores[doc] <= 0) continue;
+    double confidence = best_possible > 0 ? std::min(1.0, covered[doc] / best_possible) : 0;
+    out.push_back({&entries_[doc], scores[doc], confidence});
   }
   // Re-rank the best few by their closest phrasing: BM25 over a whole entry favours entries that
   // repeat a word; a phrasing that says nearly what the customer said is the stronger sign
   // ("how do I apply?" is process.how_to_apply, though process.channels says "apply" more often).
   const size_t shortlist = std::min<size_t>(out.size(), kRerankDepth);
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shortlist), out.end(),
-                    [](const FaqMatch& a, const FaqMatch& b) { return a.score > b.score; });
+  auto by_score = [](const FaqMatch& a, const FaqMatch& b) {
+    return a.score != b.score ? a.score > b.score : a.entry < b.entry;  // ties: file order, stable
+  };
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shortlist), out.end(), by_score);
   out.resize(shortlist);
   if (!out.empty()) {
     const double top = out.front().score;
-    auto idf_of = [&](const std::string& t) {
-      auto it = postings_.find(t);
-      double df = it == postings_.end() ? 0 : static_cast<double>(it->second.size());
-      return std::log(1 + (n - df + 0.5) / (df + 0.5)) * (background_.count(t) ? kBackgroundWeight : 1.0);
-    };
     double question_weight = 0;
-    for (const auto& t : terms) question_weight += idf_of(t);
+    for (TermId id : ids) question_weight += idf_[id];
     for (FaqMatch& m : out) {
       double best = 0;
-      for (const auto& phrasing : phrasings_[static_cast<size_t>(m.entry - entries_.data())]) {
-        // Weighted Jaccard of the two term sets (both sorted).
+      auto [first, last] = entry_phrasings_[static_cast<size_t>(m.entry - entries_.data())];
+      for (uint32_t p = first; p < last; ++p) {
+        // Weighted Jaccard of the two term sets (both sorted); the question's unknown terms do not
+        // count here, they already lowered the confidence.
+        const std::vector<TermId>& phrasing = phrasings_[p];
         double shared = 0, only_phrasing = 0;
         for (size_t i = 0, j = 0; j < phrasing.size();) {
-          if (i < terms.size() && terms[i] < phrasing[j]) { ++i; continue; }
-          double w = idf_of(phrasing[j]);
-          if (i < terms.size() && terms[i] == phrasing[j]) { shared += w; ++i; } else { only_phrasing += w; }
+          if (i < ids.size() && ids[i] < phrasing[j]) { ++i; continue; }
+          const double w = idf_[phrasing[j]];
+          if (i < ids.size() && ids[i] == phrasing[j]) { shared += w; ++i; } else { only_phrasing += w; }
           ++j;
         }
-        double all = question_weight + only_phrasing;
+        const double all = question_weight + only_phrasing;
         if (all > 0) best = std::max(best, shared / all);
       }
       m.score = m.score / top + kPhrasingWeight * best;
     }
-    std::sort(out.begin(), out.end(), [](const FaqMatch& a, const FaqMatch& b) { return a.score > b.score; });
+    std::sort(out.begin(), out.end(), by_score);
   }
   if (out.size() > k) out.resize(k);
   return out;
