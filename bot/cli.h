@@ -12,5 +12,7 @@ struct Config;
 int RunTerminalChat(const Config& config, const std::string& lang);
 // `refundbot tickets list|show ID|export [--status S] [--json]`.
 int RunTicketsCommand(const Config& config, const std::vector<std::string>& args);
+// `refundbot staff add NAME --password-stdin` | `refundbot staff token NAME`.
+int RunStaffCommand(const Config& config, const std::vector<std::string>& args);
 
 }  // namespace rd

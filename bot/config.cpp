@@ -30,6 +30,7 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "max_body_bytes") cfg->max_body_bytes = v.get<size_t>();
       else if (key == "log_level") cfg->log_level = v.get<std::string>();
       else if (key == "fixed_now") cfg->fixed_now = v.get<std::string>();
+      else if (key == "staff_cookie_secure") cfg->staff_cookie_secure = v.get<bool>();
       else { *error = path + ": unknown option \"" + key + "\""; return false; }
     }
   } catch (const json::exception& e) {

@@ -20,6 +20,7 @@ struct Config {
   size_t max_body_bytes = 64 * 1024;
   std::string log_level = "info";
   std::string fixed_now;                      // tests and demos: "2026-11-27T10:00:00Z" stops the clock
+  bool staff_cookie_secure = false;           // mark the staff login cookie Secure (serve over HTTPS)
 };
 
 // Reads `path` into `cfg` (only the keys present change). False with `error` on a bad file or value.

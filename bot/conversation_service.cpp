@@ -8,6 +8,19 @@
 
 namespace rd {
 
+bool KnowledgeHolder::Reload(std::vector<std::string>* errors) {
+  std::lock_guard<std::mutex> one_at_a_time(reload_mu_);
+  auto fresh = LoadKnowledge(dir_, errors);
+  if (!fresh) {
+    for (const auto& e : *errors) Log(LogLevel::kError, {{"event", "knowledge_reload_refused"}, {"error", e}});
+    return false;
+  }
+  const size_t entries = fresh->faq.entries().size();
+  Swap(std::move(fresh));
+  Log(LogLevel::kInfo, {{"event", "knowledge_reloaded"}, {"faq_entries", entries}});
+  return true;
+}
+
 using nlohmann::json;
 
 namespace {

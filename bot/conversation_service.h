@@ -18,10 +18,15 @@
 
 namespace rd {
 
-// The knowledge in force; Swap() replaces it for turns that start afterwards.
+// The knowledge in force; Swap() replaces it for turns that start afterwards (turns in flight keep the
+// one they started with).
 class KnowledgeHolder {
  public:
-  explicit KnowledgeHolder(std::shared_ptr<const Knowledge> k) : k_(std::move(k)) {}
+  explicit KnowledgeHolder(std::shared_ptr<const Knowledge> k, std::string dir = "")
+      : k_(std::move(k)), dir_(std::move(dir)) {}
+  // Loads the knowledge folder again (SIGHUP, POST /api/staff/knowledge/reload). An invalid set is
+  // refused, with one line per problem in `errors`, and the one in force stays. Logs either way.
+  bool Reload(std::vector<std::string>* errors);
   std::shared_ptr<const Knowledge> Get() const {
     std::lock_guard<std::mutex> l(mu_);
     return k_;
@@ -34,6 +39,8 @@ class KnowledgeHolder {
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const Knowledge> k_;
+  const std::string dir_;
+  std::mutex reload_mu_;  // one reload at a time
 };
 
 struct ServiceOptions {

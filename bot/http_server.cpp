@@ -3,7 +3,9 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include "bot/http_json.h"
 #include "bot/log.h"
+#include "bot/staff_api.h"
 #include "dialogs/text.h"
 
 namespace rd {
@@ -14,16 +16,6 @@ namespace {
 
 thread_local int64_t t_request_started = 0;
 thread_local std::string t_conversation_id;
-
-void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
-  res.status = status;
-  res.set_content(json{{"error", code}, {"message", message}}.dump(), "application/json");
-}
-
-void SendJson(httplib::Response& res, const json& body) {
-  res.status = 200;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
 
 int64_t MicrosNow() { return SystemClock()->NowMicros(); }
 
@@ -54,8 +46,10 @@ document.getElementById('f').onsubmit=e=>{e.preventDefault(); const t=document.g
 
 }  // namespace
 
-HttpServer::HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge)
-    : config_(config), service_(service), knowledge_(knowledge), server_(std::make_unique<httplib::Server>()) {
+HttpServer::HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge,
+                       StaffAuth* staff_auth)
+    : config_(config), service_(service), knowledge_(knowledge), staff_auth_(staff_auth),
+      server_(std::make_unique<httplib::Server>()) {
   int threads = config_.http_threads;
   // A keep-alive connection holds a worker while it waits; size the pool for the connections held.
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -175,6 +169,8 @@ void HttpServer::Routes() {
     SendJson(res, {{"conversation_id", conv.id}, {"messages", list}, {"state", conv.state},
                    {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)}});
   });
+
+  RegisterStaffRoutes(s, {config_, service_, knowledge_, staff_auth_});
 }
 
 int HttpServer::Bind() {

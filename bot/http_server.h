@@ -1,5 +1,6 @@
-// The bot's HTTP front: the web chat API, health, and the demo page. Bad input gets a JSON error
-// ({"error": code, "message": text}) and nothing of a rejected request is stored.
+// The bot's HTTP front: the web chat API, health, the demo page and the staff API (bot/staff_api.h).
+// Bad input gets a JSON error ({"error": code, "message": text}) and nothing of a rejected request is
+// stored.
 #pragma once
 
 #include <memory>
@@ -12,9 +13,11 @@ namespace httplib { class Server; }
 
 namespace rd {
 
+class StaffAuth;
+
 class HttpServer {
  public:
-  HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge);
+  HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge, StaffAuth* staff_auth);
   ~HttpServer();
 
   // Binds (port 0 picks a free one) and returns the port, or -1.
@@ -29,6 +32,7 @@ class HttpServer {
   Config config_;
   ConversationService* service_;
   KnowledgeHolder* knowledge_;
+  StaffAuth* staff_auth_;
   std::unique_ptr<httplib::Server> server_;
   int listen_fd_ = -1;
 };

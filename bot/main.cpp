@@ -15,6 +15,7 @@
 #include "bot/conversation_service.h"
 #include "bot/http_server.h"
 #include "bot/log.h"
+#include "bot/staff_auth.h"
 #include "dialogs/dates.h"
 #include "dialogs/text.h"
 #include "storage/sqlite_store.h"
@@ -26,15 +27,20 @@ const char kHelp[] = R"(refundbot — the Refund Desk refund assistant
 Usage:
   refundbot serve [--config FILE] [--host H] [--port N] [--db FILE] [--knowledge DIR]
                   [--log-level debug|info|warn|error] [--now TIMESTAMP]
-      Runs the bot: web chat API (POST /api/chat, GET /api/chat/history), GET /healthz and a demo
-      page on GET /. --port 0 picks a free port. SIGHUP reloads the knowledge files (an invalid set
-      is refused and the old one kept); SIGTERM/SIGINT stop.
+      Runs the bot: web chat API (POST /api/chat, GET /api/chat/history), GET /healthz, a demo page
+      on GET /, staff login (POST /api/staff/login) and POST /api/staff/knowledge/reload. --port 0
+      picks a free port. SIGHUP or the reload route reloads the knowledge files (an invalid set is
+      refused and the old one kept); SIGTERM/SIGINT stop.
   refundbot chat [--lang zh|en] [--db FILE] [--knowledge DIR] [--now TIMESTAMP]
       The same dialog in a terminal; a script may pipe lines on stdin. A number picks a quick reply.
   refundbot tickets list [--status S] [--json] [--db FILE]
   refundbot tickets show ID [--json] [--db FILE]
   refundbot tickets export [--json] [--db FILE]
       Reads the filed tickets.
+  refundbot staff add NAME --password-stdin [--db FILE]
+      Creates a staff account; the password (8 characters or more) is read from stdin.
+  refundbot staff token NAME [--db FILE]
+      Prints a new API token for NAME, accepted as "Authorization: Bearer TOKEN" on /api/staff/...
   refundbot check-knowledge [FILE|DIR ...]
       Validates the knowledge set a file belongs to (messages, vocabulary, policy, FAQ, flow), with file,
       line and field for every problem; exits 1 when there is any.
@@ -130,13 +136,14 @@ int Serve(const rd::Config& config) {
 
   std::unique_ptr<rd::Clock> fixed;
   if (int64_t t; !config.fixed_now.empty() && rd::ParseTimestamp(config.fixed_now, &t)) fixed = std::make_unique<rd::FixedClock>(t);
-  rd::KnowledgeHolder holder(knowledge);
+  rd::KnowledgeHolder holder(knowledge, config.knowledge_dir);
   rd::ServiceOptions so;
   so.utc_offset_minutes = config.utc_offset_minutes;
   so.idle_timeout_seconds = int64_t{config.idle_timeout_days} * 86400;
   rd::ParseLang(config.default_lang, &so.default_lang);
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
-  rd::HttpServer server(config, &service, &holder);
+  rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
+  rd::HttpServer server(config, &service, &holder, &staff_auth);
   int port = server.Bind();
   if (port < 0) {
     std::cerr << "cannot listen on " << config.host << ":" << config.port
@@ -149,14 +156,8 @@ int Serve(const rd::Config& config) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
-        std::vector<std::string> errs;
-        auto fresh = rd::LoadKnowledge(config.knowledge_dir, &errs);
-        if (fresh) {
-          holder.Swap(fresh);
-          rd::Log(rd::LogLevel::kInfo, {{"event", "knowledge_reloaded"}});
-        } else {
-          for (const auto& e : errs) rd::Log(rd::LogLevel::kError, {{"event", "knowledge_reload_refused"}, {"error", e}});
-        }
+        std::vector<std::string> ignored;
+        holder.Reload(&ignored);  // logs what it did
         continue;
       }
       rd::Log(rd::LogLevel::kInfo, {{"event", "stopping"}, {"signal", sig}});
@@ -289,6 +290,7 @@ int main(int argc, char** argv) {
     return rd::RunTerminalChat(config, args.lang);
   }
   if (command == "tickets") return rd::RunTicketsCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
+  if (command == "staff") return rd::RunStaffCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
   if (command == "check-knowledge") return CheckKnowledge(args.rest, config);
   if (command == "parse-date") return ParseDates(config);
   if (command == "ask") return Ask(config);

@@ -73,6 +73,20 @@ CREATE TABLE outbox(
   delivered_at INTEGER);
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 )sql",
+    // 2: staff accounts and their credentials (API tokens, login sessions), secrets stored as hashes.
+    R"sql(
+CREATE TABLE staff(
+  name TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE staff_credentials(
+  secret_hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL REFERENCES staff(name),
+  kind TEXT NOT NULL CHECK(kind IN ('api', 'session')),
+  expires_at INTEGER NOT NULL,
+  csrf_hash TEXT,
+  created_at INTEGER NOT NULL);
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -306,7 +320,76 @@ class SqliteStore : public Store {
     });
   }
 
+  Status AddStaff(const std::string& name, const std::string& password_hash, int64_t now) override {
+    return WriteOne("INSERT INTO staff(name, password_hash, created_at) VALUES(?, ?, ?)", [&](sqlite3_stmt* s) {
+      BindText(s, 1, name);
+      BindText(s, 2, password_hash);
+      sqlite3_bind_int64(s, 3, now);
+    }, "staff member " + name + " exists already");
+  }
+
+  Status GetStaffPasswordHash(const std::string& name, std::string* password_hash) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT password_hash FROM staff WHERE name = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, name);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no staff member " + name);
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      *password_hash = ColumnText(s, 0);
+      return Status::Ok();
+    });
+  }
+
+  Status AddStaffCredential(const std::string& secret_hash, const StaffCredential& cred, int64_t now) override {
+    return WriteOne("INSERT INTO staff_credentials(secret_hash, name, kind, expires_at, csrf_hash, created_at) "
+                    "VALUES(?, ?, ?, ?, ?, ?)", [&](sqlite3_stmt* s) {
+      BindText(s, 1, secret_hash);
+      BindText(s, 2, cred.name);
+      BindText(s, 3, cred.kind);
+      sqlite3_bind_int64(s, 4, cred.expires_at);
+      BindTextOrNull(s, 5, cred.csrf_hash);
+      sqlite3_bind_int64(s, 6, now);
+    }, "credential exists already");
+  }
+
+  Status FindStaffCredential(const std::string& secret_hash, StaffCredential* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT name, kind, expires_at, csrf_hash FROM staff_credentials WHERE secret_hash = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, secret_hash);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no such credential");
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      out->name = ColumnText(s, 0);
+      out->kind = ColumnText(s, 1);
+      out->expires_at = sqlite3_column_int64(s, 2);
+      out->csrf_hash = ColumnText(s, 3);
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteStaffCredential(const std::string& secret_hash) override {
+    return WriteOne("DELETE FROM staff_credentials WHERE secret_hash = ?",
+                    [&](sqlite3_stmt* s) { BindText(s, 1, secret_hash); }, "");
+  }
+
  private:
+  // One autocommit statement on the writer (staff accounts and credentials: rare, outside any turn).
+  template <typename Bind>
+  Status WriteOne(const char* sql, Bind&& bind, const std::string& duplicate_message) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3_stmt* s = writer_.Prepare(sql);
+    if (!s) return Status::IoError(writer_.Error());
+    StmtGuard g{s};
+    bind(s);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_CONSTRAINT && !duplicate_message.empty()) return Status::Duplicate(duplicate_message);
+    return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(writer_.Error());
+  }
+
   bool Migrate(std::string* error) {
     sqlite3_stmt* s = writer_.Prepare("PRAGMA user_version");
     if (!s || sqlite3_step(s) != SQLITE_ROW) { *error = writer_.Error(); return false; }

@@ -68,6 +68,15 @@ struct OutboxRecord {
   std::string idempotency_key;  // unique: the same key is never enqueued twice
 };
 
+// A credential a staff member holds: an API token (for scripts, no expiry) or a login session (cookie,
+// expires, paired with a CSRF token for writes). Stored by the SHA-256 of the secret, never the secret.
+struct StaffCredential {
+  std::string name;       // the staff member
+  std::string kind;       // api | session
+  int64_t expires_at = 0; // unix seconds; 0 = never
+  std::string csrf_hash;  // session: SHA-256 of its CSRF token
+};
+
 // Everything one turn changes, committed atomically (invariant 1).
 struct TurnCommit {
   ConversationRecord conversation;  // the new state; version = the version the turn started from
@@ -104,6 +113,15 @@ class Store {
   virtual Status ListTickets(const std::string& status, int limit, std::vector<TicketRecord>* out) = 0;
   // Ticket id -> status for the tickets filed in one conversation.
   virtual Status TicketStatuses(const std::string& conversation_id, std::map<std::string, std::string>* out) = 0;
+
+  // Staff accounts. `password_hash` is an encoded hash (bot/staff_auth.h), never a password.
+  // AddStaff: Duplicate when the name exists. GetStaffPasswordHash: NotFound for an unknown name.
+  virtual Status AddStaff(const std::string& name, const std::string& password_hash, int64_t now) = 0;
+  virtual Status GetStaffPasswordHash(const std::string& name, std::string* password_hash) = 0;
+  virtual Status AddStaffCredential(const std::string& secret_hash, const StaffCredential& credential, int64_t now) = 0;
+  // NotFound when no credential has this hash (expiry is the caller's to check: it owns the clock).
+  virtual Status FindStaffCredential(const std::string& secret_hash, StaffCredential* out) = 0;
+  virtual Status DeleteStaffCredential(const std::string& secret_hash) = 0;
 };
 
 }  // namespace rd

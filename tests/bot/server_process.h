@@ -110,7 +110,8 @@ inline std::string Snapshot(const std::string& db_path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   std::string out;
-  for (const char* table : {"conversations", "messages", "tickets", "ticket_counters", "outbox"}) {
+  for (const char* table : {"conversations", "messages", "tickets", "ticket_counters", "outbox", "staff",
+                            "staff_credentials"}) {
     sqlite3_stmt* s = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, (std::string("SELECT * FROM ") + table + " ORDER BY 1, 2").c_str(), -1, &s, nullptr) == SQLITE_OK);
     out += std::string("[") + table + "]\n";

@@ -1,0 +1,145 @@
+#include "bot/staff_auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <vector>
+
+namespace rd {
+
+namespace {
+
+std::string Base64(const unsigned char* data, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<size_t>(len));
+  return out;
+}
+
+bool Unbase64(const std::string& text, std::vector<unsigned char>* out) {
+  if (text.empty() || text.size() % 4 != 0) return false;
+  out->assign(3 * text.size() / 4 + 1, 0);
+  int len = EVP_DecodeBlock(out->data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (len < 0) return false;
+  size_t padding = (text.end()[-1] == '=') + (text.end()[-2] == '=');
+  out->resize(static_cast<size_t>(len) - padding);
+  return true;
+}
+
+bool Pbkdf2(const std::string& password, const unsigned char* salt, size_t salt_len, int iterations,
+            unsigned char* out, size_t out_len) {
+  return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt, static_cast<int>(salt_len),
+                           iterations, EVP_sha256(), static_cast<int>(out_len), out) == 1;
+}
+
+}  // namespace
+
+std::string HashPassword(const std::string& password, Random* random, int iterations) {
+  unsigned char salt[16], hash[32];
+  random->Fill(salt, sizeof salt);
+  if (!Pbkdf2(password, salt, sizeof salt, iterations, hash, sizeof hash)) return "";
+  return "pbkdf2_sha256$" + std::to_string(iterations) + "$" + Base64(salt, sizeof salt) + "$" + Base64(hash, sizeof hash);
+}
+
+bool VerifyPassword(const std::string& password, const std::string& encoded) {
+  const std::string prefix = "pbkdf2_sha256$";
+  if (encoded.rfind(prefix, 0) != 0) return false;
+  size_t a = prefix.size(), b = encoded.find('$', a), c = b == std::string::npos ? b : encoded.find('$', b + 1);
+  if (c == std::string::npos) return false;
+  int iterations = 0;
+  try {
+    iterations = std::stoi(encoded.substr(a, b - a));
+  } catch (...) {
+    return false;
+  }
+  std::vector<unsigned char> salt, expected;
+  if (iterations < 1 || !Unbase64(encoded.substr(b + 1, c - b - 1), &salt) || !Unbase64(encoded.substr(c + 1), &expected) ||
+      expected.empty()) {
+    return false;
+  }
+  std::vector<unsigned char> actual(expected.size());
+  if (!Pbkdf2(password, salt.data(), salt.size(), iterations, actual.data(), actual.size())) return false;
+  return CRYPTO_memcmp(actual.data(), expected.data(), expected.size()) == 0;
+}
+
+Status StaffAuth::AddStaff(const std::string& name, const std::string& password) {
+  if (name.empty() || name.size() > 64) return Status::Conflict("a staff name has 1 to 64 characters");
+  if (password.size() < 8) return Status::Conflict("a password has at least 8 characters");
+  std::string hash = HashPassword(password, random_);
+  if (hash.empty()) return Status::IoError("password hashing failed");
+  return store_->AddStaff(name, hash, clock_->NowUnix());
+}
+
+Status StaffAuth::IssueApiToken(const std::string& name, std::string* token) {
+  std::string ignored;
+  Status st = store_->GetStaffPasswordHash(name, &ignored);
+  if (!st.ok()) return st;
+  *token = "rdk_" + RandomHex(random_, 32);
+  return store_->AddStaffCredential(Sha256Hex(*token), {name, "api", 0, ""}, clock_->NowUnix());
+}
+
+Status StaffAuth::Login(const std::string& name, const std::string& password, StaffSession* out) {
+  std::string hash;
+  Status st = store_->GetStaffPasswordHash(name, &hash);
+  if (st.code() == Status::Code::kNotFound) {
+    // Spend the same time as a real check, so a wrong name and a wrong password look alike.
+    VerifyPassword(password, "pbkdf2_sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    return Status::NotFound("wrong name or password");
+  }
+  if (!st.ok()) return st;
+  if (!VerifyPassword(password, hash)) return Status::NotFound("wrong name or password");
+  out->token = RandomHex(random_, 32);
+  out->csrf_token = RandomHex(random_, 24);
+  out->expires_at = clock_->NowUnix() + kSessionSeconds;
+  return store_->AddStaffCredential(Sha256Hex(out->token), {name, "session", out->expires_at, Sha256Hex(out->csrf_token)},
+                                    clock_->NowUnix());
+}
+
+Status StaffAuth::Logout(const std::string& session_token) {
+  return store_->DeleteStaffCredential(Sha256Hex(session_token));
+}
+
+AuthError StaffAuth::Authenticate(std::string_view authorization, std::string_view cookie, std::string_view csrf,
+                                  bool write, std::string* name) {
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string secret;
+  bool by_cookie = false;
+  if (authorization.substr(0, kBearer.size()) == kBearer) {
+    secret = std::string(authorization.substr(kBearer.size()));
+  } else {
+    secret = CookieValue(cookie, kCookieName);
+    by_cookie = true;
+  }
+  if (secret.empty()) return AuthError::kMissingCredentials;
+  StaffCredential cred;
+  Status st = store_->FindStaffCredential(Sha256Hex(secret), &cred);
+  if (!st.ok()) return AuthError::kBadCredentials;
+  // A session token only ever travels as the cookie, an API token only as a bearer token.
+  if ((cred.kind == "session") != by_cookie) return AuthError::kBadCredentials;
+  if (cred.expires_at != 0 && clock_->NowUnix() >= cred.expires_at) return AuthError::kExpiredSession;
+  if (by_cookie && write) {
+    const std::string expected = cred.csrf_hash, given = csrf.empty() ? "" : Sha256Hex(std::string(csrf));
+    if (given.empty() || given.size() != expected.size() ||
+        CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+      return AuthError::kMissingCsrf;
+    }
+  }
+  *name = cred.name;
+  return AuthError::kNone;
+}
+
+std::string CookieValue(std::string_view header, std::string_view name) {
+  size_t i = 0;
+  while (i < header.size()) {
+    while (i < header.size() && (header[i] == ' ' || header[i] == ';')) ++i;
+    size_t end = header.find(';', i);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view pair = header.substr(i, end - i);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+    i = end;
+  }
+  return "";
+}
+
+}  // namespace rd
