@@ -87,6 +87,20 @@ CREATE TABLE staff_credentials(
   csrf_hash TEXT,
   created_at INTEGER NOT NULL);
 )sql",
+    // 3: handoff (who has a conversation, what staff have read) and uploaded evidence files.
+    R"sql(
+ALTER TABLE conversations ADD COLUMN assignee TEXT;
+ALTER TABLE conversations ADD COLUMN staff_read_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE attachments(
+  conversation_id TEXT NOT NULL REFERENCES conversations(id),
+  sha256 TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY(conversation_id, sha256));
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -192,14 +206,14 @@ class SqliteStore : public Store {
   Status FindConversationBySession(const std::string& hash, ConversationRecord* out) override {
     return WithReader([&](Connection& c) {
       return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
-                                 "created_at, updated_at FROM conversations WHERE session_hash = ?", hash, out);
+                                 "created_at, updated_at, assignee, staff_read_seq FROM conversations WHERE session_hash = ?", hash, out);
     });
   }
 
   Status LoadConversation(const std::string& id, ConversationRecord* out) override {
     return WithReader([&](Connection& c) {
       return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
-                                 "created_at, updated_at FROM conversations WHERE id = ?", id, out);
+                                 "created_at, updated_at, assignee, staff_read_seq FROM conversations WHERE id = ?", id, out);
     });
   }
 
@@ -318,6 +332,67 @@ class SqliteStore : public Store {
       while ((rc = sqlite3_step(s)) == SQLITE_ROW) (*out)[ColumnText(s, 0)] = ColumnText(s, 1);
       return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
     });
+  }
+
+  Status ListConversations(const ConversationFilter& f, std::vector<ConversationSummary>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT id, channel, channel_user, state, pending_slot, '{}', version, last_seq, created_at, updated_at, "
+          "assignee, staff_read_seq, "
+          "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.seq > c.staff_read_seq "
+          " AND m.author = 'customer') AS unread "
+          "FROM conversations c WHERE "
+          "(?1 = 'all' OR (?1 = 'needs_human' AND state = 'handoff' AND assignee IS NULL) OR "
+          " (?1 = 'bot' AND state <> 'handoff') OR state = ?1) "
+          "ORDER BY (state = 'handoff' AND assignee IS NULL) DESC, updated_at DESC, id DESC LIMIT ?2");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, f.state);
+      sqlite3_bind_int(s, 2, f.limit);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ConversationSummary sum;
+        ConversationRecord& r = sum.record;
+        r.id = ColumnText(s, 0);
+        r.channel = ColumnText(s, 1);
+        r.channel_user = ColumnText(s, 2);
+        r.state = ColumnText(s, 3);
+        r.pending_slot = ColumnText(s, 4);
+        r.version = sqlite3_column_int64(s, 6);
+        r.last_seq = sqlite3_column_int64(s, 7);
+        r.created_at = sqlite3_column_int64(s, 8);
+        r.updated_at = sqlite3_column_int64(s, 9);
+        r.assignee = ColumnText(s, 10);
+        r.staff_read_seq = sqlite3_column_int64(s, 11);
+        sum.unread = sqlite3_column_int64(s, 12);
+        out->push_back(std::move(sum));
+      }
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+    });
+  }
+
+  Status GetAttachment(const std::string& conversation_id, const std::string& sha256, AttachmentRecord* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT name, content_type, size, path, created_at FROM attachments "
+                                  "WHERE conversation_id = ? AND sha256 = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, conversation_id);
+      BindText(s, 2, sha256);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no such attachment");
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      *out = {conversation_id, sha256, ColumnText(s, 0), ColumnText(s, 1), sqlite3_column_int64(s, 2),
+              ColumnText(s, 3), sqlite3_column_int64(s, 4)};
+      return Status::Ok();
+    });
+  }
+
+  Status MarkReadByStaff(const std::string& conversation_id, int64_t seq) override {
+    return WriteOne("UPDATE conversations SET staff_read_seq = max(staff_read_seq, ?) WHERE id = ?", [&](sqlite3_stmt* s) {
+      sqlite3_bind_int64(s, 1, seq);
+      BindText(s, 2, conversation_id);
+    }, "");
   }
 
   Status AddStaff(const std::string& name, const std::string& password_hash, int64_t now) override {
@@ -452,6 +527,8 @@ class SqliteStore : public Store {
     out->last_seq = sqlite3_column_int64(s, 7);
     out->created_at = sqlite3_column_int64(s, 8);
     out->updated_at = sqlite3_column_int64(s, 9);
+    out->assignee = ColumnText(s, 10);
+    out->staff_read_seq = sqlite3_column_int64(s, 11);
     return Status::Ok();
   }
 
@@ -566,11 +643,12 @@ class SqliteStore : public Store {
   Status WriteTurn(const TurnCommit& t) {
     const ConversationRecord& c = t.conversation;
     int64_t seq = c.last_seq;
-    int64_t final_seq = seq + 1 + static_cast<int64_t>(t.replies.size());
+    const bool has_inbound = !t.inbound.author.empty();
+    int64_t final_seq = seq + (has_inbound ? 1 : 0) + static_cast<int64_t>(t.replies.size());
     if (t.create) {
       sqlite3_stmt* s = writer_.Prepare(
           "INSERT INTO conversations(id, session_hash, channel, channel_user, state, pending_slot, dialog, "
-          "version, last_seq, created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)");
+          "version, last_seq, created_at, updated_at, assignee) VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)");
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, c.id);
       BindTextOrNull(s, 2, t.session_hash);
@@ -582,26 +660,31 @@ class SqliteStore : public Store {
       sqlite3_bind_int64(s, 8, final_seq);
       sqlite3_bind_int64(s, 9, c.updated_at);
       sqlite3_bind_int64(s, 10, c.updated_at);
+      BindTextOrNull(s, 11, c.assignee);
       Status st = Step(s);
       if (!st.ok()) return st;
     } else {
       sqlite3_stmt* s = writer_.Prepare(
           "UPDATE conversations SET state = ?, pending_slot = ?, dialog = ?, version = version + 1, "
-          "last_seq = ?, updated_at = ? WHERE id = ? AND version = ?");
+          "last_seq = ?, updated_at = ?, assignee = ? WHERE id = ? AND version = ?");
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, c.state);
       BindTextOrNull(s, 2, c.pending_slot);
       BindText(s, 3, c.dialog.dump());
       sqlite3_bind_int64(s, 4, final_seq);
       sqlite3_bind_int64(s, 5, c.updated_at);
-      BindText(s, 6, c.id);
-      sqlite3_bind_int64(s, 7, c.version);
+      BindTextOrNull(s, 6, c.assignee);
+      BindText(s, 7, c.id);
+      sqlite3_bind_int64(s, 8, c.version);
       Status st = Step(s);
       if (!st.ok()) return st;
       if (sqlite3_changes(writer_.db()) != 1) return Status::Conflict("conversation changed meanwhile");
     }
-    Status st = InsertMessage(c.id, t.inbound, ++seq, t.dedupe_key, t.response);
-    if (!st.ok()) return st;
+    Status st;
+    if (has_inbound) {
+      st = InsertMessage(c.id, t.inbound, ++seq, t.dedupe_key, t.response);
+      if (!st.ok()) return st;
+    }
     for (const auto& r : t.replies) {
       st = InsertMessage(c.id, r, ++seq, "", json());
       if (!st.ok()) return st;
@@ -618,6 +701,33 @@ class SqliteStore : public Store {
       BindText(s, 6, t.ticket->ticket.dump());
       st = Step(s);
       if (!st.ok()) return Status::IoError("ticket insert failed: " + st.message());
+    }
+    if (t.ticket_update) {
+      sqlite3_stmt* s = writer_.Prepare("UPDATE tickets SET status = ?, body = ?, updated_at = ? WHERE id = ?");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, t.ticket_update->status);
+      BindText(s, 2, t.ticket_update->ticket.dump());
+      sqlite3_bind_int64(s, 3, c.updated_at);
+      BindText(s, 4, t.ticket_update->id);
+      st = Step(s);
+      if (!st.ok()) return st;
+      if (sqlite3_changes(writer_.db()) != 1) return Status::NotFound("no ticket " + t.ticket_update->id);
+    }
+    if (t.attachment) {
+      const AttachmentRecord& a = *t.attachment;
+      sqlite3_stmt* s = writer_.Prepare(
+          "INSERT INTO attachments(conversation_id, sha256, name, content_type, size, path, created_at) "
+          "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+      if (!s) return Status::IoError(writer_.Error());
+      BindText(s, 1, c.id);
+      BindText(s, 2, a.sha256);
+      BindText(s, 3, a.name);
+      BindText(s, 4, a.content_type);
+      sqlite3_bind_int64(s, 5, a.size);
+      BindText(s, 6, a.path);
+      sqlite3_bind_int64(s, 7, c.updated_at);
+      st = Step(s);
+      if (!st.ok()) return st;
     }
     for (const auto& o : t.outbox) {
       sqlite3_stmt* s = writer_.Prepare(

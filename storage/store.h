@@ -43,6 +43,32 @@ struct ConversationRecord {
   int64_t last_seq = 0;      // seq of the newest message
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  std::string assignee;        // the staff member who has the conversation, empty when none
+  int64_t staff_read_seq = 0;  // the newest message staff have read (unread = customer messages after it)
+};
+
+// A conversation in the staff queue.
+struct ConversationSummary {
+  ConversationRecord record;  // without `dialog`'s weight: the list reads what the queue shows
+  int64_t unread = 0;         // customer messages after staff_read_seq
+};
+
+// Which conversations a queue shows. state: "all", "needs_human" (handoff, nobody assigned), "handoff",
+// "bot" (the bot has it: every state but handoff) or one state name.
+struct ConversationFilter {
+  std::string state = "all";
+  int limit = 200;
+};
+
+// An evidence file a customer uploaded; the bytes live under the data folder, named by their SHA-256.
+struct AttachmentRecord {
+  std::string conversation_id;
+  std::string sha256;
+  std::string name;          // as the customer named it
+  std::string content_type;
+  int64_t size = 0;
+  std::string path;          // where the bytes are
+  int64_t created_at = 0;
 };
 
 struct MessageRecord {
@@ -82,11 +108,13 @@ struct TurnCommit {
   ConversationRecord conversation;  // the new state; version = the version the turn started from
   bool create = false;              // insert the conversation (first turn)
   std::string session_hash;         // with create: SHA-256 of the session secret
-  MessageRecord inbound;            // author "customer" (or "staff" later); seq assigned by the store
+  MessageRecord inbound;            // customer (or staff) message; author empty: none (a staff action)
   std::string dedupe_key;           // empty: no dedupe
   nlohmann::json response;          // the API answer of this turn, replayed for a duplicate
   std::vector<MessageRecord> replies;
-  std::optional<TicketRecord> ticket;
+  std::optional<TicketRecord> ticket;         // a new ticket
+  std::optional<TicketRecord> ticket_update;  // an existing ticket's new status and body
+  std::optional<AttachmentRecord> attachment;
   std::vector<OutboxRecord> outbox;
 };
 
@@ -113,6 +141,12 @@ class Store {
   virtual Status ListTickets(const std::string& status, int limit, std::vector<TicketRecord>* out) = 0;
   // Ticket id -> status for the tickets filed in one conversation.
   virtual Status TicketStatuses(const std::string& conversation_id, std::map<std::string, std::string>* out) = 0;
+
+  // The staff queue: needs_human first, then the most recently active.
+  virtual Status ListConversations(const ConversationFilter& filter, std::vector<ConversationSummary>* out) = 0;
+  virtual Status GetAttachment(const std::string& conversation_id, const std::string& sha256, AttachmentRecord* out) = 0;
+  // Marks every message up to `seq` as read by staff (does not change the conversation's version).
+  virtual Status MarkReadByStaff(const std::string& conversation_id, int64_t seq) = 0;
 
   // Staff accounts. `password_hash` is an encoded hash (bot/staff_auth.h), never a password.
   // AddStaff: Duplicate when the name exists. GetStaffPasswordHash: NotFound for an unknown name.

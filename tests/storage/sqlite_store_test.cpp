@@ -49,7 +49,7 @@ TurnCommit NewTurn(const std::string& id, const std::string& dedupe = "") {
   TurnCommit t;
   t.create = true;
   t.session_hash = "hash-" + id;
-  t.conversation = {id, "web", "", "collecting", "payment_date", json{{"state", "collecting"}}, 0, 0, 100, 100};
+  t.conversation = {id, "web", "", "collecting", "payment_date", json{{"state", "collecting"}}, 0, 0, 100, 100, "", 0};
   t.inbound = {0, "customer", "hello", nullptr, 100};
   t.dedupe_key = dedupe;
   t.response = {{"replies", json::array({{{"text", "hi"}}})}};
