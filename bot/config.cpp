@@ -28,6 +28,8 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "default_lang") cfg->default_lang = v.get<std::string>();
       else if (key == "http_threads") cfg->http_threads = v.get<int>();
       else if (key == "max_body_bytes") cfg->max_body_bytes = v.get<size_t>();
+      else if (key == "max_upload_bytes") cfg->max_upload_bytes = v.get<size_t>();
+      else if (key == "uploads_dir") cfg->uploads_dir = v.get<std::string>();
       else if (key == "log_level") cfg->log_level = v.get<std::string>();
       else if (key == "fixed_now") cfg->fixed_now = v.get<std::string>();
       else if (key == "staff_cookie_secure") cfg->staff_cookie_secure = v.get<bool>();
@@ -69,6 +71,10 @@ bool ValidateConfig(const Config& c, std::string* error) {
   if (c.default_lang != "zh" && c.default_lang != "en") { *error = "default_lang must be zh or en"; return false; }
   if (c.http_threads < 2 || c.http_threads > 4096) { *error = "http_threads must be 2–4096"; return false; }
   if (c.max_body_bytes < 1024) { *error = "max_body_bytes must be at least 1024"; return false; }
+  if (c.max_upload_bytes < 1024 || c.max_upload_bytes > (size_t{1} << 30)) {
+    *error = "max_upload_bytes must be 1 KiB–1 GiB";
+    return false;
+  }
   return true;
 }
 

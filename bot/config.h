@@ -18,6 +18,8 @@ struct Config {
   std::string default_lang = "zh";            // when the first message does not tell
   int http_threads = 64;                      // worker threads; each keep-alive connection holds one
   size_t max_body_bytes = 64 * 1024;
+  size_t max_upload_bytes = 10 * 1024 * 1024;  // evidence files (POST /api/chat/upload)
+  std::string uploads_dir;                      // where they are kept; empty: "uploads" beside the database
   std::string log_level = "info";
   std::string fixed_now;                      // tests and demos: "2026-11-27T10:00:00Z" stops the clock
   bool staff_cookie_secure = false;           // mark the staff login cookie Secure (serve over HTTPS)

@@ -1,9 +1,12 @@
 #include "bot/conversation_service.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <functional>
 
 #include "bot/log.h"
+#include "knowledge/assessment.h"
 #include "dialogs/engine.h"
 
 namespace rd {
@@ -146,6 +149,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
   for (int attempt = 0; attempt < 3; ++attempt) {
     ConversationRecord conv;  // the new record; its dialog is written below, never copied from the old
     DialogState state;
+    std::string assignee_before;  // staff keep the conversation across the customer's turns
     if (create) {
       conv.id = conversation_id;
       conv.channel = m.channel;
@@ -165,6 +169,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       conv.version = base->version;
       conv.last_seq = base->last_seq;
       conv.created_at = base->created_at;
+      assignee_before = base->assignee;
       if (!m.dedupe_key.empty()) {  // a concurrent delivery may have committed while we waited
         json stored;
         if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
@@ -172,15 +177,8 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     }
     std::string state_before = create ? std::string(kStart) : state.state;
 
-    DialogContext ctx;
-    ctx.knowledge = knowledge.get();
     int64_t now = clock_->NowUnix();
-    ctx.now = now;
-    ctx.today = DateAt(now, options_.utc_offset_minutes);
-    ctx.idle_timeout_seconds = options_.idle_timeout_seconds;
-    ctx.default_lang = options_.default_lang;
-    if (Lang hint; ParseLang(m.lang_hint, &hint)) ctx.default_lang = hint;
-    ctx.channel_identifies_customer = m.channel_identifies_customer;
+    DialogContext ctx = ContextFor(*knowledge, now, &m);
     if (!create && (!state.ticket_id.empty() || m.text.find("RF-") != std::string::npos ||
                     m.text.find("rf-") != std::string::npos)) {
       store_->TicketStatuses(conversation_id, &ctx.ticket_statuses);
@@ -192,27 +190,12 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     std::optional<std::string> ticket_id;
     for (const Effect& e : result.effects) {
       if (e.kind != Effect::Kind::kFileTicket) continue;
-      std::string id;
-      Status st = store_->AllocateTicketId(Compact(ctx.today), &id);
+      TicketRecord ticket;
+      Status st = MakeTicket(e, conv, result.state, ctx, &ticket);
       if (!st.ok()) return {st, json(), false};
-      ticket_id = id;
-      result.state.ticket_id = id;
-      json contact = e.claim.value("contact", json::object());
-      contact["channel"] = m.channel;
-      if (!m.channel_user.empty()) contact["channel_user"] = m.channel_user;
-      json ticket = {{"id", id},
-                     {"conversation_id", conversation_id},
-                     {"channel", m.channel},
-                     {"created_at", FormatTimestampUtc(now)},
-                     {"status", "open"},
-                     {"lang", LangCode(result.state.lang)},
-                     {"payment_date", e.claim["payment_date"]},
-                     {"activation_date", e.claim["activation_date"]},
-                     {"problems", e.claim["problems"]},
-                     {"evidence", e.claim["evidence"]},
-                     {"contact", contact},
-                     {"assessment", e.assessment}};
-      commit.ticket = TicketRecord{id, conversation_id, "open", ticket};
+      ticket_id = ticket.id;
+      result.state.ticket_id = ticket.id;
+      commit.ticket = std::move(ticket);
     }
 
     json replies = json::array();
@@ -222,7 +205,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       if (!r.quick_replies.empty()) jr["quick_replies"] = r.quick_replies;
       replies.push_back(jr);
       MessageRecord rec;
-      rec.author = "bot";
+      rec.author = r.author;
       rec.text = r.text;
       rec.quick_replies = r.quick_replies.empty() ? json(nullptr) : json(r.quick_replies);
       rec.at = now;
@@ -238,6 +221,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     if (create && !new_session.empty()) response["session"] = new_session;
 
     conv.state = result.state.state;
+    conv.assignee = create ? "" : assignee_before;
     conv.pending_slot = pending;
     conv.dialog = ToJson(result.state);
     conv.updated_at = now;
@@ -284,6 +268,328 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     return {Status::Ok(), response, false};
   }
   return {Status::Conflict("the conversation kept changing; try again"), json(), false};
+}
+
+DialogContext ConversationService::ContextFor(const Knowledge& knowledge, int64_t now, const InboundMessage* m) {
+  DialogContext ctx;
+  ctx.knowledge = &knowledge;
+  ctx.now = now;
+  ctx.today = DateAt(now, options_.utc_offset_minutes);
+  ctx.idle_timeout_seconds = options_.idle_timeout_seconds;
+  ctx.default_lang = options_.default_lang;
+  if (m) {
+    if (Lang hint; ParseLang(m->lang_hint, &hint)) ctx.default_lang = hint;
+    ctx.channel_identifies_customer = m->channel_identifies_customer;
+  }
+  return ctx;
+}
+
+Status ConversationService::MakeTicket(const Effect& e, const ConversationRecord& conv, const DialogState& state,
+                                       const DialogContext& ctx, TicketRecord* out) {
+  std::string id;
+  Status st = store_->AllocateTicketId(Compact(ctx.today), &id);
+  if (!st.ok()) return st;
+  json contact = e.claim.value("contact", json::object());
+  contact["channel"] = conv.channel;
+  if (!conv.channel_user.empty()) contact["channel_user"] = conv.channel_user;
+  json ticket = {{"id", id},
+                 {"conversation_id", conv.id},
+                 {"channel", conv.channel},
+                 {"created_at", FormatTimestampUtc(ctx.now)},
+                 {"status", "open"},
+                 {"lang", LangCode(state.lang)},
+                 {"payment_date", e.claim["payment_date"]},
+                 {"activation_date", e.claim["activation_date"]},
+                 {"problems", e.claim["problems"]},
+                 {"evidence", e.claim["evidence"]},
+                 {"contact", contact},
+                 {"assessment", e.assessment}};
+  for (const char* optional : {"billing_model", "amount_paid", "currency", "traffic_used_pct"}) {
+    if (e.claim.contains(optional)) ticket[optional] = e.claim[optional];
+  }
+  *out = TicketRecord{id, conv.id, "open", ticket};
+  return Status::Ok();
+}
+
+Status ConversationService::RunStaffEdit(const std::string& conversation_id, const StaffEdit& edit) {
+  std::unique_lock<std::mutex> lock(LockFor(conversation_id));
+  auto knowledge = knowledge_->Get();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
+    if (!base) {
+      auto loaded = std::make_shared<ConversationRecord>();
+      Status st = store_->LoadConversation(conversation_id, loaded.get());
+      if (!st.ok()) return st;
+      base = std::move(loaded);
+    }
+    DialogState state = DialogStateFromJson(base->dialog);
+    const int64_t now = clock_->NowUnix();
+    DialogContext ctx = ContextFor(*knowledge, now, nullptr);
+    ctx.channel_identifies_customer = base->channel == "slack" || base->channel == "wecom";
+    TurnCommit commit;
+    commit.conversation = *base;
+    Status st = edit(*base, state, ctx, commit);
+    if (!st.ok()) return st;
+    ConversationRecord& conv = commit.conversation;
+    conv.state = state.state;
+    conv.pending_slot = state.pending;
+    conv.dialog = ToJson(state);
+    conv.updated_at = now;
+    for (auto& r : commit.replies) r.at = now;
+    if (!commit.inbound.author.empty()) commit.inbound.at = now;
+    st = store_->CommitTurn(commit);
+    if (st.code() == Status::Code::kConflict) {  // a customer's turn committed meanwhile: redo on the new state
+      cache_.Erase(conversation_id);
+      continue;
+    }
+    if (!st.ok()) {
+      cache_.Erase(conversation_id);
+      return st;
+    }
+    auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
+    committed->version += 1;
+    committed->last_seq += (commit.inbound.author.empty() ? 0 : 1) + static_cast<int64_t>(commit.replies.size());
+    cache_.Put(committed);
+    return Status::Ok();
+  }
+  return Status::Conflict("the conversation kept changing; try again");
+}
+
+namespace {
+
+void AddReplies(const StepResult& result, TurnCommit* commit) {
+  for (const Reply& r : result.replies) {
+    MessageRecord m;
+    m.author = r.author;
+    m.text = r.text;
+    m.quick_replies = r.quick_replies.empty() ? json(nullptr) : json(r.quick_replies);
+    commit->replies.push_back(std::move(m));
+  }
+}
+
+// Only the staff member who has the conversation acts on it (the API says who has it otherwise).
+Status RequireAssignee(const ConversationRecord& conv, const std::string& staff) {
+  if (conv.assignee.empty()) return Status::Conflict("take the conversation over first");
+  if (conv.assignee != staff) return Status::Conflict("the conversation is with " + conv.assignee);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ConversationService::TakeOver(const std::string& id, const std::string& staff) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit& commit) {
+    if (!before.assignee.empty()) {
+      return before.assignee == staff ? Status::Duplicate("you have it already")
+                                      : Status::Conflict("the conversation is with " + before.assignee);
+    }
+    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kTakeOver, staff}, ctx);
+    state = r.state;
+    AddReplies(r, &commit);
+    commit.conversation.assignee = staff;
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::StaffReply(const std::string& id, const std::string& staff, const std::string& text) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState&, const DialogContext&, TurnCommit& commit) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    commit.inbound = MessageRecord{0, "staff", text, json(nullptr), 0};
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::HandBack(const std::string& id, const std::string& staff) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit& commit) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kHandBack, staff}, ctx);
+    state = r.state;
+    AddReplies(r, &commit);
+    commit.conversation.assignee.clear();
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::Transfer(const std::string& id, const std::string& staff, const std::string& to) {
+  std::string ignored;
+  Status exists = store_->GetStaffPasswordHash(to, &ignored);
+  if (exists.code() == Status::Code::kNotFound) return Status::NotFound("no staff member " + to);
+  if (!exists.ok()) return exists;
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit& commit) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kTransfer, to}, ctx);
+    state = r.state;
+    AddReplies(r, &commit);
+    commit.conversation.assignee = to;
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::SetSlot(const std::string& id, const std::string& staff, const std::string& slot,
+                                    const json& value) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit&) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    std::string error;
+    if (!SetSlotByStaff(&state, ctx.knowledge->flow, slot, value, &error)) return Status::Conflict(error);
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::FileByStaff(const std::string& id, const std::string& staff, std::string* ticket_id) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit& commit) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    if (!state.ticket_id.empty() && (state.resume_state == kFiled || state.state == kFiled)) {
+      return Status::Conflict("the claim is filed already as " + state.ticket_id);
+    }
+    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kFile, staff}, ctx);
+    for (const Effect& e : r.effects) {
+      if (e.kind != Effect::Kind::kFileTicket) continue;
+      TicketRecord ticket;
+      st = MakeTicket(e, before, r.state, ctx, &ticket);
+      if (!st.ok()) return st;
+      ticket.ticket["filed_by"] = staff;
+      r.state.ticket_id = ticket.id;
+      *ticket_id = ticket.id;
+      for (Reply& reply : r.replies) ReplaceAll(&reply.text, kTicketIdPlaceholder, ticket.id);
+      commit.ticket = std::move(ticket);
+    }
+    state = r.state;
+    AddReplies(r, &commit);
+    commit.conversation.assignee.clear();  // filed: back to the bot, which answers status questions
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::CloseByStaff(const std::string& id, const std::string& staff) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                              TurnCommit& commit) {
+    Status st = RequireAssignee(before, staff);
+    if (!st.ok()) return st;
+    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kClose, staff}, ctx);
+    state = r.state;
+    AddReplies(r, &commit);
+    commit.conversation.assignee.clear();
+    return Status::Ok();
+  });
+}
+
+Status ConversationService::ChangeTicketStatus(const std::string& ticket_id, const std::string& staff,
+                                               const std::string& status) {
+  static const std::map<std::string, std::vector<std::string>> kNext = {
+      {"open", {"in_review"}}, {"in_review", {"approved", "rejected"}}, {"approved", {"refunded"}}};
+  TicketRecord ticket;
+  Status st = store_->GetTicket(ticket_id, &ticket);
+  if (!st.ok()) return st;
+  return RunStaffEdit(ticket.conversation_id, [&](const ConversationRecord&, DialogState& state,
+                                                  const DialogContext& ctx, TurnCommit& commit) {
+    TicketRecord current;  // read again under the conversation's lock: two staff may race
+    Status read = store_->GetTicket(ticket_id, &current);
+    if (!read.ok()) return read;
+    auto next = kNext.find(current.status);
+    if (next == kNext.end() || std::find(next->second.begin(), next->second.end(), status) == next->second.end()) {
+      return Status::Conflict("a ticket that is " + current.status + " cannot become " + status);
+    }
+    current.status = status;
+    current.ticket["status"] = status;
+    json history = current.ticket.value("status_history", json::array());
+    history.push_back({{"status", status}, {"by", staff}, {"at", FormatTimestampUtc(ctx.now)}});
+    current.ticket["status_history"] = history;
+    commit.ticket_update = current;
+    const Messages& messages = ctx.knowledge->messages;
+    MessageRecord notice;
+    notice.author = "system";
+    notice.text = messages.Render(ctx.knowledge->flow.Key("ticket_status_changed"), state.lang,
+                                  {{"ticket_id", ticket_id}, {"status", messages.Render("ticket_status." + status, state.lang)}});
+    commit.replies.push_back(std::move(notice));
+    return Status::Ok();
+  });
+}
+
+TurnOutcome ConversationService::HandleWebUpload(const std::string& session, const AttachmentRecord& file) {
+  std::string id;
+  Status st = ResolveSessionId(session, &id);
+  if (!st.ok()) return {st, json(), false};
+  json response;
+  st = RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                            TurnCommit& commit) {
+    StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
+    state = r.state;
+    commit.inbound = MessageRecord{0, "customer", "📎 " + file.name, json(nullptr), 0};
+    AddReplies(r, &commit);
+    AttachmentRecord a = file;
+    a.conversation_id = before.id;
+    commit.attachment = a;
+    // Evidence after filing goes onto the ticket too: staff review it with the claim.
+    if (state.state == kFiled && !state.ticket_id.empty()) {
+      TicketRecord ticket;
+      if (store_->GetTicket(state.ticket_id, &ticket).ok()) {
+        ticket.ticket["evidence"] = ClaimOf(state)["evidence"];
+        commit.ticket_update = ticket;
+      }
+    }
+    json replies = json::array();
+    for (const Reply& reply : r.replies) {
+      json jr = {{"text", reply.text}};
+      if (!reply.quick_replies.empty()) jr["quick_replies"] = reply.quick_replies;
+      replies.push_back(jr);
+    }
+    response = {{"conversation_id", before.id}, {"state", state.state},
+                {"pending_slot", state.pending.empty() ? json(nullptr) : json(state.pending)}, {"replies", replies},
+                {"attachment", {{"name", file.name}, {"sha256", file.sha256}, {"size", file.size}}}};
+    return Status::Ok();
+  });
+  if (!st.ok()) return {st, json(), false};
+  response["session"] = session;
+  return {Status::Ok(), response, false};
+}
+
+Status ConversationService::StaffView(const std::string& id, json* out) {
+  ConversationRecord conv;
+  Status st = store_->LoadConversation(id, &conv);
+  if (!st.ok()) return st;
+  std::vector<MessageRecord> messages;
+  st = store_->History(id, 0, 10000, &messages);
+  if (!st.ok()) return st;
+  std::map<std::string, std::string> tickets;
+  store_->TicketStatuses(id, &tickets);
+  auto knowledge = knowledge_->Get();
+  DialogState state = DialogStateFromJson(conv.dialog);
+  json transcript = json::array();
+  int64_t unread = 0;
+  for (const auto& m : messages) {
+    json jm = {{"seq", m.seq}, {"author", m.author}, {"text", m.text}, {"at", FormatTimestampUtc(m.at)}};
+    if (m.quick_replies.is_array()) jm["quick_replies"] = m.quick_replies;
+    transcript.push_back(jm);
+    unread += m.author == "customer" && m.seq > conv.staff_read_seq;
+  }
+  json claim = ClaimOf(state);
+  json ticket_list = json::array();
+  for (const auto& [tid, status] : tickets) ticket_list.push_back({{"id", tid}, {"status", status}});
+  *out = {{"id", conv.id},
+          {"channel", conv.channel},
+          {"state", conv.state},
+          {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)},
+          {"assignee", conv.assignee.empty() ? json(nullptr) : json(conv.assignee)},
+          {"needs_human", conv.state == kHandoff && conv.assignee.empty()},
+          {"lang", LangCode(state.lang)},
+          {"unread", unread},
+          {"created_at", FormatTimestampUtc(conv.created_at)},
+          {"updated_at", FormatTimestampUtc(conv.updated_at)},
+          {"claim", claim},
+          {"assessment", AssessClaim(claim, knowledge->policy, Today())},
+          {"summary", StaffSummary(state, *knowledge, state.lang)},
+          {"tickets", ticket_list},
+          {"transcript", transcript}};
+  return store_->MarkReadByStaff(id, conv.last_seq);
 }
 
 }  // namespace rd

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 
 #include "bot/env.h"
+#include "dialogs/engine.h"
 #include "dialogs/text.h"
 #include "knowledge/knowledge.h"
 #include "storage/store.h"
@@ -108,7 +110,39 @@ class ConversationService {
   Date Today();
   Store* store() { return store_; }
 
+  // Staff actions (the staff API), each committed like a turn under the conversation's lock; what the
+  // customer is told lands in their transcript. NotFound: no such conversation. Conflict: another staff
+  // member has it (the message says who), or the action does not fit the conversation's state.
+  Status TakeOver(const std::string& conversation_id, const std::string& staff);
+  Status StaffReply(const std::string& conversation_id, const std::string& staff, const std::string& text);
+  Status HandBack(const std::string& conversation_id, const std::string& staff);
+  Status Transfer(const std::string& conversation_id, const std::string& staff, const std::string& to);
+  // A claim field staff set (validated by its slot kind); kept when the claim resumes.
+  Status SetSlot(const std::string& conversation_id, const std::string& staff, const std::string& slot,
+                 const nlohmann::json& value);
+  // Files the claim as it stands (`*ticket_id` set) or closes the conversation without one.
+  Status FileByStaff(const std::string& conversation_id, const std::string& staff, std::string* ticket_id);
+  Status CloseByStaff(const std::string& conversation_id, const std::string& staff);
+  // open → in_review → approved | rejected; approved → refunded. The customer is told each change.
+  Status ChangeTicketStatus(const std::string& ticket_id, const std::string& staff, const std::string& status);
+  // An evidence file the customer uploaded: stored by the caller under the data folder; recorded on the
+  // claim (type from its name) and in the transcript, and the claim moves on as after a message.
+  TurnOutcome HandleWebUpload(const std::string& session, const AttachmentRecord& file);
+
+  // The conversation as staff see it: record, dialog state, the claim, transcript and summary.
+  Status StaffView(const std::string& conversation_id, nlohmann::json* out);
+
  private:
+  // Runs `edit` on the current record and state of a conversation and commits what it put in `commit`
+  // (replies, ticket, ...), retrying when a turn committed meanwhile.
+  using StaffEdit = std::function<Status(const ConversationRecord& before, DialogState& state,
+                                         const DialogContext& ctx, TurnCommit& commit)>;
+  Status RunStaffEdit(const std::string& conversation_id, const StaffEdit& edit);
+  DialogContext ContextFor(const Knowledge& knowledge, int64_t now, const InboundMessage* message);
+  // The ticket for a kFileTicket effect (allocates its id).
+  Status MakeTicket(const Effect& effect, const ConversationRecord& conv, const DialogState& state,
+                    const DialogContext& ctx, TicketRecord* out);
+
   std::mutex& LockFor(const std::string& conversation_id);
   std::string NewConversationId();
 

@@ -1,7 +1,13 @@
 #include "bot/http_server.h"
 
 #include <httplib.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
 
 #include "bot/http_json.h"
 #include "bot/log.h"
@@ -50,6 +56,9 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
                        StaffAuth* staff_auth)
     : config_(config), service_(service), knowledge_(knowledge), staff_auth_(staff_auth),
       server_(std::make_unique<httplib::Server>()) {
+  uploads_dir_ = config_.uploads_dir.empty()
+                     ? (std::filesystem::path(config_.db_path).parent_path() / "uploads").string()
+                     : config_.uploads_dir;
   int threads = config_.http_threads;
   // A keep-alive connection holds a worker while it waits; size the pool for the connections held.
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -58,7 +67,9 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
   server_->set_keep_alive_timeout(5);
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
-  server_->set_payload_max_length(config_.max_body_bytes);
+  // Uploads may be larger than any JSON body; JSON routes are held to max_body_bytes before their body
+  // is read (pre-routing handler below).
+  server_->set_payload_max_length(std::max(config_.max_body_bytes, config_.max_upload_bytes));
   // Replaces cpp-httplib's defaults for two reasons. It sets SO_REUSEPORT, so a second server started
   // on a busy port would silently share it and the kernel would split customers between two processes;
   // without it that bind fails. And it listens with a backlog of 5: 32 clients connecting at once
@@ -76,10 +87,15 @@ HttpServer::~HttpServer() = default;
 
 void HttpServer::Routes() {
   httplib::Server& s = *server_;
-  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_started = MicrosNow();
     t_conversation_id.clear();
     res.set_header("X-Content-Type-Options", "nosniff");
+    const size_t limit = req.path == "/api/chat/upload" ? config_.max_upload_bytes : config_.max_body_bytes;
+    if (req.get_header_value<uint64_t>("Content-Length") > limit) {
+      SendError(res, 413, "body_too_large", "the request body is larger than allowed");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -170,7 +186,97 @@ void HttpServer::Routes() {
                    {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)}});
   });
 
+  s.Post("/api/chat/upload", [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
+
   RegisterStaffRoutes(s, {config_, service_, knowledge_, staff_auth_});
+}
+
+namespace {
+
+// The evidence types a customer may upload: extension -> (content type, how the file must start).
+// A name says what a file claims to be; its first bytes say what it is.
+struct UploadType { const char* content_type; std::string_view magic; };
+const std::map<std::string, UploadType>& UploadTypes() {
+  static const std::map<std::string, UploadType> types = {
+      {"pdf", {"application/pdf", "%PDF-"}},
+      {"png", {"image/png", "\x89PNG\r\n\x1a\n"}},
+      {"jpg", {"image/jpeg", "\xff\xd8\xff"}},
+      {"jpeg", {"image/jpeg", "\xff\xd8\xff"}},
+      {"xlsx", {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", std::string_view("PK\x03\x04", 4)}},
+      {"txt", {"text/plain; charset=utf-8", ""}},
+      {"csv", {"text/csv; charset=utf-8", ""}},
+  };
+  return types;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Writes `bytes` to `path` durably (temporary file, fsync, rename), so a file the database names exists
+// after a crash.
+bool WriteFileDurably(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return false;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) { ::close(fd); return false; }
+    done += static_cast<size_t>(n);
+  }
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+void HttpServer::Upload(const httplib::Request& req, httplib::Response& res) {
+  if (!req.is_multipart_form_data()) return SendError(res, 400, "not_multipart", "send multipart/form-data with \"session\" and \"file\"");
+  const std::string session = req.has_file("session") ? req.get_file_value("session").content : "";
+  if (session.empty()) return SendError(res, 400, "bad_session", "the \"session\" field is required");
+  if (!req.has_file("file")) return SendError(res, 400, "missing_file", "the \"file\" field is required");
+  const httplib::MultipartFormData file = req.get_file_value("file");
+  std::string name = file.filename;
+  if (size_t slash = name.find_last_of("/\\"); slash != std::string::npos) name = name.substr(slash + 1);
+  if (name.empty() || name.size() > 200 || !IsValidUtf8(name))
+    return SendError(res, 400, "bad_file_name", "the file needs a name (UTF-8, at most 200 bytes)");
+  if (file.content.empty()) return SendError(res, 400, "empty_file", "the file is empty");
+  if (file.content.size() > config_.max_upload_bytes) return SendError(res, 413, "body_too_large", "the file is larger than allowed");
+  const size_t dot = name.rfind('.');
+  auto type = UploadTypes().find(dot == std::string::npos ? "" : Lower(name.substr(dot + 1)));
+  if (type == UploadTypes().end())
+    return SendError(res, 415, "unsupported_type", "allowed files: pdf, png, jpg, txt, csv, xlsx");
+  const UploadType& t = type->second;
+  const bool is_text = t.magic.empty();
+  if ((is_text && (!IsValidUtf8(file.content) || file.content.find('\0') != std::string::npos)) ||
+      (!is_text && file.content.compare(0, t.magic.size(), t.magic) != 0)) {
+    return SendError(res, 415, "content_mismatch", "the file's content is not what its name says");
+  }
+  std::string id;
+  Status st = service_->ResolveSessionId(session, &id);
+  if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_session", "no conversation has this session");
+  if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+
+  AttachmentRecord a;
+  a.sha256 = Sha256Hex(file.content);
+  a.name = name;
+  a.content_type = t.content_type;
+  a.size = static_cast<int64_t>(file.content.size());
+  std::error_code ec;
+  std::filesystem::create_directories(uploads_dir_, ec);
+  a.path = uploads_dir_ + "/" + a.sha256;
+  if (!std::filesystem::exists(a.path) && !WriteFileDurably(a.path, file.content)) {
+    Log(LogLevel::kError, {{"event", "upload_write_failed"}, {"dir", uploads_dir_}});
+    return SendError(res, 503, "unavailable", "the file could not be stored; please send it again");
+  }
+  TurnOutcome out = service_->HandleWebUpload(session, a);
+  if (out.status.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_session", "no conversation has this session");
+  if (!out.status.ok()) return SendError(res, 503, "unavailable", "the file could not be recorded; please send it again");
+  t_conversation_id = id;
+  SendJson(res, out.response);
 }
 
 int HttpServer::Bind() {

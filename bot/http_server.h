@@ -9,7 +9,11 @@
 #include "bot/config.h"
 #include "bot/conversation_service.h"
 
-namespace httplib { class Server; }
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace rd {
 
@@ -28,6 +32,7 @@ class HttpServer {
 
  private:
   void Routes();
+  void Upload(const httplib::Request& req, httplib::Response& res);
 
   Config config_;
   ConversationService* service_;
@@ -35,6 +40,7 @@ class HttpServer {
   StaffAuth* staff_auth_;
   std::unique_ptr<httplib::Server> server_;
   int listen_fd_ = -1;
+  std::string uploads_dir_;
 };
 
 }  // namespace rd

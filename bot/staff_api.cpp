@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "bot/config.h"
 #include "bot/conversation_service.h"
 #include "bot/http_json.h"
@@ -88,6 +91,152 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     }
     Log(LogLevel::kInfo, {{"event", "knowledge_reload_requested"}, {"staff", name}});
     SendJson(res, {{"reloaded", true}, {"faq_entries", deps.knowledge->Get()->faq.entries().size()}});
+  });
+
+  // --- the queue and conversations -------------------------------------------------------------
+  ConversationService* service = deps.service;
+
+  s.Get("/api/staff/conversations", [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, false, &name)) return;
+    ConversationFilter filter;
+    if (req.has_param("state")) filter.state = req.get_param_value("state");
+    static const std::vector<std::string> kStates = {"all", "needs_human", "handoff", "bot", "start", "collecting",
+                                                     "confirming", "filed", "cancelled", "expired"};
+    if (std::find(kStates.begin(), kStates.end(), filter.state) == kStates.end())
+      return SendError(res, 400, "bad_state", "state must be one of all, needs_human, handoff, bot or a conversation state");
+    std::vector<ConversationSummary> list;
+    if (!service->store()->ListConversations(filter, &list).ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    json out = json::array();
+    for (const auto& c : list) {
+      const ConversationRecord& r = c.record;
+      out.push_back({{"id", r.id}, {"state", r.state}, {"channel", r.channel},
+                     {"pending_slot", r.pending_slot.empty() ? json(nullptr) : json(r.pending_slot)},
+                     {"assignee", r.assignee.empty() ? json(nullptr) : json(r.assignee)},
+                     {"needs_human", r.state == "handoff" && r.assignee.empty()},
+                     {"unread", c.unread}, {"messages", r.last_seq},
+                     {"updated_at", FormatTimestampUtc(r.updated_at)}});
+    }
+    SendJson(res, {{"conversations", out}});
+  });
+
+  s.Get(R"(/api/staff/conversations/([A-Za-z0-9_]+))", [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, false, &name)) return;
+    json view;
+    Status st = service->StaffView(req.matches[1], &view);
+    if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
+    if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    SendJson(res, view);
+  });
+
+  s.Post(R"(/api/staff/conversations/([A-Za-z0-9_]+)/(takeover|reply|handback|transfer|slots|file|close))",
+         [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, true, &name)) return;
+    const std::string id = req.matches[1], action = req.matches[2];
+    json body = json::object();
+    if (!req.body.empty()) {
+      if (!IsValidUtf8(req.body)) return SendError(res, 400, "invalid_utf8", "the body is not valid UTF-8");
+      body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) return SendError(res, 400, "malformed_json", "the body must be a JSON object");
+    }
+    auto text_field = [&](const char* field, std::string* out) {
+      if (!body.contains(field) || !body[field].is_string() || Trim(body[field].get<std::string>()).empty()) return false;
+      *out = body[field].get<std::string>();
+      return true;
+    };
+    Status st;
+    json done = {{"ok", true}};
+    if (action == "takeover") {
+      st = service->TakeOver(id, name);
+      if (st.code() == Status::Code::kDuplicate) st = Status::Ok();
+    } else if (action == "reply") {
+      std::string text;
+      if (!text_field("text", &text)) return SendError(res, 400, "missing_text", "\"text\" (a non-empty string) is required");
+      st = service->StaffReply(id, name, text);
+    } else if (action == "handback") {
+      st = service->HandBack(id, name);
+    } else if (action == "transfer") {
+      std::string to;
+      if (!text_field("to", &to)) return SendError(res, 400, "missing_to", "\"to\" (a staff name) is required");
+      st = service->Transfer(id, name, to);
+      if (st.code() == Status::Code::kNotFound && st.message().rfind("no staff", 0) == 0)
+        return SendError(res, 400, "unknown_staff", st.message());
+    } else if (action == "slots") {
+      std::string slot;
+      if (!text_field("slot", &slot) || !body.contains("value"))
+        return SendError(res, 400, "missing_slot", "\"slot\" and \"value\" are required");
+      st = service->SetSlot(id, name, slot, body["value"]);
+    } else if (action == "file") {
+      std::string ticket_id;
+      st = service->FileByStaff(id, name, &ticket_id);
+      done["ticket_id"] = ticket_id;
+    } else {
+      st = service->CloseByStaff(id, name);
+    }
+    if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
+    if (st.code() == Status::Code::kConflict) return SendError(res, 409, "conflict", st.message());
+    if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    Log(LogLevel::kInfo, {{"event", "staff_action"}, {"staff", name}, {"action", action}, {"conversation_id", id}});
+    json view;
+    if (service->StaffView(id, &view).ok()) done["conversation"] = view;
+    SendJson(res, done);
+  });
+
+  s.Get(R"(/api/staff/conversations/([A-Za-z0-9_]+)/files/([0-9a-f]{64}))",
+        [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, false, &name)) return;
+    AttachmentRecord file;
+    Status st = service->store()->GetAttachment(req.matches[1], req.matches[2], &file);
+    if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_file", "no such file");
+    if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    std::ifstream in(file.path, std::ios::binary);
+    if (!in) return SendError(res, 404, "unknown_file", "the file is missing from the data folder");
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    // Downloaded, never rendered in the console's origin: a PDF or SVG cannot run script there.
+    res.set_header("Content-Disposition", "attachment; filename=\"evidence-" + file.sha256.substr(0, 12) + "\"");
+    res.set_header("Content-Security-Policy", "sandbox");
+    res.set_content(bytes, file.content_type.c_str());
+  });
+
+  // --- tickets ------------------------------------------------------------------------------------
+  s.Get("/api/staff/tickets", [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, false, &name)) return;
+    std::vector<TicketRecord> list;
+    if (!service->store()->ListTickets(req.get_param_value("status"), 500, &list).ok())
+      return SendError(res, 503, "unavailable", "storage is unavailable");
+    json out = json::array();
+    for (const auto& t : list) out.push_back(t.ticket);
+    SendJson(res, {{"tickets", out}});
+  });
+
+  s.Get(R"(/api/staff/tickets/(RF-[0-9]{8}-[0-9]{4,}))", [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, false, &name)) return;
+    TicketRecord t;
+    Status st = service->store()->GetTicket(req.matches[1], &t);
+    if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_ticket", "no such ticket");
+    if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    SendJson(res, t.ticket);
+  });
+
+  s.Post(R"(/api/staff/tickets/(RF-[0-9]{8}-[0-9]{4,})/status)", [auth, service](const httplib::Request& req, httplib::Response& res) {
+    std::string name;
+    if (!Admit(auth, req, res, true, &name)) return;
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("status") || !body["status"].is_string())
+      return SendError(res, 400, "missing_status", "\"status\" is required: in_review, approved, rejected or refunded");
+    Status st = service->ChangeTicketStatus(req.matches[1], name, body["status"].get<std::string>());
+    if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_ticket", "no such ticket");
+    if (st.code() == Status::Code::kConflict) return SendError(res, 409, "bad_transition", st.message());
+    if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    TicketRecord t;
+    service->store()->GetTicket(req.matches[1], &t);
+    Log(LogLevel::kInfo, {{"event", "ticket_status"}, {"staff", name}, {"ticket_id", t.id}, {"status", t.status}});
+    SendJson(res, t.ticket);
   });
 }
 

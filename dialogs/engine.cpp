@@ -76,6 +76,9 @@ class Turn {
   }
 
   StepResult Run();
+  StepResult RunStaffAction(const StaffAction& action);
+  StepResult RunAttachment(const Attachment& file);
+  std::string Summary();
 
  private:
   DialogState& st() { return result_.state; }
@@ -113,7 +116,6 @@ class Turn {
   };
   Applied ApplyFacts(const Understanding& u);
   void ApplyDates(const Understanding& u, Applied* a);
-  std::string Summary();
   std::string FormatSlot(const SlotSpec& s, const json& v);
   std::string FormatProblem(const json& p);
 
@@ -605,6 +607,134 @@ std::string Turn::Summary() {
 }
 
 }  // namespace
+
+StepResult Turn::RunStaffAction(const StaffAction& action) {
+  DialogState& s = st();
+  switch (action.kind) {
+    case StaffAction::Kind::kTakeOver:
+      if (s.state != kHandoff) {
+        s.resume_state = s.state == kStart ? std::string(kCollecting) : s.state;
+        s.state = kHandoff;
+      }
+      s.awaiting.clear();
+      s.failures.clear();
+      Say(flow_.Key("staff_joined"), {{"name", action.staff}});
+      result_.replies.back().author = "system";
+      break;
+    case StaffAction::Kind::kTransfer:
+      Say(flow_.Key("staff_transferred"), {{"name", action.staff}});
+      result_.replies.back().author = "system";
+      break;
+    case StaffAction::Kind::kHandBack: {
+      std::string back = s.state == kHandoff ? s.resume_state : s.state;
+      s.resume_state.clear();
+      Say(flow_.Key("staff_handed_back"), {{"name", action.staff}});
+      result_.replies.back().author = "system";
+      if (back == kFiled || back == kCancelled) {
+        s.state = back;
+      } else {
+        s.state = kCollecting;  // AskNext() decides between the next question and the confirmation
+        AskNext();
+      }
+      break;
+    }
+    case StaffAction::Kind::kFile:
+      File();
+      break;
+    case StaffAction::Kind::kClose:
+      s.state = kCancelled;
+      s.pending.clear();
+      s.awaiting.clear();
+      Say(flow_.Key("staff_closed"));
+      result_.replies.back().author = "system";
+      break;
+  }
+  return result_;
+}
+
+StepResult Turn::RunAttachment(const Attachment& file) {
+  DialogState& s = st();
+  if (!s.lang_known) { s.lang = ctx_.default_lang; s.lang_known = true; }
+  s.last_active = ctx_.now;
+  const std::string type = EvidenceTypeForFile(NormalizeForParsing(file.name), k_.vocab);
+  for (const SlotSpec& slot : flow_.slots) {
+    if (slot.kind != SlotKind::kEvidence) continue;
+    json& list = s.slots[slot.name];
+    if (!list.is_array()) list = json::array();
+    list.push_back({{"type", type}, {"description", file.name},
+                    {"attachment", {{"name", file.name}, {"sha256", file.sha256}, {"size", file.size},
+                                    {"content_type", file.content_type}}}});
+    break;
+  }
+  if (s.state == kHandoff) return result_;  // staff see it in the claim and the transcript
+  Say(flow_.Key("captured"), {{"items", Text("evidence." + type) + " (" + file.name + ")"}});
+  if (s.state == kStart) s.state = kCollecting;
+  if (Active()) AskNext();
+  return result_;
+}
+
+StepResult StepAttachment(const DialogState& state, const Attachment& file, const DialogContext& ctx) {
+  static const std::string kNoText;
+  Turn turn(state, kNoText, ctx);
+  return turn.RunAttachment(file);
+}
+
+StepResult ApplyStaffAction(const DialogState& state, const StaffAction& action, const DialogContext& ctx) {
+  static const std::string kNoText;
+  Turn turn(state, kNoText, ctx);
+  return turn.RunStaffAction(action);
+}
+
+bool SetSlotByStaff(DialogState* state, const FlowSpec& flow, const std::string& name, const json& value,
+                    std::string* error) {
+  const SlotSpec* slot = flow.FindSlot(name);
+  if (!slot) { *error = "no slot named " + name; return false; }
+  auto list_of = [&](const char* key) {
+    if (!value.is_array()) return false;
+    for (const auto& item : value) {
+      if (!item.is_object() || !item.contains(key) || !item[key].is_string()) return false;
+    }
+    return true;
+  };
+  switch (slot->kind) {
+    case SlotKind::kDate:
+      if (!value.is_string() || !Date::FromIso(value.get<std::string>())) {
+        *error = name + " must be a date written YYYY-MM-DD";
+        return false;
+      }
+      break;
+    case SlotKind::kProblems:
+      if (!list_of("category")) { *error = name + " must be a list of {\"category\", ...}"; return false; }
+      break;
+    case SlotKind::kEvidence:
+      if (!list_of("type")) { *error = name + " must be a list of {\"type\", ...}"; return false; }
+      break;
+    case SlotKind::kContact:
+    case SlotKind::kBilling:
+      if (!value.is_object()) { *error = name + " must be an object"; return false; }
+      break;
+  }
+  state->slots[name] = value;
+  return true;
+}
+
+std::string StaffSummary(const DialogState& state, const Knowledge& k, Lang lang) {
+  DialogState copy = state;
+  copy.lang = lang;
+  DialogContext ctx;
+  ctx.knowledge = &k;
+  static const std::string kNoText;
+  Turn turn(copy, kNoText, ctx);
+  std::string missing;
+  for (const SlotSpec& slot : k.flow.slots) {
+    if (!slot.ask || state.slots.contains(slot.name)) continue;
+    missing += (missing.empty() ? "" : ", ") + k.messages.Render(slot.label, lang);
+  }
+  return k.messages.Render("staff.summary", lang,
+                          {{"state", state.state == kHandoff ? state.resume_state : state.state},
+                           {"claim", turn.Summary()},
+                           {"missing", missing.empty() ? k.messages.Render("value.none", lang) : missing}});
+}
 
 StepResult Step(const DialogState& state, const std::string& text, const DialogContext& ctx) {
   Turn turn(state, text, ctx);

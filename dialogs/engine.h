@@ -48,6 +48,7 @@ DialogState DialogStateFromJson(const nlohmann::json& j);
 struct Reply {
   std::string text;
   std::vector<std::string> quick_replies;
+  std::string author = "bot";  // "system" for notices of what staff did ("Ana joined")
 };
 
 struct Effect {
@@ -83,5 +84,41 @@ StepResult Step(const DialogState& state, const std::string& text, const DialogC
 
 // The claim as filed (DESIGN.md field names) from the slots.
 nlohmann::json ClaimOf(const DialogState& state);
+
+// An evidence file the customer sent (web upload, Slack file, WeCom image).
+struct Attachment {
+  std::string name;          // as the customer named it; its words and extension give the evidence type
+  std::string sha256;
+  std::string content_type;
+  int64_t size = 0;
+};
+// Records the file on the claim's evidence, acknowledges it and asks the pending question (the bot
+// stays silent in handoff). On a filed claim the evidence is added for staff; the caller updates the
+// ticket.
+StepResult StepAttachment(const DialogState& state, const Attachment& file, const DialogContext& ctx);
+
+// What staff do to a conversation. Pure like Step(): the replies are what the customer is told (in the
+// conversation's language), the effects what the caller applies.
+//   kTakeOver  a person has it: state handoff, the bot stays silent; where the claim was is kept
+//   kHandBack  the bot has it again: the claim resumes at its pending question, every slot kept
+//   kTransfer  another staff member has it (`staff` names them)
+//   kFile      file the claim as it stands (a kFileTicket effect, as when the customer confirms)
+//   kClose     end the conversation without a ticket (state cancelled)
+struct StaffAction {
+  enum class Kind { kTakeOver, kHandBack, kTransfer, kFile, kClose };
+  Kind kind;
+  std::string staff;  // who acts, or for kTransfer who receives it
+};
+StepResult ApplyStaffAction(const DialogState& state, const StaffAction& action, const DialogContext& ctx);
+
+// Sets claim field `slot` to `value` as staff give it, checked against the slot's kind (an ISO date
+// for date slots, a list of {category, ...} for problems, of {type, ...} for evidence, an object for
+// contact and billing). False with `error` when the slot is unknown or the value does not fit.
+bool SetSlotByStaff(DialogState* state, const FlowSpec& flow, const std::string& slot, const nlohmann::json& value,
+                    std::string* error);
+
+// A paragraph for the staff member who takes a conversation over: the claim so far and what is missing,
+// in `lang`.
+std::string StaffSummary(const DialogState& state, const Knowledge& knowledge, Lang lang);
 
 }  // namespace rd
