@@ -523,7 +523,9 @@ TurnOutcome ConversationService::HandleWebUpload(const std::string& session, con
                             TurnCommit& commit) {
     StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
     state = r.state;
-    commit.inbound = MessageRecord{0, "customer", "📎 " + file.name, json(nullptr), 0};
+    commit.inbound = MessageRecord{0, "customer",
+                                   ctx.knowledge->messages.Render("upload.customer_line", state.lang, {{"name", file.name}}),
+                                   json(nullptr), 0};
     AddReplies(r, &commit);
     AttachmentRecord a = file;
     a.conversation_id = before.id;

@@ -12,6 +12,7 @@
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "bot/staff_api.h"
+#include "bot/web_assets.h"
 #include "dialogs/text.h"
 
 namespace rd {
@@ -25,30 +26,6 @@ thread_local std::string t_conversation_id;
 
 int64_t MicrosNow() { return SystemClock()->NowMicros(); }
 
-const char kDemoPage[] = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Refund Desk — demo</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:640px;margin:2rem auto;padding:0 1rem}
-#log{border:1px solid #ccc;border-radius:8px;padding:1rem;min-height:300px;white-space:pre-wrap}
-.me{color:#0b5;text-align:right}.bot{color:#222}form{display:flex;gap:.5rem;margin-top:.5rem}
-input{flex:1;padding:.5rem}button{padding:.5rem 1rem}.qr button{margin:.2rem}</style></head>
-<body><h1>Refund Desk</h1><p>Demo of the chat API (the full widget comes with the widget issue).</p>
-<div id="log" role="log" aria-live="polite"></div><div class="qr" id="qr"></div>
-<form id="f"><input id="t" aria-label="Message" autocomplete="off" placeholder="Type a message…"><button>Send</button></form>
-<script>
-let session = localStorage.getItem('rd-session') || '';
-const log = document.getElementById('log'), qr = document.getElementById('qr');
-function add(text, cls){ const d=document.createElement('div'); d.className=cls; d.textContent=text; log.appendChild(d); }
-async function send(text){
-  add(text,'me'); qr.textContent='';
-  const body={text, client_message_id: crypto.randomUUID()}; if(session) body.session=session;
-  const r=await fetch('/api/chat',{method:'POST',headers:{'Content-Type':'application/json'},body:JSON.stringify(body)});
-  const j=await r.json(); if(!r.ok){ add(j.message||'error','bot'); return; }
-  session=j.session; localStorage.setItem('rd-session',session);
-  for(const rep of j.replies){ add(rep.text,'bot'); for(const q of rep.quick_replies||[]){ const b=document.createElement('button'); b.textContent=q; b.onclick=()=>send(q); qr.appendChild(b);} }
-}
-document.getElementById('f').onsubmit=e=>{e.preventDefault(); const t=document.getElementById('t'); if(t.value.trim()){send(t.value); t.value='';}};
-</script></body></html>)html";
 
 }  // namespace
 
@@ -91,6 +68,9 @@ void HttpServer::Routes() {
     t_request_started = MicrosNow();
     t_conversation_id.clear();
     res.set_header("X-Content-Type-Options", "nosniff");
+    if (req.path.rfind("/api/chat", 0) == 0 || req.path.rfind("/api/widget/", 0) == 0) {
+      res.set_header("Access-Control-Allow-Origin", "*");
+    }
     const size_t limit = req.path == "/api/chat/upload" ? config_.max_upload_bytes : config_.max_body_bytes;
     if (req.get_header_value<uint64_t>("Content-Length") > limit) {
       SendError(res, 413, "body_too_large", "the request body is larger than allowed");
@@ -114,10 +94,44 @@ void HttpServer::Routes() {
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, {{"status", "ok"}}); });
 
-  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Content-Security-Policy",
-                   "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'");
-    res.set_content(kDemoPage, "text/html; charset=utf-8");
+  // The pages and scripts of bot/web/, compiled in. Scripts only from this origin, no inline script:
+  // whatever a customer or a knowledge answer says cannot run here. Styles may be inline (the widget
+  // styles its shadow root).
+  for (const WebAsset& asset : WebAssets()) {
+    std::string path(asset.path);
+    if (path == "/demo.html") path = "/";
+    else if (path == "/console.html") path = "/console";
+    s.Get(path, [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      res.set_header("Referrer-Policy", "no-referrer");
+      res.set_header("Cache-Control", "no-cache");
+      if (asset.path == "/widget.js") res.set_header("Access-Control-Allow-Origin", "*");
+      res.set_content(std::string(asset.body), std::string(asset.content_type).c_str());
+    });
+  }
+
+  // The widget runs on the provider's site, another origin: the customer routes answer any origin. They
+  // use no cookies (the session travels in the body or the query), so this shares nothing ambient.
+  s.Options(R"(/api/(chat|chat/history|chat/upload|widget/labels))", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers", "Content-Type");
+    res.set_header("Access-Control-Max-Age", "86400");
+    res.status = 204;
+  });
+
+  s.Get("/api/widget/labels", [this](const httplib::Request& req, httplib::Response& res) {
+    Lang lang = Lang::kZh;
+    if (req.has_param("lang") && !ParseLang(req.get_param_value("lang"), &lang))
+      return SendError(res, 400, "bad_lang", "\"lang\" must be \"zh\" or \"en\"");
+    auto knowledge = knowledge_->Get();
+    json labels = json::object();
+    for (const auto& [key, texts] : knowledge->messages.all()) {
+      if (key.rfind("widget.", 0) == 0) labels[key] = lang == Lang::kZh ? texts.first : texts.second;
+    }
+    res.set_header("Cache-Control", "max-age=300");
+    SendJson(res, {{"lang", LangCode(lang)}, {"labels", labels}});
   });
 
   s.Post("/api/chat", [this](const httplib::Request& req, httplib::Response& res) {
@@ -182,6 +196,9 @@ void HttpServer::Routes() {
       list.push_back(jm);
     }
     t_conversation_id = conv.id;
+    // Widgets poll this route: closing the connection after each answer means an idle visitor holds no
+    // worker thread between polls (a keep-alive connection would hold one while it waits).
+    res.set_header("Connection", "close");
     SendJson(res, {{"conversation_id", conv.id}, {"messages", list}, {"state", conv.state},
                    {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)}});
   });

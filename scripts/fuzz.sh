@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh clang libclang-rt-14-dev
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREFUNDDESK_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREFUNDDESK_FUZZ=ON -DREFUNDDESK_BROWSER_TESTS=OFF \
   -DREFUNDDESK_SANITIZE=ON -DREFUNDDESK_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j2 --target fuzz_parsers
 mkdir -p build-fuzz/corpus build-fuzz/crashes

@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(g++ cmake make pkg-config libcpp-httplib-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
       libutf8proc-dev catch2 sqlite3 "$@")
+# Node.js and npm drive the browser tests; a machine may have them from elsewhere (NodeSource).
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

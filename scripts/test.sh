@@ -3,7 +3,9 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure or sanitizer report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+# chromium: the browser tests (tests/web/) drive Debian's chromium with playwright-core from npm.
+bash scripts/install-deps.sh chromium
+npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
 jobs=${JOBS:-2}
 run_suite() {  # build-dir, extra cmake args...
   local dir=$1; shift
