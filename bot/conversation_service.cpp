@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "bot/log.h"
+#include "bot/metrics.h"
 #include "knowledge/assessment.h"
 #include "dialogs/engine.h"
 
@@ -16,10 +17,12 @@ bool KnowledgeHolder::Reload(std::vector<std::string>* errors) {
   auto fresh = LoadKnowledge(dir_, errors);
   if (!fresh) {
     for (const auto& e : *errors) Log(LogLevel::kError, {{"event", "knowledge_reload_refused"}, {"error", e}});
+    ProcessMetrics().CountReload(false);
     return false;
   }
   const size_t entries = fresh->faq.entries().size();
   Swap(std::move(fresh));
+  ProcessMetrics().CountReload(true);
   Log(LogLevel::kInfo, {{"event", "knowledge_reloaded"}, {"faq_entries", entries}});
   return true;
 }
@@ -139,7 +142,10 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
   int64_t started = clock_->NowMicros();
   if (!m.dedupe_key.empty()) {
     json stored;
-    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) {
+      ProcessMetrics().CountTurn(0, true);
+      return {Status::Ok(), stored, true};
+    }
   }
   bool create = m.conversation_id.empty();
   std::string conversation_id = create ? NewConversationId() : m.conversation_id;
@@ -252,6 +258,11 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     cache_.Put(committed);
     if (create && !new_session.empty()) cache_.PutSession(commit.session_hash, conversation_id);
 
+    ProcessMetrics().CountTurn((clock_->NowMicros() - started) / 1e6, false);
+    if (commit.ticket) ProcessMetrics().CountTicketFiled();
+    for (const Effect& e : result.effects) {
+      if (e.kind == Effect::Kind::kHandOff) ProcessMetrics().CountHandoff();
+    }
     if (LogEnabled(LogLevel::kInfo)) {
       json line = {{"event", "turn"},
                    {"conversation_id", conversation_id},
@@ -346,6 +357,7 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
       cache_.Erase(conversation_id);
       return st;
     }
+    if (commit.ticket) ProcessMetrics().CountTicketFiled();
     auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
     committed->version += 1;
     committed->last_seq += (commit.inbound.author.empty() ? 0 : 1) + static_cast<int64_t>(commit.replies.size());

@@ -11,6 +11,7 @@
 
 #include "bot/http_json.h"
 #include "bot/log.h"
+#include "bot/metrics.h"
 #include "bot/staff_api.h"
 #include "bot/web_assets.h"
 #include "dialogs/text.h"
@@ -85,6 +86,7 @@ void HttpServer::Routes() {
     else SendError(res, res.status, "http_error", "the request could not be handled");
   });
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    ProcessMetrics().CountRequest(res.status);
     if (!LogEnabled(LogLevel::kInfo)) return;
     json line = {{"event", "http"}, {"method", req.method}, {"route", req.path}, {"status", res.status},
                  {"latency_ms", t_request_started ? (MicrosNow() - t_request_started) / 1000.0 : 0.0}};
@@ -93,6 +95,11 @@ void HttpServer::Routes() {
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, {{"status", "ok"}}); });
+
+  // Prometheus text. No secrets, no customer data; deploy/nginx.conf keeps it off the public side.
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(ProcessMetrics().Render(knowledge_->Get()->faq.entries().size()), "text/plain; version=0.0.4");
+  });
 
   // The pages and scripts of bot/web/, compiled in. Scripts only from this origin, no inline script:
   // whatever a customer or a knowledge answer says cannot run here. Styles may be inline (the widget

@@ -9,6 +9,7 @@
 #include "bot/conversation_service.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
+#include "bot/metrics.h"
 #include "bot/staff_auth.h"
 #include "dialogs/text.h"
 
@@ -178,6 +179,7 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
     if (st.code() == Status::Code::kConflict) return SendError(res, 409, "conflict", st.message());
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    ProcessMetrics().CountStaffAction();
     Log(LogLevel::kInfo, {{"event", "staff_action"}, {"staff", name}, {"action", action}, {"conversation_id", id}});
     json view;
     if (service->StaffView(id, &view).ok()) done["conversation"] = view;

@@ -370,4 +370,37 @@ TEST_CASE("logs: one JSON line per request and per turn, no secrets, no customer
   }
 }
 
+TEST_CASE("GET /metrics counts turns, resends, tickets, handoffs and requests in Prometheus text", "[http][metrics]") {
+  TempDir dir;
+  ServerProcess server(dir.File("rd.sqlite3"));
+  server.Start();
+  auto c = server.Client();
+  auto metric = [&](const std::string& name) {
+    auto r = c->Get("/metrics");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    CHECK(r->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
+    size_t at = r->body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(r->body.substr(at + name.size() + 2));
+  };
+  CHECK(metric("refundbot_turns_total") == 0);
+  CHECK(metric("refundbot_faq_entries") >= 40);
+  Walk w = Converse(*c, {{"hi, paid on 2026-11-01, activated on 2026-11-05", "problems"},
+                         {"latency 400ms", "evidence"}, {"contract", "contact"}, {"order 123456", "confirmation"},
+                         {"yes", "null"}});
+  CHECK(metric("refundbot_turns_total") == 5);
+  CHECK(metric("refundbot_tickets_filed_total") == 1);
+  json resend = {{"session", w.session}, {"text", "thanks"}, {"client_message_id", "resend-0000000001"}};
+  PostChat(*c, resend);
+  PostChat(*c, resend);
+  CHECK(metric("refundbot_turns_total") == 6);
+  CHECK(metric("refundbot_duplicate_deliveries_total") == 1);
+  PostChat(*c, {{"session", w.session}, {"text", "human please"}});
+  CHECK(metric("refundbot_handoffs_total") == 1);
+  PostRaw(*c, "{broken");
+  CHECK(metric("refundbot_http_requests_total{code=\"4xx\"}") >= 1);
+  CHECK(metric("refundbot_turn_duration_seconds_count") == 7);
+}
+
 }  // namespace rd::test
