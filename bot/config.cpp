@@ -33,6 +33,31 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "log_level") cfg->log_level = v.get<std::string>();
       else if (key == "fixed_now") cfg->fixed_now = v.get<std::string>();
       else if (key == "staff_cookie_secure") cfg->staff_cookie_secure = v.get<bool>();
+      else if (key == "public_base_url") cfg->public_base_url = v.get<std::string>();
+      else if (key == "outbox_workers") cfg->outbox_workers = v.get<int>();
+      else if (key == "slack") {
+        for (const auto& [k, x] : v.items()) {
+          SlackSettings& sl = cfg->slack;
+          if (k == "signing_secret") sl.signing_secret = x.get<std::string>();
+          else if (k == "bot_token") sl.bot_token = x.get<std::string>();
+          else if (k == "api_base") sl.api_base = x.get<std::string>();
+          else if (k == "bot_user_id") sl.bot_user_id = x.get<std::string>();
+          else if (k == "staff_channel") sl.staff_channel = x.get<std::string>();
+          else { *error = path + ": unknown option \"slack." + k + "\""; return false; }
+        }
+      } else if (key == "wecom") {
+        for (const auto& [k, x] : v.items()) {
+          WeComSettings& w = cfg->wecom;
+          if (k == "corp_id") w.corp_id = x.get<std::string>();
+          else if (k == "token") w.token = x.get<std::string>();
+          else if (k == "aes_key") w.aes_key = x.get<std::string>();
+          else if (k == "agent_id") w.agent_id = x.get<std::string>();
+          else if (k == "secret") w.secret = x.get<std::string>();
+          else if (k == "api_base") w.api_base = x.get<std::string>();
+          else if (k == "robot_webhook") w.robot_webhook = x.get<std::string>();
+          else { *error = path + ": unknown option \"wecom." + k + "\""; return false; }
+        }
+      }
       else { *error = path + ": unknown option \"" + key + "\""; return false; }
     }
   } catch (const json::exception& e) {
@@ -60,6 +85,19 @@ bool ApplyEnvironment(Config* cfg, std::string* error) {
   str("REFUNDBOT_KNOWLEDGE_DIR", &cfg->knowledge_dir);
   str("REFUNDBOT_LOG_LEVEL", &cfg->log_level);
   str("REFUNDBOT_FIXED_NOW", &cfg->fixed_now);
+  str("REFUNDBOT_PUBLIC_URL", &cfg->public_base_url);
+  str("SLACK_SIGNING_SECRET", &cfg->slack.signing_secret);
+  str("SLACK_BOT_TOKEN", &cfg->slack.bot_token);
+  str("SLACK_API_BASE", &cfg->slack.api_base);
+  str("SLACK_BOT_USER_ID", &cfg->slack.bot_user_id);
+  str("SLACK_STAFF_CHANNEL", &cfg->slack.staff_channel);
+  str("WECOM_CORP_ID", &cfg->wecom.corp_id);
+  str("WECOM_TOKEN", &cfg->wecom.token);
+  str("WECOM_AES_KEY", &cfg->wecom.aes_key);
+  str("WECOM_AGENT_ID", &cfg->wecom.agent_id);
+  str("WECOM_SECRET", &cfg->wecom.secret);
+  str("WECOM_API_BASE", &cfg->wecom.api_base);
+  str("WECOM_ROBOT_WEBHOOK", &cfg->wecom.robot_webhook);
   return num("REFUNDBOT_PORT", &cfg->port) && num("REFUNDBOT_UTC_OFFSET_MINUTES", &cfg->utc_offset_minutes);
 }
 
@@ -71,6 +109,11 @@ bool ValidateConfig(const Config& c, std::string* error) {
   if (c.default_lang != "zh" && c.default_lang != "en") { *error = "default_lang must be zh or en"; return false; }
   if (c.http_threads < 2 || c.http_threads > 4096) { *error = "http_threads must be 2–4096"; return false; }
   if (c.max_body_bytes < 1024) { *error = "max_body_bytes must be at least 1024"; return false; }
+  if (c.outbox_workers < 1 || c.outbox_workers > 64) { *error = "outbox_workers must be 1–64"; return false; }
+  BaseUrl ignored;
+  if (c.slack.enabled() && !ParseBaseUrl(c.slack.api_base, &ignored, error)) return false;
+  if (c.wecom.enabled() && !ParseBaseUrl(c.wecom.api_base, &ignored, error)) return false;
+  if (!c.wecom.robot_webhook.empty() && !ParseBaseUrl(c.wecom.robot_webhook, &ignored, error)) return false;
   if (c.max_upload_bytes < 1024 || c.max_upload_bytes > (size_t{1} << 30)) {
     *error = "max_upload_bytes must be 1 KiB–1 GiB";
     return false;

@@ -236,6 +236,10 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
     if (create && !new_session.empty()) commit.session_hash = Sha256Hex(new_session);
     commit.inbound = MessageRecord{0, "customer", m.text, json(nullptr), now};
     commit.dedupe_key = m.dedupe_key;
+    if (m.replies_via_outbox) {
+      commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending, "reply:" + m.dedupe_key + ":");
+    }
+    for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
     if (!m.dedupe_key.empty()) commit.response = response;  // kept only where a resend can ask for it
 
     Status st = store_->CommitTurn(commit);
@@ -251,6 +255,7 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       cache_.Erase(conversation_id);
       return {st, json(), false};
     }
+    if (!commit.outbox.empty() && on_outbox_) on_outbox_();
     auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
     committed->version = create ? 1 : committed->version + 1;
     committed->last_seq += 1 + static_cast<int64_t>(commit.replies.size());
@@ -348,6 +353,15 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
     conv.updated_at = now;
     for (auto& r : commit.replies) r.at = now;
     if (!commit.inbound.author.empty()) commit.inbound.at = now;
+    if (conv.channel == "slack" || conv.channel == "wecom") {
+      // What staff (or a status change) say reaches a platform customer in their own chat.
+      std::vector<MessageRecord> out;
+      if (commit.inbound.author == "staff") out.push_back(commit.inbound);
+      for (const auto& r : commit.replies) out.push_back(r);
+      if (!commit.inbound.author.empty() && commit.inbound.author != "staff") out.clear();  // the customer's own file
+      auto rows = ChannelOutbox(conv, out, state.pending, "staff:" + conv.id + ":" + std::to_string(conv.version) + ":");
+      for (auto& r : rows) commit.outbox.push_back(std::move(r));
+    }
     st = store_->CommitTurn(commit);
     if (st.code() == Status::Code::kConflict) {  // a customer's turn committed meanwhile: redo on the new state
       cache_.Erase(conversation_id);
@@ -358,6 +372,7 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
       return st;
     }
     if (commit.ticket) ProcessMetrics().CountTicketFiled();
+    if (!commit.outbox.empty() && on_outbox_) on_outbox_();
     auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
     committed->version += 1;
     committed->last_seq += (commit.inbound.author.empty() ? 0 : 1) + static_cast<int64_t>(commit.replies.size());
@@ -604,6 +619,151 @@ Status ConversationService::StaffView(const std::string& id, json* out) {
           {"tickets", ticket_list},
           {"transcript", transcript}};
   return store_->MarkReadByStaff(id, conv.last_seq);
+}
+
+std::mutex& ConversationService::ChannelUserLock(const std::string& key) {
+  return channel_user_stripes_[std::hash<std::string>{}(key) % channel_user_stripes_.size()];
+}
+
+TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
+  if (!m.dedupe_key.empty()) {  // a retried delivery: answer from the store, before any lock
+    json stored;
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) {
+      ProcessMetrics().CountTurn(0, true);
+      return {Status::Ok(), stored, true};
+    }
+  }
+  std::lock_guard<std::mutex> lock(ChannelUserLock(m.channel + ":" + m.channel_user));
+  ConversationRecord existing;
+  Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
+  if (st.ok()) m.conversation_id = existing.id;
+  else if (st.code() != Status::Code::kNotFound) return {st, json(), false};
+  return HandleMessage(m);
+}
+
+TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, const AttachmentRecord& file) {
+  if (!m.dedupe_key.empty()) {
+    json stored;
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
+  }
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(ChannelUserLock(m.channel + ":" + m.channel_user));
+    ConversationRecord existing;
+    Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
+    if (st.code() == Status::Code::kNotFound) {
+      // A file as the first message: open the conversation with a greeting turn first.
+      InboundMessage hello = m;
+      hello.text = m.text.empty() ? file.name : m.text;
+      hello.dedupe_key = m.dedupe_key.empty() ? "" : m.dedupe_key + ":open";
+      TurnOutcome opened = HandleMessage(hello);
+      if (!opened.status.ok()) return opened;
+      id = opened.response.value("conversation_id", "");
+    } else if (!st.ok()) {
+      return {st, json(), false};
+    } else {
+      id = existing.id;
+    }
+  }
+  json response;
+  Status st = RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
+                                   TurnCommit& commit) {
+    StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
+    state = r.state;
+    commit.inbound = MessageRecord{0, "customer",
+                                   ctx.knowledge->messages.Render("upload.customer_line", state.lang, {{"name", file.name}}),
+                                   json(nullptr), 0};
+    commit.dedupe_key = m.dedupe_key;
+    AddReplies(r, &commit);
+    if (!file.path.empty()) {
+      AttachmentRecord a = file;
+      a.conversation_id = before.id;
+      commit.attachment = a;
+    }
+    json replies = json::array();
+    for (const Reply& reply : r.replies) replies.push_back({{"text", reply.text}});
+    response = {{"conversation_id", before.id}, {"state", state.state}, {"replies", replies}};
+    if (!m.dedupe_key.empty()) commit.response = response;
+    if (m.replies_via_outbox) {
+      commit.outbox = ChannelOutbox(before, commit.replies, state.pending, "reply:" + m.dedupe_key + ":");
+    }
+    return Status::Ok();
+  });
+  if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
+    json stored;
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
+  }
+  if (!st.ok()) return {st, json(), false};
+  return {Status::Ok(), response, false};
+}
+
+std::vector<OutboxRecord> ConversationService::ChannelOutbox(const ConversationRecord& conv,
+                                                             const std::vector<MessageRecord>& replies,
+                                                             const std::string& pending_slot,
+                                                             const std::string& key_prefix) {
+  std::vector<OutboxRecord> rows;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const MessageRecord& r = replies[i];
+    OutboxRecord o;
+    o.idempotency_key = key_prefix + std::to_string(i);
+    if (conv.channel == "slack") {
+      // channel_user is the DM channel, or "channel/thread_ts" for a thread in a shared channel.
+      const size_t slash = conv.channel_user.find('/');
+      const std::string channel = conv.channel_user.substr(0, slash);
+      o.kind = "slack_message";
+      o.target = "slack:" + conv.channel_user;
+      o.payload = {{"channel", channel}, {"text", r.text}};
+      if (slash != std::string::npos) o.payload["thread_ts"] = conv.channel_user.substr(slash + 1);
+      if (r.quick_replies.is_array()) o.payload["quick_replies"] = r.quick_replies;
+      // The last message of a turn that asks for a date carries the date picker.
+      const bool date_question = pending_slot == "payment_date" || pending_slot == "activation_date";
+      if (date_question && i + 1 == replies.size() && r.author == "bot") o.payload["date_picker"] = true;
+    } else if (conv.channel == "wecom") {
+      std::string text = r.text;
+      if (r.quick_replies.is_array() && !r.quick_replies.empty()) {
+        // WeCom text messages have no buttons: the choices are listed to type back.
+        for (const auto& q : r.quick_replies) text += "\n· " + q.get<std::string>();
+      }
+      o.kind = "wecom_message";
+      o.target = "wecom:" + conv.channel_user;
+      o.payload = {{"touser", conv.channel_user}, {"text", text}};
+    } else {
+      continue;
+    }
+    rows.push_back(std::move(o));
+  }
+  return rows;
+}
+
+std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRecord& conv, const StepResult& result,
+                                                            const std::optional<TicketRecord>& ticket,
+                                                            const Knowledge& knowledge) {
+  std::vector<OutboxRecord> rows;
+  if (options_.slack_staff_channel.empty() && options_.wecom_robot_webhook.empty()) return rows;
+  std::vector<std::pair<std::string, std::string>> notices;  // key, text
+  const std::string link = options_.public_base_url + "/console#" + conv.id;
+  for (const Effect& e : result.effects) {
+    if (e.kind != Effect::Kind::kHandOff) continue;
+    notices.push_back({"handoff:" + conv.id + ":" + std::to_string(conv.version),
+                       knowledge.messages.Render("notice.handoff", options_.staff_lang,
+                                                 {{"conversation_id", conv.id}, {"channel", conv.channel}, {"link", link}})});
+  }
+  if (ticket) {
+    notices.push_back({"ticket:" + ticket->id,
+                       knowledge.messages.Render("notice.ticket_filed", options_.staff_lang,
+                                                 {{"ticket_id", ticket->id}, {"channel", conv.channel}, {"link", link},
+                                                  {"verdict", ticket->ticket["assessment"].value("verdict", "")}})});
+  }
+  for (const auto& [key, text] : notices) {
+    if (!options_.slack_staff_channel.empty()) {
+      rows.push_back({0, "slack_message", "slack:" + options_.slack_staff_channel,
+                      {{"channel", options_.slack_staff_channel}, {"text", text}}, "notice:slack:" + key, 0});
+    }
+    if (!options_.wecom_robot_webhook.empty()) {
+      rows.push_back({0, "wecom_robot", options_.wecom_robot_webhook, {{"text", text}}, "notice:wecom:" + key, 0});
+    }
+  }
+  return rows;
 }
 
 }  // namespace rd

@@ -49,6 +49,12 @@ struct ServiceOptions {
   int utc_offset_minutes = 480;
   int64_t idle_timeout_seconds = 7 * 86400;
   Lang default_lang = Lang::kZh;
+  // Staff notices (a conversation needs a person, a ticket was filed), through the outbox: a Slack
+  // channel and/or a WeCom group robot webhook; empty = none. Links point at public_base_url/console.
+  std::string slack_staff_channel;
+  std::string wecom_robot_webhook;
+  std::string public_base_url = "http://localhost:8080";
+  Lang staff_lang = Lang::kZh;
 };
 
 struct InboundMessage {
@@ -59,6 +65,9 @@ struct InboundMessage {
   std::string dedupe_key;       // empty: no dedupe
   std::string lang_hint;        // "zh" | "en" | ""
   bool channel_identifies_customer = false;
+  // Replies go out through the outbox to the platform (Slack); false: the caller answers in-band (the
+  // web API's body, WeCom's passive reply).
+  bool replies_via_outbox = false;
 };
 
 struct TurnOutcome {
@@ -102,6 +111,13 @@ class ConversationService {
 
   // A message from any channel, once the channel has resolved the conversation.
   TurnOutcome HandleMessage(const InboundMessage& message, const std::string& new_session = "");
+  // A message from a chat platform (Slack, WeCom): the user's (or thread's) conversation is found, or
+  // started, under a lock on the user, so two first messages never open two conversations.
+  TurnOutcome HandleChannelMessage(InboundMessage message);
+  // A file a platform user sent (Slack file share, WeCom image): recorded as evidence like an upload.
+  TurnOutcome HandleChannelFile(const InboundMessage& message, const AttachmentRecord& file);
+  // Called after a commit that queued outbox rows (wakes the outbox worker).
+  void SetOutboxListener(std::function<void()> listener) { on_outbox_ = std::move(listener); }
 
   // The conversation a web session belongs to: its id (cheap, cached), or the whole record.
   Status ResolveSessionId(const std::string& session, std::string* id);
@@ -146,6 +162,17 @@ class ConversationService {
   std::mutex& LockFor(const std::string& conversation_id);
   std::string NewConversationId();
 
+  // Outbox rows that carry `replies` (and a staff message) to the conversation's platform, if it has
+  // one; keys start with `key_prefix`, so a retried commit never queues them twice.
+  std::vector<OutboxRecord> ChannelOutbox(const ConversationRecord& conv, const std::vector<MessageRecord>& replies,
+                                          const std::string& pending_slot, const std::string& key_prefix);
+  // Notices to staff channels for what this turn did (handoff, filed ticket).
+  std::vector<OutboxRecord> StaffNotices(const ConversationRecord& conv, const StepResult& result,
+                                         const std::optional<TicketRecord>& ticket, const Knowledge& knowledge);
+  std::mutex& ChannelUserLock(const std::string& key);
+
+  std::function<void()> on_outbox_;
+  std::array<std::mutex, 64> channel_user_stripes_;
   Store* store_;
   KnowledgeHolder* knowledge_;
   Clock* clock_;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <map>
 
+#include "bot/channels/slack.h"
+#include "bot/channels/wecom.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
@@ -213,6 +215,9 @@ void HttpServer::Routes() {
   s.Post("/api/chat/upload", [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
 
   RegisterStaffRoutes(s, {config_, service_, knowledge_, staff_auth_});
+  RegisterSlackRoutes(s, config_.slack, service_);
+  std::string error;
+  if (!RegisterWeComRoutes(s, config_.wecom, service_, SystemRandom(), &error)) channel_error_ = error;
 }
 
 namespace {

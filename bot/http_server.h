@@ -24,6 +24,8 @@ class HttpServer {
   HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge, StaffAuth* staff_auth);
   ~HttpServer();
 
+  // Why a configured channel could not be set up (a malformed WeCom key), or "".
+  const std::string& channel_error() const { return channel_error_; }
   // Binds (port 0 picks a free one) and returns the port, or -1.
   int Bind();
   // Serves until Stop(); returns false if the listener failed.
@@ -41,6 +43,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> server_;
   int listen_fd_ = -1;
   std::string uploads_dir_;
+  std::string channel_error_;
 };
 
 }  // namespace rd

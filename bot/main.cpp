@@ -15,6 +15,7 @@
 #include "bot/conversation_service.h"
 #include "bot/http_server.h"
 #include "bot/log.h"
+#include "bot/outbox.h"
 #include "bot/staff_auth.h"
 #include "dialogs/dates.h"
 #include "dialogs/text.h"
@@ -141,9 +142,19 @@ int Serve(const rd::Config& config) {
   so.utc_offset_minutes = config.utc_offset_minutes;
   so.idle_timeout_seconds = int64_t{config.idle_timeout_days} * 86400;
   rd::ParseLang(config.default_lang, &so.default_lang);
+  so.staff_lang = so.default_lang;
+  so.public_base_url = config.public_base_url;
+  if (config.slack.enabled()) so.slack_staff_channel = config.slack.staff_channel;
+  so.wecom_robot_webhook = config.wecom.robot_webhook;
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
   rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
   rd::HttpServer server(config, &service, &holder, &staff_auth);
+  if (!server.channel_error().empty()) { std::cerr << "refusing to start: " << server.channel_error() << "\n"; return 1; }
+  rd::OutboxOptions outbox_options;
+  outbox_options.workers = config.outbox_workers;
+  rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options);
+  service.SetOutboxListener([&outbox] { outbox.Wake(); });
+  outbox.Start();
   int port = server.Bind();
   if (port < 0) {
     std::cerr << "cannot listen on " << config.host << ":" << config.port
@@ -166,13 +177,15 @@ int Serve(const rd::Config& config) {
     }
   });
   rd::Log(rd::LogLevel::kInfo, {{"event", "listening"}, {"host", config.host}, {"port", port}, {"db", config.db_path},
-                                {"schema_version", rd::SqliteSchemaVersion()}});
+                                {"schema_version", rd::SqliteSchemaVersion()}, {"slack", config.slack.enabled()},
+                                {"wecom", config.wecom.enabled()}});
   std::cout << "listening on http://" << config.host << ":" << port << std::endl;
   bool ok = server.Serve();
   if (!ok) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
   signal_thread.join();
+  outbox.Stop();
   return ok ? 0 : 1;
 }
 

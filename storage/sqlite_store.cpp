@@ -101,6 +101,10 @@ CREATE TABLE attachments(
   created_at INTEGER NOT NULL,
   PRIMARY KEY(conversation_id, sha256));
 )sql",
+    // 4: outbox delivery in order per target; the newest conversation of a platform user.
+    R"sql(
+CREATE INDEX outbox_target ON outbox(target, id) WHERE status IN ('pending', 'sending');
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -393,6 +397,112 @@ class SqliteStore : public Store {
       sqlite3_bind_int64(s, 1, seq);
       BindText(s, 2, conversation_id);
     }, "");
+  }
+
+  Status FindConversationByChannelUser(const std::string& channel, const std::string& channel_user,
+                                       ConversationRecord* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, created_at, updated_at, "
+          "assignee, staff_read_seq FROM conversations WHERE channel = ? AND channel_user = ? "
+          "ORDER BY created_at DESC, id DESC LIMIT 1");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, channel);
+      BindText(s, 2, channel_user);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no conversation for this user");
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      out->id = ColumnText(s, 0);
+      out->channel = ColumnText(s, 1);
+      out->channel_user = ColumnText(s, 2);
+      out->state = ColumnText(s, 3);
+      out->pending_slot = ColumnText(s, 4);
+      out->dialog = json::parse(ColumnText(s, 5), nullptr, false);
+      out->version = sqlite3_column_int64(s, 6);
+      out->last_seq = sqlite3_column_int64(s, 7);
+      out->created_at = sqlite3_column_int64(s, 8);
+      out->updated_at = sqlite3_column_int64(s, 9);
+      out->assignee = ColumnText(s, 10);
+      out->staff_read_seq = sqlite3_column_int64(s, 11);
+      return Status::Ok();
+    });
+  }
+
+  Status ClaimOutbox(int64_t now, int64_t lease_until, int limit, std::vector<OutboxRecord>* out) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3_stmt* s = writer_.Prepare(
+        "UPDATE outbox SET status = 'sending', next_attempt_at = ?2, attempts = attempts + 1 WHERE id IN ("
+        " SELECT o.id FROM outbox o WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?1"
+        " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.target = o.target AND e.status IN ('pending', 'sending')"
+        "                 AND e.id < o.id)"
+        " ORDER BY o.id LIMIT ?3) "
+        "RETURNING id, kind, target, payload, idempotency_key, attempts");
+    if (!s) return Status::IoError(writer_.Error());
+    StmtGuard g{s};
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, lease_until);
+    sqlite3_bind_int(s, 3, limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      OutboxRecord r;
+      r.id = sqlite3_column_int64(s, 0);
+      r.kind = ColumnText(s, 1);
+      r.target = ColumnText(s, 2);
+      r.payload = json::parse(ColumnText(s, 3), nullptr, false);
+      r.idempotency_key = ColumnText(s, 4);
+      r.attempts = sqlite3_column_int(s, 5);
+      out->push_back(std::move(r));
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(writer_.Error());
+  }
+
+  Status FinishOutbox(int64_t id, const std::string& status, const json& result, int64_t now) override {
+    return WriteOne("UPDATE outbox SET status = ?, result = ?, delivered_at = ?, last_error = "
+                    "CASE WHEN ? = 'failed' THEN ? ELSE last_error END WHERE id = ?", [&](sqlite3_stmt* s) {
+      BindText(s, 1, status);
+      BindText(s, 2, result.dump());
+      sqlite3_bind_int64(s, 3, now);
+      BindText(s, 4, status);
+      BindText(s, 5, result.dump());
+      sqlite3_bind_int64(s, 6, id);
+    }, "");
+  }
+
+  Status RescheduleOutbox(int64_t id, int64_t next_attempt_at, const std::string& error) override {
+    return WriteOne("UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
+                    [&](sqlite3_stmt* s) {
+      sqlite3_bind_int64(s, 1, next_attempt_at);
+      BindText(s, 2, error);
+      sqlite3_bind_int64(s, 3, id);
+    }, "");
+  }
+
+  Status OutboxCounts(std::map<std::string, int64_t>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT status, count(*) FROM outbox GROUP BY status");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) (*out)[ColumnText(s, 0)] = sqlite3_column_int64(s, 1);
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+    });
+  }
+
+  Status EnqueueOutbox(const std::vector<OutboxRecord>& rows, int64_t now) override {
+    for (const auto& o : rows) {
+      Status st = WriteOne("INSERT INTO outbox(kind, target, payload, idempotency_key, next_attempt_at, created_at) "
+                           "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING", [&](sqlite3_stmt* s) {
+        BindText(s, 1, o.kind);
+        BindText(s, 2, o.target);
+        BindText(s, 3, o.payload.dump());
+        BindText(s, 4, o.idempotency_key);
+        sqlite3_bind_int64(s, 5, now);
+        sqlite3_bind_int64(s, 6, now);
+      }, "");
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
   }
 
   Status AddStaff(const std::string& name, const std::string& password_hash, int64_t now) override {

@@ -88,10 +88,11 @@ struct TicketRecord {
 
 struct OutboxRecord {
   int64_t id = 0;
-  std::string kind;             // slack_message | wecom_message | staff_notice | ticket_webhook
-  std::string target;
+  std::string kind;             // slack_message | wecom_message | wecom_robot | slack_file | wecom_media
+  std::string target;           // rows of one target are delivered one at a time, in order
   nlohmann::json payload;
   std::string idempotency_key;  // unique: the same key is never enqueued twice
+  int attempts = 0;             // deliveries tried so far (the current one included, once claimed)
 };
 
 // A credential a staff member holds: an API token (for scripts, no expiry) or a login session (cookie,
@@ -147,6 +148,22 @@ class Store {
   virtual Status GetAttachment(const std::string& conversation_id, const std::string& sha256, AttachmentRecord* out) = 0;
   // Marks every message up to `seq` as read by staff (does not change the conversation's version).
   virtual Status MarkReadByStaff(const std::string& conversation_id, int64_t seq) = 0;
+
+  // The conversation a chat platform's user (or DM channel, or thread) has: the newest one.
+  virtual Status FindConversationByChannelUser(const std::string& channel, const std::string& channel_user,
+                                               ConversationRecord* out) = 0;
+
+  // The outbox (invariant 3). Claim: up to `limit` rows that are due, each the oldest undelivered row of
+  // its target, leased until `lease_until` (a worker that dies leaves them to be claimed again).
+  virtual Status ClaimOutbox(int64_t now, int64_t lease_until, int limit, std::vector<OutboxRecord>* out) = 0;
+  // delivered | failed, with what the platform answered (or why it failed).
+  virtual Status FinishOutbox(int64_t id, const std::string& status, const nlohmann::json& result, int64_t now) = 0;
+  // Try again at `next_attempt_at`.
+  virtual Status RescheduleOutbox(int64_t id, int64_t next_attempt_at, const std::string& error) = 0;
+  // Rows by status, for tests and operators: pending, sending, delivered, failed.
+  virtual Status OutboxCounts(std::map<std::string, int64_t>* out) = 0;
+  // Appends rows outside a turn (a download job, a staff notice of an action that changed no state).
+  virtual Status EnqueueOutbox(const std::vector<OutboxRecord>& rows, int64_t now) = 0;
 
   // Staff accounts. `password_hash` is an encoded hash (bot/staff_auth.h), never a password.
   // AddStaff: Duplicate when the name exists. GetStaffPasswordHash: NotFound for an unknown name.

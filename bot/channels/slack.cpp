@@ -1,0 +1,202 @@
+#include "bot/channels/slack.h"
+
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdlib>
+
+#include "bot/conversation_service.h"
+#include "bot/http_json.h"
+#include "bot/log.h"
+#include "dialogs/text.h"
+
+namespace rd {
+
+using nlohmann::json;
+
+std::string SlackSignature(const std::string& secret, const std::string& timestamp, const std::string& body) {
+  const std::string base = "v0:" + timestamp + ":" + body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(base.data()),
+       base.size(), mac, &len);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "v0=";
+  for (unsigned int i = 0; i < len; ++i) { out += kHex[mac[i] >> 4]; out += kHex[mac[i] & 15]; }
+  return out;
+}
+
+bool VerifySlackRequest(const std::string& secret, const std::string& timestamp, const std::string& body,
+                        const std::string& signature, int64_t now, int64_t max_skew, std::string* error) {
+  if (timestamp.empty() || signature.empty()) { *error = "missing X-Slack-Request-Timestamp or X-Slack-Signature"; return false; }
+  char* end = nullptr;
+  const long long ts = std::strtoll(timestamp.c_str(), &end, 10);
+  if (*end != '\0' || timestamp.size() > 12) { *error = "malformed timestamp"; return false; }
+  if (std::llabs(now - ts) > max_skew) { *error = "stale timestamp (replay?)"; return false; }
+  const std::string expected = SlackSignature(secret, timestamp, body);
+  if (signature.size() != expected.size() || CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+    *error = "bad signature";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+// "<@U123> refund please" -> "refund please": mentions address the bot, they are not the message.
+std::string WithoutMentions(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 2, "<@") == 0) {
+      size_t close = text.find('>', i);
+      if (close != std::string::npos) { i = close + 1; continue; }
+    }
+    out += text[i++];
+  }
+  return Trim(out);
+}
+
+// Slack sends &, < and > escaped in message text.
+std::string Unescape(std::string s) {
+  for (auto [from, to] : {std::pair<const char*, const char*>{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}}) {
+    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + 1)) s.replace(p, std::strlen(from), to);
+  }
+  return s;
+}
+
+bool Admit(const SlackSettings& settings, const httplib::Request& req, httplib::Response& res) {
+  std::string error;
+  if (!VerifySlackRequest(settings.signing_secret, req.get_header_value("X-Slack-Request-Timestamp"), req.body,
+                          req.get_header_value("X-Slack-Signature"), SystemClock()->NowUnix(),
+                          settings.max_clock_skew_seconds, &error)) {
+    Log(LogLevel::kWarn, {{"event", "slack_refused"}, {"reason", error}});
+    SendError(res, 401, "bad_signature", error);
+    return false;
+  }
+  return true;
+}
+
+// The conversation key: a DM channel, or a thread in a shared channel ("C123/1700000000.000100").
+std::string ConversationKey(const json& event) {
+  const std::string channel = event.value("channel", "");
+  const bool direct = event.value("channel_type", "") == "im" || (!channel.empty() && channel[0] == 'D');
+  if (direct) return channel;
+  const std::string thread = event.contains("thread_ts") && event["thread_ts"].is_string() ? event["thread_ts"].get<std::string>()
+                                                                                             : event.value("ts", "");
+  return channel + "/" + thread;
+}
+
+void Answer(httplib::Response& res, const TurnOutcome& out) {
+  if (out.status.ok()) {
+    res.status = 200;
+    res.set_content("", "text/plain");
+    return;
+  }
+  // Not stored: a 5xx makes Slack retry the delivery, so nothing is lost.
+  Log(LogLevel::kError, {{"event", "slack_turn_failed"}, {"error", out.status.message()}});
+  SendError(res, 503, "unavailable", "the message could not be stored");
+}
+
+}  // namespace
+
+void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, ConversationService* service) {
+  if (!settings.enabled()) return;
+
+  s.Post("/slack/events", [settings, service](const httplib::Request& req, httplib::Response& res) {
+    if (!Admit(settings, req, res)) return;
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return SendError(res, 400, "malformed_json", "the body is not a JSON object");
+    const std::string type = body.value("type", "");
+    if (type == "url_verification") return SendJson(res, {{"challenge", body.value("challenge", "")}});
+    if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) {
+      res.status = 200;  // an event type we do not handle: acknowledged, ignored
+      return;
+    }
+    const json& event = body["event"];
+    const std::string etype = event.value("type", "");
+    const std::string subtype = event.value("subtype", "");
+    // Loops and noise: the bot's own messages, other bots, edits, deletes, joins.
+    if ((etype != "message" && etype != "app_mention") || event.contains("bot_id") ||
+        (!settings.bot_user_id.empty() && event.value("user", "") == settings.bot_user_id) ||
+        (!subtype.empty() && subtype != "file_share") || !event.contains("user")) {
+      res.status = 200;
+      return;
+    }
+    if (etype == "message" && event.value("channel_type", "") != "im" && event.value("channel", "").rfind('D', 0) != 0 &&
+        !event.contains("thread_ts")) {
+      res.status = 200;  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
+      return;
+    }
+    InboundMessage m;
+    m.channel = "slack";
+    m.channel_user = ConversationKey(event);
+    // One key per Slack message: a retry of the event and the same message arriving as both `message`
+    // and `app_mention` are one turn.
+    m.dedupe_key = "slack:" + event.value("channel", "") + ":" + event.value("ts", "");
+    m.channel_identifies_customer = true;
+    m.replies_via_outbox = true;
+    std::string text = WithoutMentions(Unescape(event.value("text", "")));
+    if (!IsValidUtf8(text)) return SendError(res, 400, "invalid_utf8", "the text is not valid UTF-8");
+    if (event.contains("files") && event["files"].is_array() && !event["files"].empty()) {
+      TurnOutcome last;
+      for (size_t i = 0; i < event["files"].size(); ++i) {
+        const json& f = event["files"][i];
+        AttachmentRecord a;
+        a.name = f.value("name", "file");
+        a.size = f.value("size", int64_t{0});
+        a.content_type = f.value("mimetype", "application/octet-stream");
+        a.sha256 = "";  // the bytes stay at Slack (url_private) until staff fetch them
+        InboundMessage fm = m;
+        fm.text = text;
+        fm.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
+        last = service->HandleChannelFile(fm, a);
+        if (!last.status.ok()) return Answer(res, last);
+      }
+      if (Trim(text).empty()) return Answer(res, last);
+    }
+    if (Trim(text).empty()) {
+      res.status = 200;
+      return;
+    }
+    m.text = text;
+    Answer(res, service->HandleChannelMessage(m));
+  });
+
+  s.Post("/slack/interactivity", [settings, service](const httplib::Request& req, httplib::Response& res) {
+    if (!Admit(settings, req, res)) return;
+    const std::string raw = req.has_param("payload") ? req.get_param_value("payload") : "";
+    json payload = json::parse(raw, nullptr, false);
+    if (payload.is_discarded() || !payload.is_object()) return SendError(res, 400, "malformed_payload", "payload is not JSON");
+    if (payload.value("type", "") != "block_actions" || !payload.contains("actions") || !payload["actions"].is_array() ||
+        payload["actions"].empty()) {
+      res.status = 200;
+      return;
+    }
+    const json& action = payload["actions"][0];
+    std::string text;
+    if (action.value("type", "") == "datepicker") text = action.value("selected_date", "");
+    else text = action.value("value", "");
+    if (Trim(text).empty() || !IsValidUtf8(text)) {
+      res.status = 200;
+      return;
+    }
+    json event = {{"channel", payload.value("channel", json::object()).value("id", "")}};
+    const json container = payload.value("container", json::object());
+    const json message = payload.value("message", json::object());
+    if (message.contains("thread_ts")) event["thread_ts"] = message["thread_ts"];
+    else if (container.contains("thread_ts")) event["thread_ts"] = container["thread_ts"];
+    event["ts"] = container.value("message_ts", "");
+    InboundMessage m;
+    m.channel = "slack";
+    m.channel_user = ConversationKey(event);
+    m.text = text;
+    m.dedupe_key = "slack:action:" + action.value("action_ts", payload.value("trigger_id", ""));
+    m.channel_identifies_customer = true;
+    m.replies_via_outbox = true;
+    Answer(res, service->HandleChannelMessage(m));
+  });
+}
+
+}  // namespace rd

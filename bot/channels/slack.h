@@ -1,0 +1,27 @@
+// Slack: the Events API (POST /slack/events) and interactivity (POST /slack/interactivity). Requests are
+// verified (HMAC-SHA256 over "v0:{timestamp}:{raw body}" with the signing secret, constant-time, at most
+// 5 minutes old) before anything is parsed; unsigned or stale requests get 401 and store nothing. A
+// message event runs its turn at once (milliseconds) and is acknowledged; the replies go out through
+// the outbox. Retries and the same message seen twice (message + app_mention) never run a turn twice.
+#pragma once
+
+#include <string>
+
+#include "bot/channels/platform.h"
+
+namespace httplib { class Server; }
+
+namespace rd {
+
+class ConversationService;
+
+// "v0=" + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)).
+std::string SlackSignature(const std::string& signing_secret, const std::string& timestamp, const std::string& body);
+// True when `signature` is right and `timestamp` within `max_skew` seconds of `now`; else `error` says why.
+bool VerifySlackRequest(const std::string& signing_secret, const std::string& timestamp, const std::string& body,
+                        const std::string& signature, int64_t now, int64_t max_skew, std::string* error);
+
+// Registers the routes when Slack is configured; otherwise they do not exist (404).
+void RegisterSlackRoutes(httplib::Server& server, const SlackSettings& settings, ConversationService* service);
+
+}  // namespace rd

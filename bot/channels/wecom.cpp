@@ -1,0 +1,141 @@
+#include "bot/channels/wecom.h"
+
+#include <httplib.h>
+
+#include <pugixml.hpp>
+
+#include "bot/channels/wecom_crypto.h"
+#include "bot/conversation_service.h"
+#include "bot/http_json.h"
+#include "bot/log.h"
+#include "dialogs/text.h"
+
+namespace rd {
+
+using nlohmann::json;
+
+namespace {
+
+// WeCom's XML never has a DTD; one in a request is an attack (external entities, "billion laughs").
+bool HasDtd(const std::string& xml) {
+  std::string lower;
+  lower.reserve(std::min<size_t>(xml.size(), 1 << 20));
+  for (size_t i = 0; i < xml.size() && i < (1 << 20); ++i) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(xml[i])));
+  return lower.find("<!doctype") != std::string::npos || lower.find("<!entity") != std::string::npos;
+}
+
+// Parses without DOCTYPE processing (pugixml never expands custom entities or fetches anything).
+bool ParseXml(const std::string& text, pugi::xml_document* doc) {
+  if (text.empty() || HasDtd(text)) return false;
+  pugi::xml_parse_result r = doc->load_buffer(text.data(), text.size(), pugi::parse_default & ~pugi::parse_doctype);
+  return static_cast<bool>(r) && doc->child("xml");
+}
+
+std::string Field(const pugi::xml_node& xml, const char* name) { return xml.child(name).text().as_string(); }
+
+// CDATA cannot hold "]]>": split it across two sections.
+std::string Cdata(const std::string& s) {
+  std::string out = "<![CDATA[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, 3, "]]>") == 0) { out += "]]]]><![CDATA[>"; i += 2; continue; }
+    out += s[i];
+  }
+  return out + "]]>";
+}
+
+}  // namespace
+
+bool RegisterWeComRoutes(httplib::Server& s, const WeComSettings& settings, ConversationService* service, Random* random,
+                         std::string* error) {
+  if (!settings.enabled()) return true;
+  auto crypto = WeComCrypto::Create(settings.token, settings.aes_key, settings.corp_id, error);
+  if (!crypto) return false;
+  const WeComCrypto wc = *crypto;
+
+  s.Get("/wecom/callback", [wc](const httplib::Request& req, httplib::Response& res) {
+    const std::string sig = req.get_param_value("msg_signature"), ts = req.get_param_value("timestamp"),
+                      nonce = req.get_param_value("nonce"), echostr = req.get_param_value("echostr");
+    if (!wc.Verify(sig, ts, nonce, echostr)) return SendError(res, 401, "bad_signature", "msg_signature does not match");
+    std::string why;
+    auto plain = wc.Decrypt(echostr, &why);
+    if (!plain) return SendError(res, 400, "bad_echostr", why);
+    res.set_content(*plain, "text/plain; charset=utf-8");
+  });
+
+  s.Post("/wecom/callback", [wc, service, random](const httplib::Request& req, httplib::Response& res) {
+    const std::string sig = req.get_param_value("msg_signature"), ts = req.get_param_value("timestamp"),
+                      nonce = req.get_param_value("nonce");
+    pugi::xml_document outer;
+    if (!ParseXml(req.body, &outer)) return SendError(res, 400, "malformed_xml", "the body is not WeCom's XML");
+    const std::string encrypted = Field(outer.child("xml"), "Encrypt");
+    if (encrypted.empty()) return SendError(res, 400, "malformed_xml", "no Encrypt element");
+    if (!wc.Verify(sig, ts, nonce, encrypted)) {
+      Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", "bad signature"}});
+      return SendError(res, 401, "bad_signature", "msg_signature does not match");
+    }
+    std::string why;
+    auto plain = wc.Decrypt(encrypted, &why);
+    if (!plain) {
+      Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", why}});
+      return SendError(res, 400, "bad_encrypt", why);
+    }
+    pugi::xml_document inner;
+    if (!ParseXml(*plain, &inner)) return SendError(res, 400, "malformed_xml", "the decrypted message is not XML");
+    const pugi::xml_node msg = inner.child("xml");
+    const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
+    if (from.empty() || (type != "text" && type != "image" && type != "file")) {
+      res.status = 200;  // events and types the bot does not handle: acknowledged, ignored
+      return;
+    }
+    InboundMessage m;
+    m.channel = "wecom";
+    m.channel_user = from;
+    m.dedupe_key = "wecom:" + (msg_id.empty() ? from + ":" + Field(msg, "CreateTime") : msg_id);
+    m.channel_identifies_customer = true;
+    TurnOutcome out;
+    if (type == "text") {
+      m.text = Field(msg, "Content");
+      if (!IsValidUtf8(m.text)) return SendError(res, 400, "invalid_utf8", "Content is not valid UTF-8");
+      if (Trim(m.text).empty()) { res.status = 200; return; }
+      out = service->HandleChannelMessage(m);
+    } else {
+      // An image (or a file): evidence on the claim, named after the message; the MediaId lets staff fetch
+      // it from WeCom (media/get) for three days.
+      AttachmentRecord a;
+      const std::string title = Field(msg, "Title");
+      a.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
+      a.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
+      out = service->HandleChannelFile(m, a);
+    }
+    if (!out.status.ok()) {
+      // No answer: WeCom retries the callback, so nothing is lost.
+      Log(LogLevel::kError, {{"event", "wecom_turn_failed"}, {"error", out.status.message()}});
+      return SendError(res, 503, "unavailable", "the message could not be stored");
+    }
+    std::string text;
+    for (const auto& r : out.response.value("replies", json::array())) {
+      text += (text.empty() ? "" : "\n\n") + r.value("text", "");
+      for (const auto& q : r.value("quick_replies", json::array())) text += "\n· " + q.get<std::string>();
+    }
+    if (text.empty()) { res.status = 200; return; }  // e.g. staff have the conversation: the bot is silent
+    // The passive reply: the answer encrypted for WeCom, signed with a fresh timestamp and nonce.
+    const std::string now = std::to_string(SystemClock()->NowUnix());
+    const std::string reply = "<xml><ToUserName>" + Cdata(from) + "</ToUserName><FromUserName>" + Cdata(wc.receive_id()) +
+                              "</FromUserName><CreateTime>" + now + "</CreateTime><MsgType>" + Cdata("text") +
+                              "</MsgType><Content>" + Cdata(text) + "</Content></xml>";
+    unsigned char rnd[16];
+    random->Fill(rnd, sizeof rnd);
+    static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string prefix, reply_nonce;
+    for (unsigned char b : rnd) prefix += kAlnum[b % 62];
+    for (int i = 0; i < 10; ++i) reply_nonce += static_cast<char>('0' + rnd[i] % 10);
+    const std::string enc = wc.Encrypt(reply, prefix);
+    const std::string body = "<xml><Encrypt>" + Cdata(enc) + "</Encrypt><MsgSignature>" +
+                             Cdata(wc.Signature(now, reply_nonce, enc)) + "</MsgSignature><TimeStamp>" + now +
+                             "</TimeStamp><Nonce>" + Cdata(reply_nonce) + "</Nonce></xml>";
+    res.set_content(body, "application/xml; charset=utf-8");
+  });
+  return true;
+}
+
+}  // namespace rd

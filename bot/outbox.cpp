@@ -1,0 +1,243 @@
+#include "bot/outbox.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+
+#include "bot/log.h"
+
+namespace rd {
+
+using nlohmann::json;
+
+namespace {
+
+// Slack's mrkdwn treats &, < and > as markup.
+std::string SlackEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string Truncated(const std::string& s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // never cut a UTF-8 sequence
+  return s.substr(0, n);
+}
+
+// chat.postMessage body: the text, and its quick replies as buttons or a date question as a datepicker.
+json SlackMessage(const json& p) {
+  json body = {{"channel", p.value("channel", "")}, {"text", p.value("text", "")}};
+  if (p.contains("thread_ts") && p["thread_ts"].is_string()) body["thread_ts"] = p["thread_ts"];
+  json blocks = json::array({{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", SlackEscape(Truncated(p.value("text", ""), 2900))}}}}});
+  json elements = json::array();
+  const json quick = p.value("quick_replies", json::array());
+  for (size_t i = 0; i < quick.size() && i < 24; ++i) {
+    const std::string label = quick[i].get<std::string>();
+    elements.push_back({{"type", "button"}, {"action_id", "qr_" + std::to_string(i)},
+                        {"text", {{"type", "plain_text"}, {"text", Truncated(label, 75)}}}, {"value", Truncated(label, 2000)}});
+  }
+  if (p.value("date_picker", false)) elements.push_back({{"type", "datepicker"}, {"action_id", "date"}});
+  if (!elements.empty()) blocks.push_back({{"type", "actions"}, {"elements", elements}});
+  body["blocks"] = blocks;
+  return body;
+}
+
+}  // namespace
+
+OutboxWorker::OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options)
+    : store_(store), slack_(slack), wecom_(wecom), options_(options) {}
+
+OutboxWorker::~OutboxWorker() { Stop(); }
+
+void OutboxWorker::Start() {
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+void OutboxWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void OutboxWorker::Wake() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++wakeups_;
+  }
+  cv_.notify_all();
+}
+
+void OutboxWorker::Loop() {
+  while (true) {
+    uint64_t seen;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+      seen = wakeups_;
+    }
+    std::vector<OutboxRecord> rows;
+    const int64_t now = clock_->NowUnix();
+    Status st = store_->ClaimOutbox(now, now + options_.lease_seconds, 1, &rows);
+    if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_claim_failed"}, {"error", st.message()}});
+    for (const OutboxRecord& row : rows) {
+      Result r = Deliver(row);
+      const int64_t after = clock_->NowUnix();
+      json line = {{"event", "outbox"}, {"id", row.id}, {"kind", row.kind}, {"attempt", row.attempts}};
+      if (r.outcome == Outcome::kDelivered) {
+        store_->FinishOutbox(row.id, "delivered", r.detail, after);
+        line["outcome"] = "delivered";
+      } else if (r.outcome == Outcome::kRetry && row.attempts < options_.max_attempts) {
+        int64_t delay = r.retry_after_seconds > 0
+                            ? r.retry_after_seconds
+                            : std::min<int64_t>(options_.max_backoff_seconds, int64_t{1} << std::min(row.attempts - 1, 20));
+        store_->RescheduleOutbox(row.id, after + delay, r.detail.dump());
+        line["outcome"] = "retry";
+        line["retry_in_s"] = delay;
+        line["detail"] = r.detail;
+      } else {
+        store_->FinishOutbox(row.id, "failed", r.detail, after);
+        line["outcome"] = "failed";
+        line["detail"] = r.detail;
+      }
+      Log(r.outcome == Outcome::kDelivered ? LogLevel::kInfo : LogLevel::kWarn, line);
+    }
+    if (rows.empty()) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stopping_ || wakeups_ != seen; });
+    }
+  }
+}
+
+OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
+  if (row.kind == "slack_message") return DeliverSlack(row);
+  if (row.kind == "wecom_message") return DeliverWeCom(row);
+  if (row.kind == "wecom_robot") return DeliverRobot(row);
+  return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};
+}
+
+namespace {
+
+// What an HTTP failure means for a retry. A read timeout means the request may have landed: retry it
+// once at most (a second post is possible, and says so in the log).
+OutboxWorker::Result NetworkFailure(const httplib::Result& r, int attempts) {
+  const httplib::Error e = r.error();
+  json detail = {{"error", "network"}, {"detail", httplib::to_string(e)}};
+  if (e == httplib::Error::Read) {
+    detail["maybe_delivered"] = true;
+    return {attempts >= 2 ? OutboxWorker::Outcome::kFailed : OutboxWorker::Outcome::kRetry, 0, detail};
+  }
+  return {OutboxWorker::Outcome::kRetry, 0, detail};
+}
+
+int64_t RetryAfter(const httplib::Response& res) {
+  const std::string v = res.get_header_value("Retry-After");
+  char* end = nullptr;
+  long long s = std::strtoll(v.c_str(), &end, 10);
+  return v.empty() || *end != '\0' || s < 1 ? 1 : std::min<long long>(s, 3600);
+}
+
+}  // namespace
+
+OutboxWorker::Result OutboxWorker::DeliverSlack(const OutboxRecord& row) {
+  if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
+  BaseUrl base;
+  std::string error;
+  if (!ParseBaseUrl(slack_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
+  auto client = MakePlatformClient(base);
+  httplib::Headers headers = {{"Authorization", "Bearer " + slack_.bot_token}};
+  auto res = client->Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload).dump(),
+                          "application/json; charset=utf-8");
+  if (!res) return NetworkFailure(res, row.attempts);
+  if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
+  if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
+  json body = json::parse(res->body, nullptr, false);
+  if (res->status != 200 || !body.is_object()) return {Outcome::kFailed, 0, {{"status", res->status}}};
+  if (body.value("ok", false)) return {Outcome::kDelivered, 0, {{"ts", body.value("ts", "")}}};
+  const std::string err = body.value("error", "unknown");
+  if (err == "ratelimited" || err == "internal_error" || err == "service_unavailable" || err == "request_timeout")
+    return {Outcome::kRetry, 0, {{"error", err}}};
+  return {Outcome::kFailed, 0, {{"error", err}}};
+}
+
+bool OutboxWorker::WeComToken(bool force, std::string* token, std::string* error) {
+  std::lock_guard<std::mutex> l(token_mu_);
+  const int64_t now = clock_->NowUnix();
+  if (!force && !wecom_token_.empty() && now < wecom_token_expires_) {
+    *token = wecom_token_;
+    return true;
+  }
+  BaseUrl base;
+  if (!ParseBaseUrl(wecom_.api_base, &base, error)) return false;
+  auto client = MakePlatformClient(base);
+  auto res = client->Get((base.path + "/gettoken?corpid=" + httplib::detail::encode_query_param(wecom_.corp_id) +
+                          "&corpsecret=" + httplib::detail::encode_query_param(wecom_.secret)).c_str());
+  if (!res) { *error = "gettoken: " + httplib::to_string(res.error()); return false; }
+  json body = json::parse(res->body, nullptr, false);
+  if (res->status != 200 || !body.is_object() || body.value("errcode", -1) != 0 || !body.contains("access_token")) {
+    *error = "gettoken answered " + std::to_string(res->status) + " errcode " +
+             std::to_string(body.is_object() ? body.value("errcode", -1) : -1);
+    return false;
+  }
+  wecom_token_ = body["access_token"].get<std::string>();
+  // Refreshed five minutes early, so a token never expires between fetching and using it.
+  wecom_token_expires_ = now + std::max<int64_t>(60, body.value("expires_in", int64_t{7200}) - 300);
+  *token = wecom_token_;
+  return true;
+}
+
+OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row) {
+  if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
+  BaseUrl base;
+  std::string error;
+  if (!ParseBaseUrl(wecom_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
+  json body = {{"touser", row.payload.value("touser", "")}, {"msgtype", "text"}, {"agentid", std::atoi(wecom_.agent_id.c_str())},
+               {"text", {{"content", row.payload.value("text", "")}}}};
+  for (int round = 0; round < 2; ++round) {
+    std::string token;
+    if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
+    auto client = MakePlatformClient(base);
+    auto res = client->Post((base.path + "/message/send?access_token=" + httplib::detail::encode_query_param(token)).c_str(),
+                            body.dump(), "application/json; charset=utf-8");
+    if (!res) return NetworkFailure(res, row.attempts);
+    if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
+    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
+    json answer = json::parse(res->body, nullptr, false);
+    const int code = answer.is_object() ? answer.value("errcode", -2) : -2;
+    if (code == 0) return {Outcome::kDelivered, 0, {{"msgid", answer.value("msgid", "")}}};
+    if (code == 42001 || code == 40014 || code == 40001) continue;  // expired or invalid token: fetch anew, once
+    if (code == -1) return {Outcome::kRetry, 0, {{"errcode", code}}};  // system busy
+    return {Outcome::kFailed, 0, {{"errcode", code}, {"errmsg", answer.is_object() ? answer.value("errmsg", "") : ""}}};
+  }
+  return {Outcome::kRetry, 0, {{"error", "the token was refused twice"}}};
+}
+
+OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
+  const std::string url = row.target;
+  const size_t path_start = url.find('/', url.find("://") + 3);
+  BaseUrl base;
+  std::string error;
+  if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
+    return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad robot webhook URL" : error}}};
+  auto client = MakePlatformClient(base);
+  json body = {{"msgtype", "text"}, {"text", {{"content", row.payload.value("text", "")}}}};
+  auto res = client->Post(url.substr(path_start).c_str(), body.dump(), "application/json; charset=utf-8");
+  if (!res) return NetworkFailure(res, row.attempts);
+  if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
+  if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
+  json answer = json::parse(res->body, nullptr, false);
+  if (answer.is_object() && answer.value("errcode", -2) == 0) return {Outcome::kDelivered, 0, json::object()};
+  return {Outcome::kFailed, 0, {{"status", res->status}, {"body", Truncated(res->body, 200)}}};
+}
+
+}  // namespace rd

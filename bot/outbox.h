@@ -1,0 +1,70 @@
+// Delivers the outbox (invariant 3): messages to Slack and WeCom customers, staff notices. A bounded
+// number of worker threads claim due rows (one at a time per target, in order), send them, and record
+// the outcome; 429 Retry-After is honoured, 5xx and network errors retried with exponential backoff,
+// permanent errors (a revoked token, an unknown channel) end the row as failed. A crash leaves claimed
+// rows leased; they are claimed again when the lease runs out, so every row is delivered at least once
+// — and, since a platform accepts a message only once per delivery we record, at most once in practice
+// except after a read timeout (the request may have landed), which is retried once and logged.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bot/channels/platform.h"
+#include "bot/env.h"
+#include "storage/store.h"
+
+namespace rd {
+
+struct OutboxOptions {
+  int workers = 4;
+  int max_attempts = 10;
+  int64_t lease_seconds = 60;
+  int64_t max_backoff_seconds = 300;
+};
+
+class OutboxWorker {
+ public:
+  OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options = {});
+  ~OutboxWorker();
+  void Start();
+  void Stop();
+  // A turn committed outbox rows: look now rather than at the next poll.
+  void Wake();
+
+  enum class Outcome { kDelivered, kRetry, kFailed };
+  struct Result {
+    Outcome outcome = Outcome::kFailed;
+    int64_t retry_after_seconds = 0;  // kRetry: 0 = exponential backoff
+    nlohmann::json detail;            // what the platform said, or why it failed
+  };
+
+ private:
+  void Loop();
+  Result Deliver(const OutboxRecord& row);
+  Result DeliverSlack(const OutboxRecord& row);
+  Result DeliverWeCom(const OutboxRecord& row);
+  Result DeliverRobot(const OutboxRecord& row);
+  // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
+  bool WeComToken(bool force, std::string* token, std::string* error);
+
+  Store* store_;
+  SlackSettings slack_;
+  WeComSettings wecom_;
+  OutboxOptions options_;
+  Clock* clock_ = SystemClock();  // delivery timing is wall-clock time, whatever "today" the dialog uses
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  uint64_t wakeups_ = 0;
+  std::mutex token_mu_;
+  std::string wecom_token_;
+  int64_t wecom_token_expires_ = 0;
+};
+
+}  // namespace rd
