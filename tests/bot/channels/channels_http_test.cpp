@@ -1,0 +1,448 @@
+// Slack and WeCom end to end: the real refundbot on loopback, fake platforms for its outgoing calls.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <ctime>
+
+#include "bot/channels/slack.h"
+#include "bot/channels/wecom_crypto.h"
+#include "tests/bot/channels/fake_platform.h"
+#include "tests/bot/server_process.h"
+
+namespace rd::test {
+
+namespace {
+
+const char kSecret[] = "test-signing-secret-0123456789";
+const char kWeComToken[] = "QDG6eK";
+const char kWeComKey[] = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const char kCorpId[] = "wx5823bf96d3bd56c7";
+
+// Starts refundbot with Slack and WeCom pointed at `fake`; the environment carries the secrets, as in
+// production, and is cleared again once the child has it.
+void StartWithChannels(ServerProcess& server, FakePlatform& fake, bool staff_notices = false) {
+  setenv("SLACK_SIGNING_SECRET", kSecret, 1);
+  setenv("SLACK_BOT_TOKEN", "xoxb-test", 1);
+  setenv("SLACK_API_BASE", fake.Base("/api").c_str(), 1);
+  setenv("SLACK_BOT_USER_ID", "UBOT", 1);
+  setenv("WECOM_CORP_ID", kCorpId, 1);
+  setenv("WECOM_TOKEN", kWeComToken, 1);
+  setenv("WECOM_AES_KEY", kWeComKey, 1);
+  setenv("WECOM_AGENT_ID", "218", 1);
+  setenv("WECOM_SECRET", "wecom-secret", 1);
+  setenv("WECOM_API_BASE", fake.Base("/cgi-bin").c_str(), 1);
+  if (staff_notices) {
+    setenv("SLACK_STAFF_CHANNEL", "CSTAFF", 1);
+    setenv("WECOM_ROBOT_WEBHOOK", fake.Base("/cgi-bin/webhook/send?key=robot-key").c_str(), 1);
+  }
+  server.Start();
+  for (const char* v : {"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_BASE", "SLACK_BOT_USER_ID", "WECOM_CORP_ID",
+                        "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_API_BASE",
+                        "SLACK_STAFF_CHANNEL", "WECOM_ROBOT_WEBHOOK"}) {
+    unsetenv(v);
+  }
+}
+
+int64_t Count(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  return n;
+}
+
+struct Slack {
+  httplib::Client& c;
+  int n = 0;
+  httplib::Result Post(const std::string& path, const std::string& body, const std::string& type, int64_t ts_offset = 0,
+                       const std::string& retry = "", bool sign = true) {
+    const std::string ts = std::to_string(std::time(nullptr) + ts_offset);
+    httplib::Headers h = {{"X-Slack-Request-Timestamp", ts}};
+    if (sign) h.emplace("X-Slack-Signature", SlackSignature(kSecret, ts, body));
+    if (!retry.empty()) h.emplace("X-Slack-Retry-Num", retry);
+    return c.Post(path.c_str(), h, body, type.c_str());
+  }
+  // A DM from customer U123: event `id` with message timestamp `ts`.
+  std::string Event(const std::string& text, const std::string& ts, const std::string& channel = "D0CUSTOMER") {
+    return json{{"type", "event_callback"}, {"event_id", "Ev" + ts},
+                {"event", {{"type", "message"}, {"channel", channel}, {"channel_type", "im"}, {"user", "U123"},
+                           {"text", text}, {"ts", ts}}}}.dump();
+  }
+  int Say(const std::string& text) {
+    const std::string ts = "17000000" + std::to_string(10 + n++) + ".000100";
+    auto r = Post("/slack/events", Event(text, ts), "application/json");
+    REQUIRE(r);
+    return r->status;
+  }
+};
+
+// The first accepted chat.postMessage body that `match` accepts, waiting for it.
+json WaitPosted(FakePlatform& fake, const std::function<bool(const json&)>& match, double seconds = 10) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& call : fake.Calls("/api/chat.postMessage")) {
+      if (call.status != 200) continue;
+      json body = json::parse(call.body);
+      if (match(body)) return body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return json();
+}
+
+bool HasButtons(const json& p) {
+  return p.contains("blocks") && p["blocks"].back().contains("elements") && p["blocks"].back()["elements"][0]["type"] == "button";
+}
+
+std::vector<json> Posted(FakePlatform& fake, size_t n) {
+  std::vector<json> out;
+  for (const auto& call : fake.WaitForAccepted("/api/chat.postMessage", n)) out.push_back(json::parse(call.body));
+  return out;
+}
+
+struct WeCom {
+  httplib::Client& c;
+  WeComCrypto crypto;
+  // An encrypted callback carrying `inner` XML; returns the HTTP answer.
+  httplib::Result Send(const std::string& inner, const std::string& corp_id = kCorpId, bool good_signature = true) {
+    std::string error;
+    WeComCrypto sender = *WeComCrypto::Create(kWeComToken, kWeComKey, corp_id, &error);
+    const std::string enc = sender.Encrypt(inner, "0123456789abcdef");
+    const std::string ts = "1700000000", nonce = "42";
+    std::string sig = crypto.Signature(ts, nonce, enc);
+    if (!good_signature) sig[0] = sig[0] == 'a' ? 'b' : 'a';
+    const std::string body = "<xml><ToUserName><![CDATA[" + std::string(kCorpId) + "]]></ToUserName><Encrypt><![CDATA[" +
+                             enc + "]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>";
+    return c.Post(("/wecom/callback?msg_signature=" + sig + "&timestamp=" + ts + "&nonce=" + nonce).c_str(), body,
+                  "application/xml");
+  }
+  static std::string Text(const std::string& from, const std::string& text, const std::string& msg_id) {
+    return "<xml><ToUserName><![CDATA[" + std::string(kCorpId) + "]]></ToUserName><FromUserName><![CDATA[" + from +
+           "]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[" +
+           text + "]]></Content><MsgId>" + msg_id + "</MsgId><AgentID>218</AgentID></xml>";
+  }
+  // The text inside a passive reply, after checking its signature and receive id.
+  std::string Open(const httplib::Result& r) {
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    auto field = [&](const std::string& body, const std::string& name) {
+      size_t a = body.find("<" + name + ">"), b = body.find("</" + name + ">");
+      REQUIRE(a != std::string::npos);
+      std::string v = body.substr(a + name.size() + 2, b - a - name.size() - 2);
+      if (v.rfind("<![CDATA[", 0) == 0) v = v.substr(9, v.size() - 12);
+      return v;
+    };
+    const std::string enc = field(r->body, "Encrypt");
+    CHECK(crypto.Verify(field(r->body, "MsgSignature"), field(r->body, "TimeStamp"), field(r->body, "Nonce"), enc));
+    std::string error;
+    auto inner = crypto.Decrypt(enc, &error);
+    REQUIRE(inner);
+    return field(*inner, "Content");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Slack: a whole claim in a DM to a filed ticket, replies through chat.postMessage with buttons and a datepicker",
+          "[slack][channels]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake, true);
+  auto c = server.Client();
+  Slack slack{*c};
+
+  auto verify = slack.Post("/slack/events", R"({"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})",
+                           "application/json");
+  REQUIRE(verify);
+  CHECK(verify->status == 200);
+  CHECK(json::parse(verify->body)["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+
+  CHECK(slack.Say("Hi <@UBOT>, I want a refund, we paid on 2026-11-01") == 200);
+  auto posted = Posted(fake, 2);
+  REQUIRE(posted.size() >= 2);
+  CHECK(posted[0]["channel"] == "D0CUSTOMER");
+  CHECK(fake.Calls("/api/chat.postMessage")[0].headers.find("Authorization")->second == "Bearer xoxb-test");
+  // The date question carries a datepicker.
+  const json& ask = posted.back();
+  CHECK(ask["text"].get<std::string>().find("activat") != std::string::npos);
+  CHECK(ask["blocks"].back()["elements"].back()["type"] == "datepicker");
+
+  // The customer picks the date in the datepicker: an interactivity payload, signed like events.
+  json payload = {{"type", "block_actions"}, {"trigger_id", "trig-1"}, {"user", {{"id", "U123"}}},
+                  {"channel", {{"id", "D0CUSTOMER"}}}, {"container", {{"message_ts", "1700000010.000100"}}},
+                  {"actions", json::array({{{"type", "datepicker"}, {"action_id", "date"}, {"selected_date", "2026-11-05"},
+                                            {"action_ts", "1700000020.1"}}})}};
+  auto click = slack.Post("/slack/interactivity", "payload=" + httplib::detail::encode_query_param(payload.dump()),
+                          "application/x-www-form-urlencoded");
+  REQUIRE(click);
+  CHECK(click->status == 200);
+  // The problems question offers Block Kit buttons; clicking one is the same as typing it.
+  const json problems = WaitPosted(fake, [](const json& p) { return HasButtons(p); });
+  REQUIRE(!problems.is_null());
+  const json buttons = problems["blocks"].back()["elements"];
+  REQUIRE(buttons.size() >= 3);
+  CHECK(buttons[0]["type"] == "button");
+  payload["actions"] = json::array({{{"type", "button"}, {"action_id", "qr_0"}, {"value", buttons[0]["value"]},
+                                     {"action_ts", "1700000030.1"}}});
+  click = slack.Post("/slack/interactivity", "payload=" + httplib::detail::encode_query_param(payload.dump()),
+                     "application/x-www-form-urlencoded");
+  REQUIRE(click);
+  CHECK(click->status == 200);
+
+  REQUIRE(!WaitPosted(fake, [&](const json& p) { return HasButtons(p) && p != problems; }).is_null());  // the evidence question
+  CHECK(slack.Say("latency 400ms every evening; I have the contract and the invoice") == 200);
+  CHECK(slack.Say("yes") == 200);
+  REQUIRE(Count(db, "SELECT count(*) FROM tickets") == 1);
+  CHECK(Count(db, "SELECT count(*) FROM tickets WHERE json_extract(body, '$.channel') = 'slack'") == 1);
+  // No contact question on Slack: the platform says who the customer is.
+  CHECK(Count(db, "SELECT count(*) FROM tickets WHERE json_extract(body, '$.contact.channel_user') = 'D0CUSTOMER'") == 1);
+  auto mentions_ticket = [](const std::string& channel) {
+    return [channel](const json& p) { return p["channel"] == channel && p["text"].get<std::string>().find("RF-") != std::string::npos; };
+  };
+  CHECK(!WaitPosted(fake, mentions_ticket("D0CUSTOMER")).is_null());
+  CHECK(!WaitPosted(fake, mentions_ticket("CSTAFF")).is_null());  // staff hear of the new ticket in their channel
+  CHECK(fake.WaitForAccepted("/cgi-bin/webhook/send", 1).size() == 1);  // and in their WeCom group
+
+  // Ignored: the bot's own messages, other bots, edits.
+  const int64_t turns = Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'");
+  for (const json& e : {json{{"type", "message"}, {"channel", "D0CUSTOMER"}, {"channel_type", "im"}, {"user", "UBOT"}, {"text", "hi"}, {"ts", "1.1"}},
+                        json{{"type", "message"}, {"channel", "D0CUSTOMER"}, {"channel_type", "im"}, {"bot_id", "B1"}, {"user", "U9"}, {"text", "hi"}, {"ts", "1.2"}},
+                        json{{"type", "message"}, {"subtype", "message_changed"}, {"channel", "D0CUSTOMER"}, {"channel_type", "im"}, {"user", "U123"}, {"ts", "1.3"}},
+                        json{{"type", "reaction_added"}, {"user", "U123"}}}) {
+    auto r = slack.Post("/slack/events", json{{"type", "event_callback"}, {"event_id", "EvX"}, {"event", e}}.dump(), "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == turns);
+}
+
+TEST_CASE("Slack: a retried event and a message seen twice give one turn and one reply; bad requests store nothing",
+          "[slack][channels]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  const std::string event = slack.Event("hello, I need a refund", "1700000100.000200");
+  auto first = slack.Post("/slack/events", event, "application/json");
+  auto retry = slack.Post("/slack/events", event, "application/json", 0, "1");
+  // The same message as an app_mention (another event id, same channel and ts).
+  json mention = json::parse(event);
+  mention["event_id"] = "EvOther";
+  mention["event"]["type"] = "app_mention";
+  auto again = slack.Post("/slack/events", mention.dump(), "application/json");
+  REQUIRE((first && retry && again));
+  CHECK(first->status == 200);
+  CHECK(retry->status == 200);
+  CHECK(again->status == 200);
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 1);
+  fake.WaitForAccepted("/api/chat.postMessage", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  CHECK(static_cast<int64_t>(fake.Calls("/api/chat.postMessage").size()) ==
+        Count(db, "SELECT count(*) FROM messages WHERE author = 'bot'"));
+
+  const std::string before = Snapshot(db);
+  const std::string body = slack.Event("another message", "1700000200.000300");
+  auto unsigned_request = slack.Post("/slack/events", body, "application/json", 0, "", false);
+  CHECK(unsigned_request->status == 401);
+  auto stale = slack.Post("/slack/events", body, "application/json", -301);
+  CHECK(stale->status == 401);
+  {
+    const std::string ts = std::to_string(std::time(nullptr));
+    auto forged = c->Post("/slack/events", {{"X-Slack-Request-Timestamp", ts}, {"X-Slack-Signature", SlackSignature("wrong-secret", ts, body)}},
+                          body, "application/json");
+    CHECK(forged->status == 401);
+  }
+  auto not_json = slack.Post("/slack/events", "{not json", "application/json");
+  CHECK(not_json->status == 400);
+  auto bad_payload = slack.Post("/slack/interactivity", "payload=%7Bbroken", "application/x-www-form-urlencoded");
+  CHECK(bad_payload->status == 400);
+  CHECK(Snapshot(db) == before);
+}
+
+TEST_CASE("Slack: 429 Retry-After then 500 then 200 delivers exactly once", "[slack][outbox]") {
+  TempDir dir;
+  FakePlatform fake;
+  fake.Script("/api/chat.postMessage", {429, R"({"ok": false, "error": "ratelimited"})", {{"Retry-After", "1"}}});
+  fake.Script("/api/chat.postMessage", {500, "oops", {}});
+  ServerProcess server(dir.File("rd.sqlite3"));
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(slack.Say("hello") == 200);
+  auto delivered = fake.WaitForAccepted("/api/chat.postMessage", 1, 15);
+  REQUIRE(delivered.size() >= 1);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(waited >= 1.0);  // Retry-After was honoured
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto calls = fake.Calls("/api/chat.postMessage");
+  REQUIRE(calls.size() >= 3);
+  CHECK(calls[0].status == 429);
+  CHECK(calls[1].status == 500);
+  CHECK(calls[2].status == 200);
+  CHECK(calls[2].body == calls[0].body);
+  // The greeting is one message: exactly one accepted copy of it.
+  int copies = 0;
+  for (const auto& call : calls) copies += call.status == 200 && call.body == calls[0].body;
+  CHECK(copies == 1);
+}
+
+TEST_CASE("Slack: messages still in the outbox when the bot is killed are delivered after restart, once each",
+          "[slack][outbox][crash]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  fake.SetDefault("/api/chat.postMessage", {503, "down", {}});
+  {
+    ServerProcess server(db);
+    StartWithChannels(server, fake);
+    auto c = server.Client();
+    Slack slack{*c};
+    REQUIRE(slack.Say("hello, I need a refund") == 200);
+    REQUIRE(Count(db, "SELECT count(*) FROM outbox") >= 1);
+    server.Kill(SIGKILL);
+  }
+  const int64_t queued = Count(db, "SELECT count(*) FROM outbox");
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE status = 'delivered'") == 0);
+  fake.SetDefault("/api/chat.postMessage", {200, R"({"ok": true, "ts": "1.1"})", {}});
+  ServerProcess again(db);
+  StartWithChannels(again, fake);
+  // Rows the dead process had claimed come back when their lease ends; unclaimed ones at once.
+  auto delivered = fake.WaitForAccepted("/api/chat.postMessage", static_cast<size_t>(queued), 90);
+  CHECK(delivered.size() == static_cast<size_t>(queued));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::map<std::string, int> copies;
+  for (const auto& call : fake.Calls("/api/chat.postMessage")) if (call.status == 200) copies[call.body]++;
+  for (const auto& [body, n] : copies) CHECK(n == 1);
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE status = 'delivered'") == queued);
+}
+
+TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies, a repeated MsgId, bad input",
+          "[wecom][channels]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  std::string error;
+  WeCom wecom{*c, *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error)};
+
+  // The official URL-check vector, URL-encoded as WeCom sends it.
+  auto check = c->Get("/wecom/callback?msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3&timestamp=1409659589&nonce=263014780"
+                      "&echostr=P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D");
+  REQUIRE(check);
+  CHECK(check->status == 200);
+  CHECK(check->body == "1616140317555161061");
+  auto bad_check = c->Get("/wecom/callback?msg_signature=0000&timestamp=1409659589&nonce=263014780&echostr=abcd");
+  CHECK(bad_check->status == 401);
+
+  std::string reply = wecom.Open(wecom.Send(WeCom::Text("zhangsan", "你好，我要退款，11月1日付款，11月5日开通", "1001")));
+  CHECK(reply.find("问题") != std::string::npos);  // the next question, in Chinese
+  // WeCom retries a callback it got no answer to: the same MsgId is one turn, answered the same way.
+  std::string again = wecom.Open(wecom.Send(WeCom::Text("zhangsan", "你好，我要退款，11月1日付款，11月5日开通", "1001")));
+  CHECK(again == reply);
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 1);
+  reply = wecom.Open(wecom.Send(WeCom::Text("zhangsan", "直播延迟400毫秒，丢包8%", "1002")));
+  reply = wecom.Open(wecom.Send(WeCom::Text("zhangsan", "有合同和付款凭证", "1003")));
+  CHECK(reply.find("确认") != std::string::npos);  // no contact question: WeCom says who it is
+  reply = wecom.Open(wecom.Send(WeCom::Text("zhangsan", "对", "1004")));
+  CHECK(reply.find("RF-") != std::string::npos);
+  CHECK(Count(db, "SELECT count(*) FROM tickets WHERE json_extract(body, '$.contact.channel_user') = 'zhangsan'") == 1);
+
+  const std::string before = Snapshot(db);
+  auto forged = wecom.Send(WeCom::Text("zhangsan", "hi", "2001"), kCorpId, false);
+  CHECK(forged->status == 401);
+  auto other_corp = wecom.Send(WeCom::Text("zhangsan", "hi", "2002"), "wx0000000000000000");
+  CHECK(other_corp->status == 400);
+  {
+    // Ciphertext of the wrong length (not whole AES blocks), correctly signed.
+    const std::string enc = "QUJDRA==";
+    const std::string body = "<xml><Encrypt><![CDATA[" + enc + "]]></Encrypt></xml>";
+    auto r = c->Post(("/wecom/callback?msg_signature=" + wecom.crypto.Signature("1", "2", enc) + "&timestamp=1&nonce=2").c_str(),
+                     body, "application/xml");
+    CHECK(r->status == 400);
+  }
+  for (const std::string& hostile : {
+           std::string("<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><Encrypt>&xxe;</Encrypt></xml>"),
+           std::string("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+                       "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]><xml><Encrypt>&lol3;</Encrypt></xml>"),
+           std::string("{\"not\": \"xml\"}"), std::string("<xml><Encrypt>")}) {
+    auto r = c->Post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", hostile, "application/xml");
+    REQUIRE(r);
+    CHECK(r->status == 400);
+  }
+  CHECK(Snapshot(db) == before);
+  // An event (entering the app): acknowledged, ignored.
+  auto event = wecom.Send("<xml><ToUserName>" + std::string(kCorpId) + "</ToUserName><FromUserName>zhangsan</FromUserName>"
+                          "<CreateTime>1700000300</CreateTime><MsgType>event</MsgType><Event>enter_agent</Event></xml>");
+  CHECK(event->status == 200);
+  CHECK(event->body.empty());
+  CHECK(Snapshot(db) == before);
+}
+
+TEST_CASE("WeCom: staff replies go out by message/send; an expired token is refreshed and the send retried",
+          "[wecom][outbox]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  std::string error;
+  WeCom wecom{*c, *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error)};
+  wecom.Open(wecom.Send(WeCom::Text("lisi", "我要退款", "3001")));
+  wecom.Open(wecom.Send(WeCom::Text("lisi", "转人工", "3002")));
+  {
+    TempDir tmp;
+    std::ofstream(tmp.File("pw")) << "long enough password\n";
+    REQUIRE(RunCommand(std::string(RD_REFUNDBOT) + " staff add ana --password-stdin --db " + db + " < " + tmp.File("pw")).code == 0);
+  }
+  std::string token = RunCommand(std::string(RD_REFUNDBOT) + " staff token ana --db " + db).out;
+  token.pop_back();
+  const std::string id = json::parse(c->Get("/api/staff/conversations?state=needs_human",
+                                            {{"Authorization", "Bearer " + token}})->body)["conversations"][0]["id"];
+  // The first send finds the token expired: the bot fetches a new one and sends again.
+  fake.Script("/cgi-bin/message/send", {200, R"({"errcode": 42001, "errmsg": "access_token expired"})", {}});
+  auto post = [&](const std::string& path, const json& body) {
+    return c->Post(path.c_str(), {{"Authorization", "Bearer " + token}}, body.dump(), "application/json");
+  };
+  REQUIRE(post("/api/staff/conversations/" + id + "/takeover", json::object())->status == 200);
+  REQUIRE(post("/api/staff/conversations/" + id + "/reply", {{"text", "您好，我是客服小安。"}})->status == 200);
+  // "Ana joined" and her reply, each delivered once, in order.
+  auto sends = fake.WaitForAccepted("/cgi-bin/message/send", 2);
+  std::vector<json> accepted;
+  for (const auto& call : fake.Calls("/cgi-bin/message/send")) {
+    json b = json::parse(call.body);
+    if (call.status == 200 && call.query.find("token-2") != std::string::npos) accepted.push_back(b);
+  }
+  REQUIRE(accepted.size() == 2);
+  CHECK(accepted[0]["touser"] == "lisi");
+  CHECK(accepted[0]["agentid"] == 218);
+  CHECK(accepted[1]["text"]["content"] == "您好，我是客服小安。");
+  CHECK(fake.Calls("/cgi-bin/gettoken").size() == 2);  // the expired one, then the fresh one
+  CHECK(fake.Calls("/cgi-bin/gettoken")[0].query.find("corpsecret=wecom-secret") != std::string::npos);
+}
+
+TEST_CASE("a channel whose secrets are missing is off: its routes answer 404", "[channels]") {
+  TempDir dir;
+  ServerProcess server(dir.File("rd.sqlite3"));
+  server.Start();
+  auto c = server.Client();
+  CHECK(c->Post("/slack/events", "{}", "application/json")->status == 404);
+  CHECK(c->Post("/slack/interactivity", "payload=%7B%7D", "application/x-www-form-urlencoded")->status == 404);
+  CHECK(c->Get("/wecom/callback?echostr=x")->status == 404);
+  CHECK(c->Post("/wecom/callback", "<xml/>", "application/xml")->status == 404);
+}
+
+}  // namespace rd::test
