@@ -626,19 +626,20 @@ std::mutex& ConversationService::ChannelUserLock(const std::string& key) {
 }
 
 TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
-  if (!m.dedupe_key.empty()) {  // a retried delivery: answer from the store, before any lock
-    json stored;
-    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) {
-      ProcessMetrics().CountTurn(0, true);
-      return {Status::Ok(), stored, true};
-    }
+  // The user's conversation: cached (this process starts every channel conversation, under the lock
+  // below), else looked up; none yet: this turn starts it. A retried delivery is answered from the
+  // store by HandleMessage.
+  const std::string user_key = "chan:" + m.channel + ":" + m.channel_user;
+  std::lock_guard<std::mutex> lock(ChannelUserLock(user_key));
+  if (!cache_.SessionToId(user_key, &m.conversation_id)) {
+    ConversationRecord existing;
+    Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
+    if (st.ok()) m.conversation_id = existing.id;
+    else if (st.code() != Status::Code::kNotFound) return {st, json(), false};
   }
-  std::lock_guard<std::mutex> lock(ChannelUserLock(m.channel + ":" + m.channel_user));
-  ConversationRecord existing;
-  Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
-  if (st.ok()) m.conversation_id = existing.id;
-  else if (st.code() != Status::Code::kNotFound) return {st, json(), false};
-  return HandleMessage(m);
+  TurnOutcome out = HandleMessage(m);
+  if (out.status.ok()) cache_.PutSession(user_key, out.response.value("conversation_id", ""));
+  return out;
 }
 
 TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, const AttachmentRecord& file) {
@@ -701,38 +702,34 @@ std::vector<OutboxRecord> ConversationService::ChannelOutbox(const ConversationR
                                                              const std::vector<MessageRecord>& replies,
                                                              const std::string& pending_slot,
                                                              const std::string& key_prefix) {
-  std::vector<OutboxRecord> rows;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    const MessageRecord& r = replies[i];
-    OutboxRecord o;
-    o.idempotency_key = key_prefix + std::to_string(i);
-    if (conv.channel == "slack") {
-      // channel_user is the DM channel, or "channel/thread_ts" for a thread in a shared channel.
-      const size_t slash = conv.channel_user.find('/');
-      const std::string channel = conv.channel_user.substr(0, slash);
-      o.kind = "slack_message";
-      o.target = "slack:" + conv.channel_user;
-      o.payload = {{"channel", channel}, {"text", r.text}};
-      if (slash != std::string::npos) o.payload["thread_ts"] = conv.channel_user.substr(slash + 1);
-      if (r.quick_replies.is_array()) o.payload["quick_replies"] = r.quick_replies;
-      // The last message of a turn that asks for a date carries the date picker.
-      const bool date_question = pending_slot == "payment_date" || pending_slot == "activation_date";
-      if (date_question && i + 1 == replies.size() && r.author == "bot") o.payload["date_picker"] = true;
-    } else if (conv.channel == "wecom") {
-      std::string text = r.text;
-      if (r.quick_replies.is_array() && !r.quick_replies.empty()) {
-        // WeCom text messages have no buttons: the choices are listed to type back.
-        for (const auto& q : r.quick_replies) text += "\n· " + q.get<std::string>();
-      }
-      o.kind = "wecom_message";
-      o.target = "wecom:" + conv.channel_user;
-      o.payload = {{"touser", conv.channel_user}, {"text", text}};
-    } else {
-      continue;
-    }
-    rows.push_back(std::move(o));
+  // What one turn says goes out as one platform message: one post, in order, and a third of the rows.
+  if (replies.empty() || (conv.channel != "slack" && conv.channel != "wecom")) return {};
+  std::string text;
+  json quick = json::array();
+  for (const MessageRecord& r : replies) {
+    text += (text.empty() ? "" : "\n\n") + r.text;
+    quick = r.quick_replies.is_array() ? r.quick_replies : json::array();  // the last message's choices
   }
-  return rows;
+  OutboxRecord o;
+  o.idempotency_key = key_prefix + "0";
+  if (conv.channel == "slack") {
+    // channel_user is the DM channel, or "channel/thread_ts" for a thread in a shared channel.
+    const size_t slash = conv.channel_user.find('/');
+    o.kind = "slack_message";
+    o.target = "slack:" + conv.channel_user;
+    o.payload = {{"channel", conv.channel_user.substr(0, slash)}, {"text", text}};
+    if (slash != std::string::npos) o.payload["thread_ts"] = conv.channel_user.substr(slash + 1);
+    if (!quick.empty()) o.payload["quick_replies"] = quick;
+    const bool date_question = pending_slot == "payment_date" || pending_slot == "activation_date";
+    if (date_question && replies.back().author == "bot") o.payload["date_picker"] = true;
+  } else {
+    // WeCom text messages have no buttons: the choices are listed to type back.
+    for (const auto& q : quick) text += "\n· " + q.get<std::string>();
+    o.kind = "wecom_message";
+    o.target = "wecom:" + conv.channel_user;
+    o.payload = {{"touser", conv.channel_user}, {"text", text}};
+  }
+  return {o};
 }
 
 std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRecord& conv, const StepResult& result,

@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 
 #include "bot/log.h"
 
@@ -11,6 +13,19 @@ namespace rd {
 using nlohmann::json;
 
 namespace {
+
+// One client per worker thread and platform, kept alive between deliveries: a TLS handshake per message
+// would cost more than the message.
+httplib::Client& ClientFor(const BaseUrl& base) {
+  thread_local std::map<std::string, std::unique_ptr<httplib::Client>> clients;
+  auto& c = clients[base.scheme_host_port];
+  if (!c) {
+    c = MakePlatformClient(base);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+  }
+  return *c;
+}
 
 // Slack's mrkdwn treats &, < and > as markup.
 std::string SlackEscape(const std::string& text) {
@@ -57,6 +72,9 @@ OutboxWorker::OutboxWorker(Store* store, const SlackSettings& slack, const WeCom
 OutboxWorker::~OutboxWorker() { Stop(); }
 
 void OutboxWorker::Start() {
+  // Rows the previous process was sending when it died: it cannot finish them, so they are due now.
+  Status st = store_->ReleaseOutboxClaims(clock_->NowUnix());
+  if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_release_failed"}, {"error", st.message()}});
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -88,29 +106,37 @@ void OutboxWorker::Loop() {
     }
     std::vector<OutboxRecord> rows;
     const int64_t now = clock_->NowUnix();
-    Status st = store_->ClaimOutbox(now, now + options_.lease_seconds, 1, &rows);
+    // A batch per claim and one transaction for its outcomes: the store's writer is shared with the
+    // customers' turns, and two commits per message would take it from them.
+    Status st = store_->ClaimOutbox(now, now + options_.lease_seconds, options_.batch, &rows);
     if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_claim_failed"}, {"error", st.message()}});
+    std::vector<Store::OutboxOutcome> outcomes;
     for (const OutboxRecord& row : rows) {
       Result r = Deliver(row);
       const int64_t after = clock_->NowUnix();
       json line = {{"event", "outbox"}, {"id", row.id}, {"kind", row.kind}, {"attempt", row.attempts}};
       if (r.outcome == Outcome::kDelivered) {
-        store_->FinishOutbox(row.id, "delivered", r.detail, after);
+        outcomes.push_back({row.id, "delivered", r.detail, 0});
         line["outcome"] = "delivered";
       } else if (r.outcome == Outcome::kRetry && row.attempts < options_.max_attempts) {
         int64_t delay = r.retry_after_seconds > 0
                             ? r.retry_after_seconds
                             : std::min<int64_t>(options_.max_backoff_seconds, int64_t{1} << std::min(row.attempts - 1, 20));
-        store_->RescheduleOutbox(row.id, after + delay, r.detail.dump());
+        outcomes.push_back({row.id, "pending", r.detail, after + delay});
         line["outcome"] = "retry";
         line["retry_in_s"] = delay;
         line["detail"] = r.detail;
       } else {
-        store_->FinishOutbox(row.id, "failed", r.detail, after);
+        outcomes.push_back({row.id, "failed", r.detail, 0});
         line["outcome"] = "failed";
         line["detail"] = r.detail;
       }
-      Log(r.outcome == Outcome::kDelivered ? LogLevel::kInfo : LogLevel::kWarn, line);
+      if (r.outcome != Outcome::kDelivered) Log(LogLevel::kWarn, line);
+      else if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, line);
+    }
+    if (!outcomes.empty()) {
+      st = store_->RecordOutboxOutcomes(outcomes, clock_->NowUnix());
+      if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_record_failed"}, {"error", st.message()}});
     }
     if (rows.empty()) {
       std::unique_lock<std::mutex> l(mu_);
@@ -154,9 +180,9 @@ OutboxWorker::Result OutboxWorker::DeliverSlack(const OutboxRecord& row) {
   BaseUrl base;
   std::string error;
   if (!ParseBaseUrl(slack_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
-  auto client = MakePlatformClient(base);
+  httplib::Client& client = ClientFor(base);
   httplib::Headers headers = {{"Authorization", "Bearer " + slack_.bot_token}};
-  auto res = client->Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload).dump(),
+  auto res = client.Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload).dump(),
                           "application/json; charset=utf-8");
   if (!res) return NetworkFailure(res, row.attempts);
   if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
@@ -179,8 +205,8 @@ bool OutboxWorker::WeComToken(bool force, std::string* token, std::string* error
   }
   BaseUrl base;
   if (!ParseBaseUrl(wecom_.api_base, &base, error)) return false;
-  auto client = MakePlatformClient(base);
-  auto res = client->Get((base.path + "/gettoken?corpid=" + httplib::detail::encode_query_param(wecom_.corp_id) +
+  httplib::Client& client = ClientFor(base);
+  auto res = client.Get((base.path + "/gettoken?corpid=" + httplib::detail::encode_query_param(wecom_.corp_id) +
                           "&corpsecret=" + httplib::detail::encode_query_param(wecom_.secret)).c_str());
   if (!res) { *error = "gettoken: " + httplib::to_string(res.error()); return false; }
   json body = json::parse(res->body, nullptr, false);
@@ -206,8 +232,8 @@ OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row) {
   for (int round = 0; round < 2; ++round) {
     std::string token;
     if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
-    auto client = MakePlatformClient(base);
-    auto res = client->Post((base.path + "/message/send?access_token=" + httplib::detail::encode_query_param(token)).c_str(),
+    httplib::Client& client = ClientFor(base);
+    auto res = client.Post((base.path + "/message/send?access_token=" + httplib::detail::encode_query_param(token)).c_str(),
                             body.dump(), "application/json; charset=utf-8");
     if (!res) return NetworkFailure(res, row.attempts);
     if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
@@ -229,9 +255,9 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
   std::string error;
   if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
     return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad robot webhook URL" : error}}};
-  auto client = MakePlatformClient(base);
+  httplib::Client& client = ClientFor(base);
   json body = {{"msgtype", "text"}, {"text", {{"content", row.payload.value("text", "")}}}};
-  auto res = client->Post(url.substr(path_start).c_str(), body.dump(), "application/json; charset=utf-8");
+  auto res = client.Post(url.substr(path_start).c_str(), body.dump(), "application/json; charset=utf-8");
   if (!res) return NetworkFailure(res, row.attempts);
   if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
   if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};

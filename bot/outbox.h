@@ -1,8 +1,9 @@
 // Delivers the outbox (invariant 3): messages to Slack and WeCom customers, staff notices. A bounded
 // number of worker threads claim due rows (one at a time per target, in order), send them, and record
 // the outcome; 429 Retry-After is honoured, 5xx and network errors retried with exponential backoff,
-// permanent errors (a revoked token, an unknown channel) end the row as failed. A crash leaves claimed
-// rows leased; they are claimed again when the lease runs out, so every row is delivered at least once
+// permanent errors (a revoked token, an unknown channel) end the row as failed. Rows a crashed process
+// had claimed are due again when the next one starts (one process serves a store), and any other lease
+// that runs out is claimed again, so every row is delivered at least once
 // — and, since a platform accepts a message only once per delivery we record, at most once in practice
 // except after a read timeout (the request may have landed), which is retried once and logged.
 #pragma once
@@ -22,6 +23,7 @@ namespace rd {
 
 struct OutboxOptions {
   int workers = 4;
+  int batch = 16;             // rows claimed (and their outcomes recorded) per transaction
   int max_attempts = 10;
   int64_t lease_seconds = 60;
   int64_t max_backoff_seconds = 300;

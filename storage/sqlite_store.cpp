@@ -436,7 +436,7 @@ class SqliteStore : public Store {
         " SELECT o.id FROM outbox o WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?1"
         " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.target = o.target AND e.status IN ('pending', 'sending')"
         "                 AND e.id < o.id)"
-        " ORDER BY o.id LIMIT ?3) "
+        " LIMIT ?3) "
         "RETURNING id, kind, target, payload, idempotency_key, attempts");
     if (!s) return Status::IoError(writer_.Error());
     StmtGuard g{s};
@@ -467,6 +467,34 @@ class SqliteStore : public Store {
       BindText(s, 5, result.dump());
       sqlite3_bind_int64(s, 6, id);
     }, "");
+  }
+
+  Status RecordOutboxOutcomes(const std::vector<OutboxOutcome>& outcomes, int64_t now) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    std::string error;
+    if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Status::IoError(error);
+    for (const OutboxOutcome& o : outcomes) {
+      sqlite3_stmt* s = writer_.Prepare(
+          "UPDATE outbox SET status = ?1, result = CASE WHEN ?1 = 'pending' THEN result ELSE ?2 END, "
+          "last_error = CASE WHEN ?1 = 'delivered' THEN last_error ELSE ?2 END, "
+          "next_attempt_at = CASE WHEN ?1 = 'pending' THEN ?3 ELSE next_attempt_at END, "
+          "delivered_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?5");
+      if (!s) { writer_.Exec("ROLLBACK", &error); return Status::IoError(writer_.Error()); }
+      StmtGuard g{s};
+      BindText(s, 1, o.status);
+      BindText(s, 2, o.result.dump());
+      sqlite3_bind_int64(s, 3, o.next_attempt_at);
+      sqlite3_bind_int64(s, 4, now);
+      sqlite3_bind_int64(s, 5, o.id);
+      if (sqlite3_step(s) != SQLITE_DONE) { writer_.Exec("ROLLBACK", &error); return Status::IoError(writer_.Error()); }
+    }
+    if (!writer_.Exec("COMMIT", &error)) { writer_.Exec("ROLLBACK", &error); return Status::IoError(error); }
+    return Status::Ok();
+  }
+
+  Status ReleaseOutboxClaims(int64_t now) override {
+    return WriteOne("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'",
+                    [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, now); }, "");
   }
 
   Status RescheduleOutbox(int64_t id, int64_t next_attempt_at, const std::string& error) override {

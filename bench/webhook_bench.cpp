@@ -1,0 +1,200 @@
+// Signed-webhook throughput beside the plain web chat API, in one run on one machine. Starts refundbot
+// (release build, fresh SQLite file) with Slack and WeCom on and pointed at a fake platform in this
+// process (it answers chat.postMessage, so the outbox really delivers), then drives each entry point with
+// the same claim walk, every turn a full durable turn:
+//   chat   POST /api/chat (JSON)
+//   slack  POST /slack/events, HMAC-SHA256 signed; the replies go out through the outbox
+//   wecom  POST /wecom/callback, AES-encrypted XML, SHA1-signed; answered with an encrypted passive reply
+// Prints turns/s, p50/p99 per mode and each channel's share of the chat figure (target >= 70 %).
+//
+//   webhook_bench [seconds=10] [connections=32] [refundbot=build-release/refundbot]
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bot/channels/slack.h"
+#include "bot/channels/wecom_crypto.h"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char kSecret[] = "bench-signing-secret";
+const char kToken[] = "QDG6eK";
+const char kKey[] = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const char kCorp[] = "wx5823bf96d3bd56c7";
+
+// The walk of one claim; channels that know the customer skip the contact question.
+const std::vector<std::string> kWebWalk = {"hi, I paid on 2026-11-01", "it was activated on 2026-11-05",
+                                           "latency 400ms every evening", "I have the contract", "order 123456", "yes"};
+const std::vector<std::string> kChannelWalk = {"hi, I paid on 2026-11-01", "it was activated on 2026-11-05",
+                                               "latency 400ms every evening", "I have the contract", "yes"};
+
+struct Figures {
+  double turns_per_s = 0, p50_ms = 0, p99_ms = 0;
+  long errors = 0;
+};
+
+Figures Run(const std::string& mode, int port, int seconds, int connections) {
+  std::atomic<bool> stop{false};
+  std::atomic<long> errors{0};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
+  std::vector<std::thread> threads;
+  std::string error;
+  const rd::WeComCrypto wecom = *rd::WeComCrypto::Create(kToken, kKey, kCorp, &error);
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      c.set_read_timeout(30, 0);
+      std::string session;
+      long conversation = 0, step = 0, msg = 0;
+      while (!stop) {
+        const auto& walk = mode.rfind("chat", 0) == 0 ? kWebWalk : kChannelWalk;
+        if (step == static_cast<long>(walk.size())) { step = 0; ++conversation; session.clear(); }
+        const std::string text = walk[static_cast<size_t>(step)];
+        const std::string who = mode + "-" + std::to_string(t) + "-" + std::to_string(conversation);
+        auto started = Clock::now();
+        auto send = [&]() -> httplib::Result {
+          if (mode == "chat" || mode == "chat-id") {
+            json body = {{"text", text}, {"lang", "en"}};
+            if (!session.empty()) body["session"] = session;
+            // What the widget sends: a client_message_id, so a resend is answered from the store.
+            if (mode == "chat-id") body["client_message_id"] = who + "-message-" + std::to_string(msg);
+            return c.Post("/api/chat", body.dump(), "application/json");
+          }
+          if (mode == "slack") {
+            const std::string ts = std::to_string(std::time(nullptr));
+            const std::string body =
+                json{{"type", "event_callback"}, {"event_id", "Ev" + who + "-" + std::to_string(msg)},
+                     {"event", {{"type", "message"}, {"channel", "D" + who}, {"channel_type", "im"}, {"user", "U" + who},
+                                {"text", text}, {"ts", std::to_string(1700000000 + msg) + "." + std::to_string(t)}}}}.dump();
+            return c.Post("/slack/events", {{"X-Slack-Request-Timestamp", ts}, {"X-Slack-Signature", rd::SlackSignature(kSecret, ts, body)}},
+                          body, "application/json");
+          }
+          const std::string inner = "<xml><ToUserName><![CDATA[" + std::string(kCorp) + "]]></ToUserName><FromUserName><![CDATA[" +
+                                    who + "]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                                    "<Content><![CDATA[" + text + "]]></Content><MsgId>" + std::to_string(t) + "0" +
+                                    std::to_string(msg) + "</MsgId></xml>";
+          const std::string enc = wecom.Encrypt(inner, "0123456789abcdef");
+          const std::string nonce = std::to_string(msg);
+          return c.Post(("/wecom/callback?msg_signature=" + wecom.Signature("1700000000", nonce, enc) +
+                         "&timestamp=1700000000&nonce=" + nonce).c_str(),
+                        "<xml><Encrypt><![CDATA[" + enc + "]]></Encrypt></xml>", "application/xml");
+        };
+        httplib::Result r = send();
+        if (mode.rfind("chat", 0) == 0 && r && r->status == 200 && session.empty()) session = json::parse(r->body)["session"];
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        if (!r || r->status != 200) { ++errors; continue; }
+        latencies[static_cast<size_t>(t)].push_back(ms);
+        ++step;
+        ++msg;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  Figures f;
+  f.errors = errors;
+  if (all.empty()) return f;
+  f.turns_per_s = static_cast<double>(all.size()) / seconds;
+  f.p50_ms = all[all.size() / 2];
+  f.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
+  const int connections = argc > 2 ? std::atoi(argv[2]) : 32;
+  const std::string bot = argc > 3 ? argv[3] : "build-release/refundbot";
+  signal(SIGPIPE, SIG_IGN);
+
+  // The fake Slack: accepts every chat.postMessage.
+  httplib::Server fake;
+  std::atomic<long> posted{0};
+  fake.Post("/api/chat.postMessage", [&](const httplib::Request&, httplib::Response& res) {
+    ++posted;
+    res.set_content(R"({"ok": true, "ts": "1.1"})", "application/json");
+  });
+  fake.set_keep_alive_max_count(100000);
+  fake.set_tcp_nodelay(true);
+  const int fake_port = fake.bind_to_any_port("127.0.0.1");
+  std::thread fake_thread([&] { fake.listen_after_bind(); });
+
+  const std::string dir = std::filesystem::temp_directory_path() / ("rd-webhook-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  int out[2];
+  if (pipe(out) != 0) return 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    setenv("SLACK_SIGNING_SECRET", kSecret, 1);
+    setenv("SLACK_BOT_TOKEN", "xoxb-bench", 1);
+    setenv("SLACK_API_BASE", ("http://127.0.0.1:" + std::to_string(fake_port) + "/api").c_str(), 1);
+    setenv("WECOM_CORP_ID", kCorp, 1);
+    setenv("WECOM_TOKEN", kToken, 1);
+    setenv("WECOM_AES_KEY", kKey, 1);
+    execl(bot.c_str(), bot.c_str(), "serve", "--port", "0", "--db", (dir + "/bench.sqlite3").c_str(), "--knowledge", "knowledge",
+          "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[256];
+  ssize_t n = read(out[0], buf, sizeof buf - 1);
+  if (n <= 0) { std::fprintf(stderr, "refundbot did not start\n"); return 1; }
+  buf[n] = 0;
+  const char* colon = std::strrchr(buf, ':');
+  const int port = colon ? std::atoi(colon + 1) : 0;
+
+  std::printf("%d s per mode, %d connections, every turn durable (SQLite)\n", seconds, connections);
+  Figures chat = Run("chat", port, seconds, connections);
+  std::printf("chat   POST /api/chat        %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld\n", chat.turns_per_s,
+              chat.p50_ms, chat.p99_ms, chat.errors);
+  Figures chat_id = Run("chat-id", port, seconds, connections);
+  std::printf("chat   … with client_message_id %5.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  (the widget's form)\n",
+              chat_id.turns_per_s, chat_id.p50_ms, chat_id.p99_ms, chat_id.errors);
+  for (const char* mode : {"slack", "wecom"}) {
+    const long posted_before = posted.load();
+    Figures f = Run(mode, port, seconds, connections);
+    std::printf("%-6s %-22s %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  = %3.0f %% of chat\n", mode,
+                std::string(mode) == "slack" ? "POST /slack/events" : "POST /wecom/callback", f.turns_per_s, f.p50_ms,
+                f.p99_ms, f.errors, chat.turns_per_s > 0 ? 100 * f.turns_per_s / chat.turns_per_s : 0);
+    if (std::string(mode) == "slack") {
+      // Every Slack turn queued one reply; the next mode starts once the outbox has delivered them.
+      const long during = posted.load() - posted_before;
+      const long expected = static_cast<long>(f.turns_per_s * seconds);
+      auto start = Clock::now();
+      while (posted.load() - posted_before < expected && Clock::now() - start < std::chrono::seconds(120)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::printf("       outbox: %ld of %ld replies delivered during the run, all %ld after %.1f s more\n", during, expected,
+                  posted.load() - posted_before, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  fake.stop();
+  fake_thread.join();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
