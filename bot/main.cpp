@@ -29,9 +29,10 @@ Usage:
   refundbot serve [--config FILE] [--host H] [--port N] [--db FILE] [--knowledge DIR]
                   [--log-level debug|info|warn|error] [--now TIMESTAMP]
       Runs the bot: web chat API (POST /api/chat, GET /api/chat/history), GET /healthz, a demo page
-      on GET /, staff login (POST /api/staff/login) and POST /api/staff/knowledge/reload. --port 0
-      picks a free port. SIGHUP or the reload route reloads the knowledge files (an invalid set is
-      refused and the old one kept); SIGTERM/SIGINT stop.
+      on GET /, the widget (/widget.js), the staff console (/console) and API (/api/staff/...),
+      GET /metrics, and the Slack (/slack/events, /slack/interactivity) and WeCom (/wecom/callback)
+      channels when their secrets are set. --port 0 picks a free port. SIGHUP or the reload route
+      reloads the knowledge files (an invalid set is refused and the old one kept); SIGTERM/SIGINT stop.
   refundbot chat [--lang zh|en] [--db FILE] [--knowledge DIR] [--now TIMESTAMP]
       The same dialog in a terminal; a script may pipe lines on stdin. A number picks a quick reply.
   refundbot tickets list [--status S] [--json] [--db FILE]
@@ -54,7 +55,10 @@ Usage:
 Options are read in this order, later ones winning: built-in defaults, the config file (see
 deploy/refundbot.example.json for every option), environment variables (REFUNDBOT_HOST, REFUNDBOT_PORT,
 REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL, REFUNDBOT_UTC_OFFSET_MINUTES,
-REFUNDBOT_FIXED_NOW), then flags. --now (fixed_now) stops the clock at a UTC timestamp such as
+REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL; channel secrets SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN,
+SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL, WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY,
+WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE, WECOM_ROBOT_WEBHOOK — see deploy/secrets.env.example),
+then flags. --now (fixed_now) stops the clock at a UTC timestamp such as
 2026-11-27T10:00:00Z — for tests and demos only.
 )";
 
