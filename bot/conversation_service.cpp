@@ -642,7 +642,8 @@ TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
   return out;
 }
 
-TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, const AttachmentRecord& file) {
+TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, const AttachmentRecord& file,
+                                                   const std::optional<OutboxRecord>& download) {
   if (!m.dedupe_key.empty()) {
     json stored;
     if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
@@ -688,14 +689,58 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
     if (m.replies_via_outbox) {
       commit.outbox = ChannelOutbox(before, commit.replies, state.pending, "reply:" + m.dedupe_key + ":");
     }
+    if (download) {
+      OutboxRecord job = *download;
+      job.payload["conversation_id"] = before.id;
+      job.payload["name"] = file.name;
+      job.target = "download:" + before.id;
+      job.idempotency_key = "download:" + m.dedupe_key;
+      commit.outbox.push_back(job);
+    }
     return Status::Ok();
   });
+  if (st.ok() && download && on_outbox_) on_outbox_();
   if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
     json stored;
     if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
   }
   if (!st.ok()) return {st, json(), false};
   return {Status::Ok(), response, false};
+}
+
+Status ConversationService::RecordDownloadedFile(const std::string& id, const std::string& name,
+                                                const AttachmentRecord& file) {
+  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext&,
+                              TurnCommit& commit) {
+    bool found = false;
+    for (auto& [slot, value] : state.slots.items()) {
+      if (!value.is_array()) continue;
+      for (auto& e : value) {
+        if (!e.is_object() || !e.contains("attachment") || e["attachment"].value("name", "") != name ||
+            !e["attachment"].value("sha256", "").empty()) {
+          continue;
+        }
+        e["attachment"]["sha256"] = file.sha256;
+        e["attachment"]["size"] = file.size;
+        e["attachment"]["content_type"] = file.content_type;
+        found = true;
+        break;
+      }
+      if (found) break;
+    }
+    if (!found) return Status::NotFound("no evidence named " + name + " waits for its file");
+    AttachmentRecord a = file;
+    a.conversation_id = before.id;
+    commit.attachment = a;
+    if (!state.ticket_id.empty()) {
+      TicketRecord ticket;
+      if (store_->GetTicket(state.ticket_id, &ticket).ok()) {
+        ticket.ticket["evidence"] = ClaimOf(state)["evidence"];
+        commit.ticket_update = ticket;
+      }
+    }
+    return Status::Ok();
+  });
 }
 
 std::vector<OutboxRecord> ConversationService::ChannelOutbox(const ConversationRecord& conv,

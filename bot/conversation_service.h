@@ -115,7 +115,13 @@ class ConversationService {
   // started, under a lock on the user, so two first messages never open two conversations.
   TurnOutcome HandleChannelMessage(InboundMessage message);
   // A file a platform user sent (Slack file share, WeCom image): recorded as evidence like an upload.
-  TurnOutcome HandleChannelFile(const InboundMessage& message, const AttachmentRecord& file);
+  // `download` (kind slack_file | wecom_media), when set, is queued in the same commit: the outbox
+  // fetches the bytes into the uploads folder and RecordDownloadedFile puts them on the claim.
+  TurnOutcome HandleChannelFile(const InboundMessage& message, const AttachmentRecord& file,
+                                const std::optional<OutboxRecord>& download = std::nullopt);
+  // The bytes of evidence `name` arrived (outbox download): its SHA-256, size and path go on the claim
+  // (and the ticket, once filed), and staff can open it.
+  Status RecordDownloadedFile(const std::string& conversation_id, const std::string& name, const AttachmentRecord& file);
   // Called after a commit that queued outbox rows (wakes the outbox worker).
   void SetOutboxListener(std::function<void()> listener) { on_outbox_ = std::move(listener); }
 

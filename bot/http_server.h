@@ -24,6 +24,8 @@ class HttpServer {
   HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge, StaffAuth* staff_auth);
   ~HttpServer();
 
+  // Where uploaded (and downloaded) evidence files are kept.
+  const std::string& uploads_dir() const { return uploads_dir_; }
   // Why a configured channel could not be set up (a malformed WeCom key), or "".
   const std::string& channel_error() const { return channel_error_; }
   // Binds (port 0 picks a free one) and returns the port, or -1.

@@ -156,7 +156,12 @@ int Serve(const rd::Config& config) {
   if (!server.channel_error().empty()) { std::cerr << "refusing to start: " << server.channel_error() << "\n"; return 1; }
   rd::OutboxOptions outbox_options;
   outbox_options.workers = config.outbox_workers;
-  rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options);
+  outbox_options.uploads_dir = server.uploads_dir();
+  outbox_options.max_download_bytes = config.max_upload_bytes;
+  rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options,
+                          [&service](const std::string& id, const std::string& name, const rd::AttachmentRecord& file) {
+                            return service.RecordDownloadedFile(id, name, file);
+                          });
   service.SetOutboxListener([&outbox] { outbox.Wake(); });
   outbox.Start();
   int port = server.Bind();

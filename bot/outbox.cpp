@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -66,8 +68,9 @@ json SlackMessage(const json& p) {
 
 }  // namespace
 
-OutboxWorker::OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options)
-    : store_(store), slack_(slack), wecom_(wecom), options_(options) {}
+OutboxWorker::OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options,
+                           DownloadSink on_download)
+    : store_(store), slack_(slack), wecom_(wecom), options_(options), on_download_(std::move(on_download)) {}
 
 OutboxWorker::~OutboxWorker() { Stop(); }
 
@@ -149,6 +152,7 @@ OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
   if (row.kind == "slack_message") return DeliverSlack(row);
   if (row.kind == "wecom_message") return DeliverWeCom(row);
   if (row.kind == "wecom_robot") return DeliverRobot(row);
+  if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row);
   return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};
 }
 
@@ -264,6 +268,76 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
   json answer = json::parse(res->body, nullptr, false);
   if (answer.is_object() && answer.value("errcode", -2) == 0) return {Outcome::kDelivered, 0, json::object()};
   return {Outcome::kFailed, 0, {{"status", res->status}, {"body", Truncated(res->body, 200)}}};
+}
+
+OutboxWorker::Result OutboxWorker::Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type) {
+  if (bytes.size() > options_.max_download_bytes) return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
+  if (!on_download_) return {Outcome::kFailed, 0, {{"error", "no place to keep downloads"}}};
+  AttachmentRecord a;
+  a.sha256 = Sha256Hex(bytes);
+  a.name = row.payload.value("name", "file");
+  a.content_type = content_type.empty() ? "application/octet-stream" : content_type.substr(0, content_type.find(';'));
+  a.size = static_cast<int64_t>(bytes.size());
+  std::error_code ec;
+  std::filesystem::create_directories(options_.uploads_dir, ec);
+  a.path = options_.uploads_dir + "/" + a.sha256;
+  if (!std::filesystem::exists(a.path)) {
+    const std::string tmp = a.path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out) return {Outcome::kRetry, 0, {{"error", "cannot write " + tmp}}};
+    }
+    std::filesystem::rename(tmp, a.path, ec);
+    if (ec) return {Outcome::kRetry, 0, {{"error", ec.message()}}};
+  }
+  Status st = on_download_(row.payload.value("conversation_id", ""), a.name, a);
+  if (!st.ok() && st.code() != Status::Code::kNotFound) return {Outcome::kRetry, 0, {{"error", st.message()}}};
+  return {Outcome::kDelivered, 0, {{"sha256", a.sha256}, {"size", a.size}}};
+}
+
+OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
+  if (row.kind == "slack_file") {
+    if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
+    if (row.payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes))
+      return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
+    const std::string url = row.payload.value("url", "");
+    const size_t path_start = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+    BaseUrl base;
+    std::string error;
+    if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
+      return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad file URL" : error}}};
+    httplib::Client& client = ClientFor(base);
+    auto res = client.Get(url.substr(path_start).c_str(), {{"Authorization", "Bearer " + slack_.bot_token}});
+    if (!res) return NetworkFailure(res, row.attempts);
+    if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
+    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
+    if (res->status != 200) return {Outcome::kFailed, 0, {{"status", res->status}}};
+    return Keep(row, res->body, res->get_header_value("Content-Type"));
+  }
+  // WeCom media/get with the cached token.
+  if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
+  BaseUrl base;
+  std::string error;
+  if (!ParseBaseUrl(wecom_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
+  for (int round = 0; round < 2; ++round) {
+    std::string token;
+    if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
+    auto res = ClientFor(base).Get((base.path + "/media/get?access_token=" + httplib::detail::encode_query_param(token) +
+                                    "&media_id=" + httplib::detail::encode_query_param(row.payload.value("media_id", ""))).c_str());
+    if (!res) return NetworkFailure(res, row.attempts);
+    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
+    const std::string type = res->get_header_value("Content-Type");
+    if (res->status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
+      return Keep(row, res->body, type);
+    }
+    json answer = json::parse(res->body, nullptr, false);  // an error comes as JSON
+    const int code = answer.is_object() ? answer.value("errcode", -2) : -2;
+    if (code == 42001 || code == 40014 || code == 40001) continue;
+    if (code == -1) return {Outcome::kRetry, 0, {{"errcode", code}}};
+    return {Outcome::kFailed, 0, {{"status", res->status}, {"errcode", code}}};
+  }
+  return {Outcome::kRetry, 0, {{"error", "the token was refused twice"}}};
 }
 
 }  // namespace rd

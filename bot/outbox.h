@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,11 +28,18 @@ struct OutboxOptions {
   int max_attempts = 10;
   int64_t lease_seconds = 60;
   int64_t max_backoff_seconds = 300;
+  std::string uploads_dir = "uploads";   // downloaded evidence, named by SHA-256
+  size_t max_download_bytes = 10 << 20;  // larger files stay at the platform
 };
+
+// Where a downloaded file is recorded (ConversationService::RecordDownloadedFile).
+using DownloadSink = std::function<Status(const std::string& conversation_id, const std::string& name,
+                                          const AttachmentRecord& file)>;
 
 class OutboxWorker {
  public:
-  OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options = {});
+  OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options = {},
+               DownloadSink on_download = nullptr);
   ~OutboxWorker();
   void Start();
   void Stop();
@@ -51,6 +59,9 @@ class OutboxWorker {
   Result DeliverSlack(const OutboxRecord& row);
   Result DeliverWeCom(const OutboxRecord& row);
   Result DeliverRobot(const OutboxRecord& row);
+  Result Download(const OutboxRecord& row);
+  // Stores `bytes` under uploads_dir and hands them to the sink.
+  Result Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type);
   // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
   bool WeComToken(bool force, std::string* token, std::string* error);
 
@@ -58,6 +69,7 @@ class OutboxWorker {
   SlackSettings slack_;
   WeComSettings wecom_;
   OutboxOptions options_;
+  DownloadSink on_download_;
   Clock* clock_ = SystemClock();  // delivery timing is wall-clock time, whatever "today" the dialog uses
   std::vector<std::thread> threads_;
   std::mutex mu_;

@@ -147,11 +147,15 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
         a.name = f.value("name", "file");
         a.size = f.value("size", int64_t{0});
         a.content_type = f.value("mimetype", "application/octet-stream");
-        a.sha256 = "";  // the bytes stay at Slack (url_private) until staff fetch them
         InboundMessage fm = m;
         fm.text = text;
         fm.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
-        last = service->HandleChannelFile(fm, a);
+        // The bytes are fetched by the outbox (url_private needs the bot token), never in this request.
+        std::optional<OutboxRecord> download;
+        if (f.contains("url_private") && f["url_private"].is_string()) {
+          download = OutboxRecord{0, "slack_file", "", {{"url", f["url_private"]}, {"size", a.size}}, "", 0};
+        }
+        last = service->HandleChannelFile(fm, a, download);
         if (!last.status.ok()) return Answer(res, last);
       }
       if (Trim(text).empty()) return Answer(res, last);

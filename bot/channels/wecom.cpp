@@ -99,13 +99,16 @@ bool RegisterWeComRoutes(httplib::Server& s, const WeComSettings& settings, Conv
       if (Trim(m.text).empty()) { res.status = 200; return; }
       out = service->HandleChannelMessage(m);
     } else {
-      // An image (or a file): evidence on the claim, named after the message; the MediaId lets staff fetch
-      // it from WeCom (media/get) for three days.
+      // An image (or a file): evidence on the claim, named after the message. Its MediaId expires after
+      // three days, so the outbox fetches the bytes (media/get) at once.
       AttachmentRecord a;
       const std::string title = Field(msg, "Title");
       a.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
       a.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
-      out = service->HandleChannelFile(m, a);
+      std::optional<OutboxRecord> download;
+      const std::string media_id = Field(msg, "MediaId");
+      if (!media_id.empty()) download = OutboxRecord{0, "wecom_media", "", {{"media_id", media_id}}, "", 0};
+      out = service->HandleChannelFile(m, a, download);
     }
     if (!out.status.ok()) {
       // No answer: WeCom retries the callback, so nothing is lost.

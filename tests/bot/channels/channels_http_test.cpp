@@ -2,15 +2,19 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <ctime>
 
 #include "bot/channels/slack.h"
+#include "bot/env.h"
 #include "bot/channels/wecom_crypto.h"
 #include "tests/bot/channels/fake_platform.h"
 #include "tests/bot/server_process.h"
 
 namespace rd::test {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -165,12 +169,13 @@ TEST_CASE("Slack: a whole claim in a DM to a filed ticket, replies through chat.
   CHECK(json::parse(verify->body)["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
 
   CHECK(slack.Say("Hi <@UBOT>, I want a refund, we paid on 2026-11-01") == 200);
-  auto posted = Posted(fake, 2);
-  REQUIRE(posted.size() >= 2);
+  // What one turn says is one Slack message: greeting, what was noted and the next question.
+  auto posted = Posted(fake, 1);
+  REQUIRE(posted.size() == 1);
   CHECK(posted[0]["channel"] == "D0CUSTOMER");
   CHECK(fake.Calls("/api/chat.postMessage")[0].headers.find("Authorization")->second == "Bearer xoxb-test");
   // The date question carries a datepicker.
-  const json& ask = posted.back();
+  const json& ask = posted[0];
   CHECK(ask["text"].get<std::string>().find("activat") != std::string::npos);
   CHECK(ask["blocks"].back()["elements"].back()["type"] == "datepicker");
 
@@ -247,8 +252,7 @@ TEST_CASE("Slack: a retried event and a message seen twice give one turn and one
   CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 1);
   fake.WaitForAccepted("/api/chat.postMessage", 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  CHECK(static_cast<int64_t>(fake.Calls("/api/chat.postMessage").size()) ==
-        Count(db, "SELECT count(*) FROM messages WHERE author = 'bot'"));
+  CHECK(fake.Calls("/api/chat.postMessage").size() == 1);  // one turn, one message
 
   const std::string before = Snapshot(db);
   const std::string body = slack.Event("another message", "1700000200.000300");
@@ -420,7 +424,7 @@ TEST_CASE("WeCom: staff replies go out by message/send; an expired token is refr
   REQUIRE(post("/api/staff/conversations/" + id + "/takeover", json::object())->status == 200);
   REQUIRE(post("/api/staff/conversations/" + id + "/reply", {{"text", "您好，我是客服小安。"}})->status == 200);
   // "Ana joined" and her reply, each delivered once, in order.
-  auto sends = fake.WaitForAccepted("/cgi-bin/message/send", 2);
+  fake.WaitForAccepted("/cgi-bin/message/send", 3);  // the refused one (errcode 42001, HTTP 200) and two sent
   std::vector<json> accepted;
   for (const auto& call : fake.Calls("/cgi-bin/message/send")) {
     json b = json::parse(call.body);
@@ -432,6 +436,45 @@ TEST_CASE("WeCom: staff replies go out by message/send; an expired token is refr
   CHECK(accepted[1]["text"]["content"] == "您好，我是客服小安。");
   CHECK(fake.Calls("/cgi-bin/gettoken").size() == 2);  // the expired one, then the fresh one
   CHECK(fake.Calls("/cgi-bin/gettoken")[0].query.find("corpsecret=wecom-secret") != std::string::npos);
+}
+
+TEST_CASE("files from Slack and WeCom are downloaded into the data folder and put on the claim", "[channels][files]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(500, 'p');
+  const std::string jpg = std::string("\xff\xd8\xff", 3) + std::string(700, 'j');
+  fake.SetDefault("/files/F1/speedtest.png", {200, png, {}, "image/png"});
+  fake.SetDefault("/cgi-bin/media/get", {200, jpg, {}, "image/jpeg"});
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  REQUIRE(slack.Say("hi, I need a refund") == 200);
+  json share = json::parse(slack.Event("here is my speed test", "1700000500.000100"));
+  share["event"]["subtype"] = "file_share";
+  share["event"]["files"] = json::array({{{"id", "F1"}, {"name", "speedtest.png"}, {"size", png.size()}, {"mimetype", "image/png"},
+                                          {"url_private", fake.Base("/files/F1/speedtest.png")}}});
+  auto r = slack.Post("/slack/events", share.dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  std::string error;
+  WeCom wecom{*c, *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error)};
+  wecom.Open(wecom.Send(WeCom::Text("wangwu", "我要退款", "5001")));
+  wecom.Send("<xml><ToUserName>" + std::string(kCorpId) + "</ToUserName><FromUserName>wangwu</FromUserName><CreateTime>1700000600"
+             "</CreateTime><MsgType>image</MsgType><PicUrl>http://example.invalid/p.jpg</PicUrl><MediaId>MEDIA-9</MediaId>"
+             "<MsgId>5002</MsgId></xml>");
+  // Both land in uploads/ by SHA-256 and in the attachments table, fetched with the platform's token.
+  for (int i = 0; i < 100 && Count(db, "SELECT count(*) FROM attachments") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(Count(db, "SELECT count(*) FROM attachments") == 2);
+  CHECK(fs::file_size(dir.path / "uploads" / Sha256Hex(png)) == png.size());
+  CHECK(fs::file_size(dir.path / "uploads" / Sha256Hex(jpg)) == jpg.size());
+  auto file_calls = fake.Calls("/files/F1/speedtest.png");
+  REQUIRE(!file_calls.empty());
+  CHECK(file_calls[0].headers.find("Authorization")->second == "Bearer xoxb-test");
+  CHECK(fake.Calls("/cgi-bin/media/get")[0].query.find("media_id=MEDIA-9") != std::string::npos);
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE dialog LIKE '%" + Sha256Hex(png) + "%'") == 1);
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE dialog LIKE '%" + Sha256Hex(jpg) + "%'") == 1);
 }
 
 TEST_CASE("a channel whose secrets are missing is off: its routes answer 404", "[channels]") {

@@ -27,6 +27,7 @@ class FakePlatform {
     int status = 200;
     std::string body;
     httplib::Headers headers;
+    std::string content_type = "application/json";
   };
 
   FakePlatform() {
@@ -47,7 +48,7 @@ class FakePlatform {
       }
       res.status = a.status;
       for (const auto& [k, v] : a.headers) res.set_header(k, v);
-      res.set_content(a.body, "application/json");
+      res.set_content(a.body, a.content_type.c_str());
     };
     server_.Get(".*", handle);
     server_.Post(".*", handle);
