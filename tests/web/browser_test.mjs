@@ -234,6 +234,7 @@ await step('hand back: the claim resumes at its pending question in the widget',
 
 await step('a ticket status change reaches the customer', async () => {
   await staff.getByTestId('console-tab-tickets').click();
+  assert.equal(await staff.locator('#queue-view').isVisible(), false, 'the tickets tab replaces the conversations');
   const row = staff.locator(`[data-testid="console-ticket"][data-id="${ticketId}"]`);
   await row.waitFor();
   await row.getByTestId('console-status-in_review').click();
