@@ -176,10 +176,8 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       conv.last_seq = base->last_seq;
       conv.created_at = base->created_at;
       assignee_before = base->assignee;
-      if (!m.dedupe_key.empty()) {  // a concurrent delivery may have committed while we waited
-        json stored;
-        if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
-      }
+      // A concurrent delivery of the same message that committed while we waited is caught by the
+      // store's unique dedupe key at commit (answered from the store below): no second read here.
     }
     std::string state_before = create ? std::string(kStart) : state.state;
 
@@ -240,7 +238,9 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending, "reply:" + m.dedupe_key + ":");
     }
     for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
-    if (!m.dedupe_key.empty()) commit.response = response;  // kept only where a resend can ask for it
+    // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
+    // just needs to know the message was taken.
+    if (!m.dedupe_key.empty() && m.store_response) commit.response = response;
 
     Status st = store_->CommitTurn(commit);
     if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
@@ -638,7 +638,10 @@ TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
     else if (st.code() != Status::Code::kNotFound) return {st, json(), false};
   }
   TurnOutcome out = HandleMessage(m);
-  if (out.status.ok()) cache_.PutSession(user_key, out.response.value("conversation_id", ""));
+  // A replayed Slack delivery has no stored answer (store_response false): nothing to learn from it.
+  if (out.status.ok() && out.response.is_object() && out.response.contains("conversation_id")) {
+    cache_.PutSession(user_key, out.response["conversation_id"].get<std::string>());
+  }
   return out;
 }
 
@@ -660,7 +663,13 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
       hello.dedupe_key = m.dedupe_key.empty() ? "" : m.dedupe_key + ":open";
       TurnOutcome opened = HandleMessage(hello);
       if (!opened.status.ok()) return opened;
-      id = opened.response.value("conversation_id", "");
+      if (opened.response.is_object()) id = opened.response.value("conversation_id", "");
+      if (id.empty()) {  // a replayed Slack delivery (no stored answer): the conversation exists by now
+        ConversationRecord created;
+        Status found = store_->FindConversationByChannelUser(m.channel, m.channel_user, &created);
+        if (!found.ok()) return {found, json(), false};
+        id = created.id;
+      }
     } else if (!st.ok()) {
       return {st, json(), false};
     } else {

@@ -68,6 +68,7 @@ struct InboundMessage {
   // Replies go out through the outbox to the platform (Slack); false: the caller answers in-band (the
   // web API's body, WeCom's passive reply).
   bool replies_via_outbox = false;
+  bool store_response = true;  // keep the answer for a resend to replay (false: Slack, answered by the outbox)
 };
 
 struct TurnOutcome {

@@ -137,6 +137,7 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
     m.dedupe_key = "slack:" + event.value("channel", "") + ":" + event.value("ts", "");
     m.channel_identifies_customer = true;
     m.replies_via_outbox = true;
+    m.store_response = false;
     std::string text = WithoutMentions(Unescape(event.value("text", "")));
     if (!IsValidUtf8(text)) return SendError(res, 400, "invalid_utf8", "the text is not valid UTF-8");
     if (event.contains("files") && event["files"].is_array() && !event["files"].empty()) {
@@ -199,6 +200,7 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
     m.dedupe_key = "slack:action:" + action.value("action_ts", payload.value("trigger_id", ""));
     m.channel_identifies_customer = true;
     m.replies_via_outbox = true;
+    m.store_response = false;
     Answer(res, service->HandleChannelMessage(m));
   });
 }

@@ -116,7 +116,8 @@ bool RegisterWeComRoutes(httplib::Server& s, const WeComSettings& settings, Conv
       return SendError(res, 503, "unavailable", "the message could not be stored");
     }
     std::string text;
-    for (const auto& r : out.response.value("replies", json::array())) {
+    const json replies = out.response.is_object() ? out.response.value("replies", json::array()) : json::array();
+    for (const auto& r : replies) {
       text += (text.empty() ? "" : "\n\n") + r.value("text", "");
       for (const auto& q : r.value("quick_replies", json::array())) text += "\n· " + q.get<std::string>();
     }
