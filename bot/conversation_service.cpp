@@ -427,17 +427,22 @@ Status ConversationService::StaffReply(const std::string& id, const std::string&
   });
 }
 
-Status ConversationService::HandBack(const std::string& id, const std::string& staff) {
+Status ConversationService::HolderAction(const std::string& id, const std::string& staff, const StaffAction& action,
+                                         const std::string& assignee_after) {
   return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
                               TurnCommit& commit) {
     Status st = RequireAssignee(before, staff);
     if (!st.ok()) return st;
-    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kHandBack, staff}, ctx);
+    StepResult r = ApplyStaffAction(state, action, ctx);
     state = r.state;
     AddReplies(r, &commit);
-    commit.conversation.assignee.clear();
+    commit.conversation.assignee = assignee_after;
     return Status::Ok();
   });
+}
+
+Status ConversationService::HandBack(const std::string& id, const std::string& staff) {
+  return HolderAction(id, staff, {StaffAction::Kind::kHandBack, staff}, "");
 }
 
 Status ConversationService::Transfer(const std::string& id, const std::string& staff, const std::string& to) {
@@ -445,16 +450,7 @@ Status ConversationService::Transfer(const std::string& id, const std::string& s
   Status exists = store_->GetStaffPasswordHash(to, &ignored);
   if (exists.code() == Status::Code::kNotFound) return Status::NotFound("no staff member " + to);
   if (!exists.ok()) return exists;
-  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
-                              TurnCommit& commit) {
-    Status st = RequireAssignee(before, staff);
-    if (!st.ok()) return st;
-    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kTransfer, to}, ctx);
-    state = r.state;
-    AddReplies(r, &commit);
-    commit.conversation.assignee = to;
-    return Status::Ok();
-  });
+  return HolderAction(id, staff, {StaffAction::Kind::kTransfer, to}, to);
 }
 
 Status ConversationService::SetSlot(const std::string& id, const std::string& staff, const std::string& slot,
@@ -497,16 +493,7 @@ Status ConversationService::FileByStaff(const std::string& id, const std::string
 }
 
 Status ConversationService::CloseByStaff(const std::string& id, const std::string& staff) {
-  return RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
-                              TurnCommit& commit) {
-    Status st = RequireAssignee(before, staff);
-    if (!st.ok()) return st;
-    StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kClose, staff}, ctx);
-    state = r.state;
-    AddReplies(r, &commit);
-    commit.conversation.assignee.clear();
-    return Status::Ok();
-  });
+  return HolderAction(id, staff, {StaffAction::Kind::kClose, staff}, "");
 }
 
 Status ConversationService::ChangeTicketStatus(const std::string& ticket_id, const std::string& staff,

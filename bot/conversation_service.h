@@ -161,6 +161,10 @@ class ConversationService {
   using StaffEdit = std::function<Status(const ConversationRecord& before, DialogState& state,
                                          const DialogContext& ctx, TurnCommit& commit)>;
   Status RunStaffEdit(const std::string& conversation_id, const StaffEdit& edit);
+  // An engine staff action by the staff member who holds the conversation; it is then held by
+  // `assignee_after` ("" = back to the bot).
+  Status HolderAction(const std::string& conversation_id, const std::string& staff, const StaffAction& action,
+                      const std::string& assignee_after);
   DialogContext ContextFor(const Knowledge& knowledge, int64_t now, const InboundMessage* message);
   // The ticket for a kFileTicket effect (allocates its id).
   Status MakeTicket(const Effect& effect, const ConversationRecord& conv, const DialogState& state,

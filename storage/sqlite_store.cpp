@@ -109,6 +109,12 @@ CREATE INDEX outbox_target ON outbox(target, id) WHERE status IN ('pending', 'se
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
+// The columns ReadConversation reads, in its order. A macro so each query stays one string literal:
+// prepared statements are cached by the literal's address.
+#define RD_SELECT_CONVERSATION                                                                              \
+  "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, created_at, updated_at, " \
+  "assignee, staff_read_seq FROM conversations "
+
 // A connection with its prepared statements, reused across calls.
 class Connection {
  public:
@@ -209,15 +215,13 @@ class SqliteStore : public Store {
 
   Status FindConversationBySession(const std::string& hash, ConversationRecord* out) override {
     return WithReader([&](Connection& c) {
-      return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
-                                 "created_at, updated_at, assignee, staff_read_seq FROM conversations WHERE session_hash = ?", hash, out);
+      return ReadConversation(c, RD_SELECT_CONVERSATION "WHERE session_hash = ?", {hash}, out);
     });
   }
 
   Status LoadConversation(const std::string& id, ConversationRecord* out) override {
     return WithReader([&](Connection& c) {
-      return ReadConversation(c, "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, "
-                                 "created_at, updated_at, assignee, staff_read_seq FROM conversations WHERE id = ?", id, out);
+      return ReadConversation(c, RD_SELECT_CONVERSATION "WHERE id = ?", {id}, out);
     });
   }
 
@@ -401,31 +405,9 @@ class SqliteStore : public Store {
 
   Status FindConversationByChannelUser(const std::string& channel, const std::string& channel_user,
                                        ConversationRecord* out) override {
-    return WithReader([&](Connection& c) -> Status {
-      sqlite3_stmt* s = c.Prepare(
-          "SELECT id, channel, channel_user, state, pending_slot, dialog, version, last_seq, created_at, updated_at, "
-          "assignee, staff_read_seq FROM conversations WHERE channel = ? AND channel_user = ? "
-          "ORDER BY created_at DESC, id DESC LIMIT 1");
-      if (!s) return Status::IoError(c.Error());
-      StmtGuard g{s};
-      BindText(s, 1, channel);
-      BindText(s, 2, channel_user);
-      int rc = sqlite3_step(s);
-      if (rc == SQLITE_DONE) return Status::NotFound("no conversation for this user");
-      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
-      out->id = ColumnText(s, 0);
-      out->channel = ColumnText(s, 1);
-      out->channel_user = ColumnText(s, 2);
-      out->state = ColumnText(s, 3);
-      out->pending_slot = ColumnText(s, 4);
-      out->dialog = json::parse(ColumnText(s, 5), nullptr, false);
-      out->version = sqlite3_column_int64(s, 6);
-      out->last_seq = sqlite3_column_int64(s, 7);
-      out->created_at = sqlite3_column_int64(s, 8);
-      out->updated_at = sqlite3_column_int64(s, 9);
-      out->assignee = ColumnText(s, 10);
-      out->staff_read_seq = sqlite3_column_int64(s, 11);
-      return Status::Ok();
+    return WithReader([&](Connection& c) {
+      return ReadConversation(c, RD_SELECT_CONVERSATION "WHERE channel = ? AND channel_user = ? "
+                                 "ORDER BY created_at DESC, id DESC LIMIT 1", {channel, channel_user}, out);
     });
   }
 
@@ -647,11 +629,14 @@ class SqliteStore : public Store {
     return st;
   }
 
-  static Status ReadConversation(Connection& c, const char* sql, const std::string& key, ConversationRecord* out) {
+  // `sql` is RD_SELECT_CONVERSATION followed by a WHERE clause with one ? per key.
+  static Status ReadConversation(Connection& c, const char* sql, std::initializer_list<std::string> keys,
+                                 ConversationRecord* out) {
     sqlite3_stmt* s = c.Prepare(sql);
     if (!s) return Status::IoError(c.Error());
     StmtGuard g{s};
-    BindText(s, 1, key);
+    int i = 0;
+    for (const auto& key : keys) BindText(s, ++i, key);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) return Status::NotFound("no such conversation");
     if (rc != SQLITE_ROW) return Status::IoError(c.Error());

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "bot/env.h"
@@ -90,20 +91,19 @@ TEST_CASE("handoff: queue, takeover, staff reply, slot set by staff, hand back r
   // Two staff race for it: exactly one wins, the other is told who has it.
   std::atomic<int> won{0}, told{0};
   std::string loser_message;
-  std::thread ta([&] {
+  std::mutex mu;
+  auto race = [&](const std::string& token) {
     httplib::Client cc("127.0.0.1", server.port());
-    auto res = cc.Post(("/api/staff/conversations/" + id + "/takeover").c_str(),
-                       {{"Authorization", "Bearer " + ana_token}}, "{}", "application/json");
+    auto res = cc.Post(("/api/staff/conversations/" + id + "/takeover").c_str(), {{"Authorization", "Bearer " + token}},
+                       "{}", "application/json");
     if (res && res->status == 200) ++won;
-    if (res && res->status == 409) { ++told; loser_message = json::parse(res->body)["message"]; }
-  });
-  std::thread tb([&] {
-    httplib::Client cc("127.0.0.1", server.port());
-    auto res = cc.Post(("/api/staff/conversations/" + id + "/takeover").c_str(),
-                       {{"Authorization", "Bearer " + bo_token}}, "{}", "application/json");
-    if (res && res->status == 200) ++won;
-    if (res && res->status == 409) { ++told; loser_message = json::parse(res->body)["message"]; }
-  });
+    if (res && res->status == 409) {
+      ++told;
+      std::lock_guard<std::mutex> l(mu);
+      loser_message = json::parse(res->body)["message"];
+    }
+  };
+  std::thread ta(race, ana_token), tb(race, bo_token);
   ta.join();
   tb.join();
   CHECK(won == 1);
