@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -75,23 +76,46 @@ std::string FormatTimestampUtc(int64_t unix) {
   return buf;
 }
 
-std::string RandomHex(Random* random, size_t bytes) {
+std::string Hex(const unsigned char* data, size_t n) {
   static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) { out.push_back(kHex[data[i] >> 4]); out.push_back(kHex[data[i] & 15]); }
+  return out;
+}
+
+std::string RandomHex(Random* random, size_t bytes) {
   std::string raw(bytes, '\0');
   random->Fill(reinterpret_cast<unsigned char*>(raw.data()), bytes);
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) { out.push_back(kHex[c >> 4]); out.push_back(kHex[c & 15]); }
-  return out;
+  return Hex(reinterpret_cast<const unsigned char*>(raw.data()), bytes);
 }
 
 std::string Sha256Hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) { out.push_back(kHex[md[i] >> 4]); out.push_back(kHex[md[i] & 15]); }
+  return Hex(md, len);
+}
+
+std::string Base64Encode(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(const std::string& text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  for (char c : text) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return std::nullopt;
+  }
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t padding = (text.end()[-1] == '=') + (text.end()[-2] == '=');
+  out.resize(static_cast<size_t>(n) - padding);
   return out;
 }
 

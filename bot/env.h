@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dialogs/dates.h"
@@ -42,7 +43,11 @@ Date DateAt(int64_t unix, int utc_offset_minutes);
 // "2026-11-27T10:00:00Z" (or with an offset "+08:00"); false when malformed.
 bool ParseTimestamp(const std::string& s, int64_t* unix);
 std::string FormatTimestampUtc(int64_t unix);  // 2026-11-27T10:00:00Z
+std::string Hex(const unsigned char* data, size_t n);  // lower-case
 std::string RandomHex(Random* random, size_t bytes);
 std::string Sha256Hex(const std::string& data);
+std::string Base64Encode(const std::string& bytes);
+// Nothing when `text` is not padded standard Base64.
+std::optional<std::string> Base64Decode(const std::string& text);
 
 }  // namespace rd

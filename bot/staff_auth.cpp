@@ -9,23 +9,6 @@ namespace rd {
 
 namespace {
 
-std::string Base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<size_t>(len));
-  return out;
-}
-
-bool Unbase64(const std::string& text, std::vector<unsigned char>* out) {
-  if (text.empty() || text.size() % 4 != 0) return false;
-  out->assign(3 * text.size() / 4 + 1, 0);
-  int len = EVP_DecodeBlock(out->data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (len < 0) return false;
-  size_t padding = (text.end()[-1] == '=') + (text.end()[-2] == '=');
-  out->resize(static_cast<size_t>(len) - padding);
-  return true;
-}
-
 bool Pbkdf2(const std::string& password, const unsigned char* salt, size_t salt_len, int iterations,
             unsigned char* out, size_t out_len) {
   return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt, static_cast<int>(salt_len),
@@ -38,7 +21,8 @@ std::string HashPassword(const std::string& password, Random* random, int iterat
   unsigned char salt[16], hash[32];
   random->Fill(salt, sizeof salt);
   if (!Pbkdf2(password, salt, sizeof salt, iterations, hash, sizeof hash)) return "";
-  return "pbkdf2_sha256$" + std::to_string(iterations) + "$" + Base64(salt, sizeof salt) + "$" + Base64(hash, sizeof hash);
+  auto b64 = [](const unsigned char* p, size_t n) { return Base64Encode(std::string(reinterpret_cast<const char*>(p), n)); };
+  return "pbkdf2_sha256$" + std::to_string(iterations) + "$" + b64(salt, sizeof salt) + "$" + b64(hash, sizeof hash);
 }
 
 bool VerifyPassword(const std::string& password, const std::string& encoded) {
@@ -52,14 +36,14 @@ bool VerifyPassword(const std::string& password, const std::string& encoded) {
   } catch (...) {
     return false;
   }
-  std::vector<unsigned char> salt, expected;
-  if (iterations < 1 || !Unbase64(encoded.substr(b + 1, c - b - 1), &salt) || !Unbase64(encoded.substr(c + 1), &expected) ||
-      expected.empty()) {
+  auto salt = Base64Decode(encoded.substr(b + 1, c - b - 1)), expected = Base64Decode(encoded.substr(c + 1));
+  if (iterations < 1 || !salt || !expected || expected->empty()) return false;
+  std::vector<unsigned char> actual(expected->size());
+  if (!Pbkdf2(password, reinterpret_cast<const unsigned char*>(salt->data()), salt->size(), iterations, actual.data(),
+              actual.size())) {
     return false;
   }
-  std::vector<unsigned char> actual(expected.size());
-  if (!Pbkdf2(password, salt.data(), salt.size(), iterations, actual.data(), actual.size())) return false;
-  return CRYPTO_memcmp(actual.data(), expected.data(), expected.size()) == 0;
+  return CRYPTO_memcmp(actual.data(), expected->data(), expected->size()) == 0;
 }
 
 Status StaffAuth::AddStaff(const std::string& name, const std::string& password) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "bot/conversation_service.h"
+#include "bot/env.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
@@ -22,10 +23,7 @@ std::string SlackSignature(const std::string& secret, const std::string& timesta
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(base.data()),
        base.size(), mac, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "v0=";
-  for (unsigned int i = 0; i < len; ++i) { out += kHex[mac[i] >> 4]; out += kHex[mac[i] & 15]; }
-  return out;
+  return "v0=" + Hex(mac, len);
 }
 
 bool VerifySlackRequest(const std::string& secret, const std::string& timestamp, const std::string& body,

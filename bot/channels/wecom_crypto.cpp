@@ -10,28 +10,6 @@
 
 namespace rd {
 
-std::string Base64Encode(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Base64Decode(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return std::nullopt;
-  }
-  std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t padding = (text.end()[-1] == '=') + (text.end()[-2] == '=');
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
 std::optional<WeComCrypto> WeComCrypto::Create(const std::string& token, const std::string& encoding_aes_key,
                                                const std::string& receive_id, std::string* error) {
   auto key = encoding_aes_key.size() == 43 ? Base64Decode(encoding_aes_key + "=") : std::nullopt;
@@ -57,10 +35,7 @@ std::string WeComCrypto::Signature(const std::string& timestamp, const std::stri
   for (const auto& p : parts) joined += p;
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : digest) { hex += kHex[b >> 4]; hex += kHex[b & 15]; }
-  return hex;
+  return Hex(digest, sizeof digest);
 }
 
 bool WeComCrypto::Verify(const std::string& signature, const std::string& timestamp, const std::string& nonce,

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "bot/env.h"
+
 namespace rd {
 
 class WeComCrypto {
@@ -35,8 +37,5 @@ class WeComCrypto {
   std::array<unsigned char, 32> key_{};
   std::string receive_id_;
 };
-
-std::string Base64Encode(const std::string& bytes);
-std::optional<std::string> Base64Decode(const std::string& text);
 
 }  // namespace rd
