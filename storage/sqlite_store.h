@@ -15,6 +15,8 @@ struct SqliteOptions {
   // the last turns may be lost on power loss. "full": fsync on every commit, survives power loss too.
   std::string synchronous = "normal";
   int busy_timeout_ms = 5000;
+  // Migrate only up to this schema version (0: the newest). For tests of the migrations themselves.
+  int migrate_to = 0;
 };
 
 // Opens (creating if needed) and migrates the database at `path`. On failure returns nullptr and sets

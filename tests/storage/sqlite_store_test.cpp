@@ -93,6 +93,44 @@ TEST_CASE("migrations create the schema once and reopen cleanly", "[storage]") {
   CHECK(error.find("newer") != std::string::npos);
 }
 
+TEST_CASE("migration 5 keeps every message, its order and its dedupe key", "[storage]") {
+  TempDb db;
+  std::string error;
+  {
+    SqliteOptions v4;
+    v4.migrate_to = 4;  // messages still clustered by (conversation, seq)
+    auto s = OpenSqliteStore(db.path.string(), v4, &error);
+    REQUIRE(s);
+    REQUIRE(s->CommitTurn(NewTurn("c1", "k1")).ok());
+    REQUIRE(s->CommitTurn(NewTurn("c2")).ok());
+    ConversationRecord c1;
+    REQUIRE(s->LoadConversation("c1", &c1).ok());
+    REQUIRE(s->CommitTurn(NextTurn(c1, "second", "k2")).ok());
+  }
+  auto s = db.Open();
+  std::vector<MessageRecord> history;
+  REQUIRE(s->History("c1", 0, 100, &history).ok());
+  REQUIRE(history.size() == 4);
+  CHECK(history[0].text == "hello");
+  CHECK(history[1].quick_replies == json::array({"a", "b"}));
+  CHECK(history[2].text == "second");
+  CHECK(history[3].seq == 4);
+  json replay;
+  REQUIRE(s->FindDuplicate("k2", &replay).ok());
+  CHECK(replay == json{{"echo", "second"}});
+  // The unique keys survived the table rebuild: a resend is refused, a new turn continues the seqs.
+  ConversationRecord c1;
+  REQUIRE(s->LoadConversation("c1", &c1).ok());
+  CHECK(s->CommitTurn(NextTurn(c1, "again", "k2")).code() == Status::Code::kDuplicate);
+  REQUIRE(s->CommitTurn(NextTurn(c1, "third")).ok());
+  history.clear();
+  REQUIRE(s->History("c1", 4, 100, &history).ok());
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].seq == 5);
+  CHECK(history[0].text == "third");
+  CHECK(db.Count("messages") == 8);
+}
+
 TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {
   TempDb db;
   auto s = db.Open();
