@@ -134,8 +134,10 @@ class Store {
   virtual Status History(const std::string& conversation_id, int64_t after, int limit,
                          std::vector<MessageRecord>* out) = 0;
 
-  // Reserves the next ticket id for `day` (YYYYMMDD): RF-YYYYMMDD-NNNN. Durable on its own, so an id is
-  // never handed out twice; a turn that fails after reserving leaves a gap in the numbering.
+  // Reserves the next ticket id for `day` (YYYYMMDD): RF-YYYYMMDD-NNNN. Ids are unique among filed
+  // tickets: committing a ticket advances the day's durable counter in the same transaction. A turn that
+  // fails after reserving leaves a gap; an id reserved but never filed may be handed out again after a
+  // restart (nobody has seen it: a turn answers only after its commit).
   virtual Status AllocateTicketId(const std::string& day, std::string* id) = 0;
   virtual Status GetTicket(const std::string& id, TicketRecord* out) = 0;
   // Newest first; `status` empty means all.

@@ -183,7 +183,7 @@ TEST_CASE("dedupe keys and version conflicts", "[storage]") {
   CHECK(db.Count("messages") == 4);
 }
 
-TEST_CASE("ticket ids are sequential per day and never reused", "[storage]") {
+TEST_CASE("ticket ids are sequential per day and never reused by a filed ticket", "[storage]") {
   TempDb db;
   std::string id;
   {
@@ -192,12 +192,20 @@ TEST_CASE("ticket ids are sequential per day and never reused", "[storage]") {
     CHECK(id == "RF-20261110-0001");
     REQUIRE(s->AllocateTicketId("20261110", &id).ok());
     CHECK(id == "RF-20261110-0002");
+    TurnCommit t = NewTurn("c1");
+    t.ticket = TicketRecord{id, "c1", "open", json{{"id", id}}};
+    REQUIRE(s->CommitTurn(t).ok());
     REQUIRE(s->AllocateTicketId("20261111", &id).ok());
     CHECK(id == "RF-20261111-0001");
+    REQUIRE(s->AllocateTicketId("20261110", &id).ok());  // reserved, never filed
+    CHECK(id == "RF-20261110-0003");
   }
+  // After a restart the count goes on from the last filed ticket of the day.
   auto s = db.Open();
   REQUIRE(s->AllocateTicketId("20261110", &id).ok());
   CHECK(id == "RF-20261110-0003");
+  REQUIRE(s->AllocateTicketId("20261111", &id).ok());
+  CHECK(id == "RF-20261111-0001");
   // From many threads at once: all distinct.
   std::vector<std::thread> threads;
   std::vector<std::string> ids(40);
