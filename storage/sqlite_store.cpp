@@ -869,9 +869,16 @@ class SqliteStore : public Store {
       sqlite3_bind_int64(s, 5, c.updated_at);
       BindText(s, 6, t.ticket->ticket.dump());
       st = Step(s);
+      const std::string& tid = t.ticket->id;
+      if (st.code() == Status::Code::kDuplicate && tid.size() > 12) {
+        // Another process filed this number (a second program on the same file): forget this day's
+        // count, so the next reservation reads the durable one, and let the caller redo the turn.
+        std::lock_guard<std::mutex> l(ticket_mu_);
+        ticket_last_.erase(tid.substr(3, 8));
+        return Status::Conflict("ticket id " + tid + " is taken");
+      }
       if (!st.ok()) return Status::IoError("ticket insert failed: " + st.message());
       // RF-YYYYMMDD-NNNN: the day's counter never falls behind a filed ticket.
-      const std::string& tid = t.ticket->id;
       if (tid.size() > 12 && tid.compare(0, 3, "RF-") == 0 && tid[11] == '-') {
         sqlite3_stmt* u = writer_.Prepare(
             "INSERT INTO ticket_counters(day, last) VALUES(?, ?) "

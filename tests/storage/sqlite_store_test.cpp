@@ -216,6 +216,32 @@ TEST_CASE("ticket ids are sequential per day and never reused by a filed ticket"
   CHECK(ids.back() == "RF-20261112-0040");
 }
 
+TEST_CASE("a ticket number another program filed first is refused as a conflict, then a fresh one is given", "[storage]") {
+  TempDb db;
+  auto a = db.Open();
+  auto b = db.Open();  // a second program on the same file (the terminal chat beside the server)
+  std::string id_a, id_b;
+  REQUIRE(a->AllocateTicketId("20261110", &id_a).ok());
+  REQUIRE(b->AllocateTicketId("20261110", &id_b).ok());
+  REQUIRE(id_a == id_b);
+  TurnCommit ta = NewTurn("ca");
+  ta.ticket = TicketRecord{id_a, "ca", "open", json{{"id", id_a}}};
+  REQUIRE(a->CommitTurn(ta).ok());
+  std::string id_a2;
+  REQUIRE(a->AllocateTicketId("20261110", &id_a2).ok());
+  TurnCommit ta2 = NewTurn("ca2");
+  ta2.ticket = TicketRecord{id_a2, "ca2", "open", json{{"id", id_a2}}};
+  REQUIRE(a->CommitTurn(ta2).ok());
+  TurnCommit tb = NewTurn("cb");
+  tb.ticket = TicketRecord{id_b, "cb", "open", json{{"id", id_b}}};
+  CHECK(b->CommitTurn(tb).code() == Status::Code::kConflict);
+  CHECK(db.Count("conversations") == 2);  // the refused turn left nothing behind
+  REQUIRE(b->AllocateTicketId("20261110", &id_b).ok());
+  CHECK(id_b == "RF-20261110-0003");  // counted on from what was filed, not from b's own count
+  tb.ticket = TicketRecord{id_b, "cb", "open", json{{"id", id_b}}};
+  REQUIRE(b->CommitTurn(tb).ok());
+}
+
 TEST_CASE("ticket listing and statuses", "[storage]") {
   TempDb db;
   auto s = db.Open();
