@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -273,23 +274,31 @@ class SqliteStore : public Store {
     });
   }
 
-  // Group commit, as LevelDB's writers do: each turn joins a queue; the turn at its head leads, takes
-  // everything queued and commits it as one transaction, then wakes exactly the turns it committed and
-  // the next head. Waking only those (not every waiter) keeps context switches at about one per turn.
-  // Every turn still returns only after its own data is committed.
+  // Group commit, as LevelDB's writers do: each write (a turn, the outbox worker's claim or outcomes)
+  // joins a queue; the write at its head leads, takes everything queued and commits it as one
+  // transaction, then wakes exactly the writes it committed and the next head. Waking only those (not
+  // every waiter) keeps context switches at about one per write; the outbox's bookkeeping rides in the
+  // customers' transactions instead of taking the writer from them. Every write still returns only
+  // after its own data is committed.
   Status CommitTurn(const TurnCommit& t) override {
-    PendingTurn me;
-    me.turn = &t;
+    return GroupCommit([&] { return WriteTurn(t); });
+  }
+
+  // `write` runs inside the batch's transaction, possibly twice (see CommitBatch): it must start over
+  // each time it runs.
+  Status GroupCommit(const std::function<Status()>& write) {
+    PendingWrite me;
+    me.write = &write;
     std::unique_lock<std::mutex> lock(queue_mu_);
     queue_.push_back(&me);
     while (!me.done && &me != queue_.front()) me.cv.wait(lock);
     if (me.done) return me.status;
-    std::vector<PendingTurn*> batch(queue_.begin(), queue_.end());
+    std::vector<PendingWrite*> batch(queue_.begin(), queue_.end());
     lock.unlock();
     CommitBatch(batch);
     lock.lock();
     for (size_t i = 0; i < batch.size(); ++i) queue_.pop_front();
-    for (PendingTurn* p : batch) {
+    for (PendingWrite* p : batch) {
       p->done = true;
       if (p != &me) p->cv.notify_one();
     }
@@ -456,31 +465,36 @@ class SqliteStore : public Store {
   }
 
   Status ClaimOutbox(int64_t now, int64_t lease_until, int limit, std::vector<OutboxRecord>* out) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    sqlite3_stmt* s = writer_.Prepare(
-        "UPDATE outbox SET status = 'sending', next_attempt_at = ?2, attempts = attempts + 1 WHERE id IN ("
-        " SELECT o.id FROM outbox o WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?1"
-        " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.target = o.target AND e.status IN ('pending', 'sending')"
-        "                 AND e.id < o.id)"
-        " LIMIT ?3) "
-        "RETURNING id, kind, target, payload, idempotency_key, attempts");
-    if (!s) return Status::IoError(writer_.Error());
-    StmtGuard g{s};
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int64(s, 2, lease_until);
-    sqlite3_bind_int(s, 3, limit);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      OutboxRecord r;
-      r.id = sqlite3_column_int64(s, 0);
-      r.kind = ColumnText(s, 1);
-      r.target = ColumnText(s, 2);
-      r.payload = json::parse(ColumnText(s, 3), nullptr, false);
-      r.idempotency_key = ColumnText(s, 4);
-      r.attempts = sqlite3_column_int(s, 5);
-      out->push_back(std::move(r));
-    }
-    return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(writer_.Error());
+    std::vector<OutboxRecord> claimed;
+    Status st = GroupCommit([&]() -> Status {
+      claimed.clear();
+      sqlite3_stmt* s = writer_.Prepare(
+          "UPDATE outbox SET status = 'sending', next_attempt_at = ?2, attempts = attempts + 1 WHERE id IN ("
+          " SELECT o.id FROM outbox o WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?1"
+          " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.target = o.target AND e.status IN ('pending', 'sending')"
+          "                 AND e.id < o.id)"
+          " LIMIT ?3) "
+          "RETURNING id, kind, target, payload, idempotency_key, attempts");
+      if (!s) return Status::IoError(writer_.Error());
+      StmtGuard g{s};
+      sqlite3_bind_int64(s, 1, now);
+      sqlite3_bind_int64(s, 2, lease_until);
+      sqlite3_bind_int(s, 3, limit);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        OutboxRecord r;
+        r.id = sqlite3_column_int64(s, 0);
+        r.kind = ColumnText(s, 1);
+        r.target = ColumnText(s, 2);
+        r.payload = json::parse(ColumnText(s, 3), nullptr, false);
+        r.idempotency_key = ColumnText(s, 4);
+        r.attempts = sqlite3_column_int(s, 5);
+        claimed.push_back(std::move(r));
+      }
+      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(writer_.Error());
+    });
+    if (st.ok()) for (auto& r : claimed) out->push_back(std::move(r));
+    return st;
   }
 
   Status FinishOutbox(int64_t id, const std::string& status, const json& result, int64_t now) override {
@@ -496,26 +510,24 @@ class SqliteStore : public Store {
   }
 
   Status RecordOutboxOutcomes(const std::vector<OutboxOutcome>& outcomes, int64_t now) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    std::string error;
-    if (!writer_.Exec("BEGIN IMMEDIATE", &error)) return Status::IoError(error);
-    for (const OutboxOutcome& o : outcomes) {
-      sqlite3_stmt* s = writer_.Prepare(
-          "UPDATE outbox SET status = ?1, result = CASE WHEN ?1 = 'pending' THEN result ELSE ?2 END, "
-          "last_error = CASE WHEN ?1 = 'delivered' THEN last_error ELSE ?2 END, "
-          "next_attempt_at = CASE WHEN ?1 = 'pending' THEN ?3 ELSE next_attempt_at END, "
-          "delivered_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?5");
-      if (!s) { writer_.Exec("ROLLBACK", &error); return Status::IoError(writer_.Error()); }
-      StmtGuard g{s};
-      BindText(s, 1, o.status);
-      BindText(s, 2, o.result.dump());
-      sqlite3_bind_int64(s, 3, o.next_attempt_at);
-      sqlite3_bind_int64(s, 4, now);
-      sqlite3_bind_int64(s, 5, o.id);
-      if (sqlite3_step(s) != SQLITE_DONE) { writer_.Exec("ROLLBACK", &error); return Status::IoError(writer_.Error()); }
-    }
-    if (!writer_.Exec("COMMIT", &error)) { writer_.Exec("ROLLBACK", &error); return Status::IoError(error); }
-    return Status::Ok();
+    return GroupCommit([&]() -> Status {
+      for (const OutboxOutcome& o : outcomes) {
+        sqlite3_stmt* s = writer_.Prepare(
+            "UPDATE outbox SET status = ?1, result = CASE WHEN ?1 = 'pending' THEN result ELSE ?2 END, "
+            "last_error = CASE WHEN ?1 = 'delivered' THEN last_error ELSE ?2 END, "
+            "next_attempt_at = CASE WHEN ?1 = 'pending' THEN ?3 ELSE next_attempt_at END, "
+            "delivered_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?5");
+        if (!s) return Status::IoError(writer_.Error());
+        BindText(s, 1, o.status);
+        BindText(s, 2, o.result.dump());
+        sqlite3_bind_int64(s, 3, o.next_attempt_at);
+        sqlite3_bind_int64(s, 4, now);
+        sqlite3_bind_int64(s, 5, o.id);
+        Status st = Step(s);
+        if (!st.ok()) return st;
+      }
+      return Status::Ok();
+    });
   }
 
   Status ReleaseOutboxClaims(int64_t now) override {
@@ -710,8 +722,8 @@ class SqliteStore : public Store {
     return t;
   }
 
-  struct PendingTurn {
-    const TurnCommit* turn = nullptr;
+  struct PendingWrite {
+    const std::function<Status()>* write = nullptr;
     Status status;
     bool done = false;
     std::condition_variable cv;
@@ -720,22 +732,22 @@ class SqliteStore : public Store {
   // Optimistic first: the whole batch in one transaction with no per-turn savepoints (they cost as much
   // as a small turn). Only when a turn fails — a dedupe race, a version conflict — is the batch rolled
   // back and replayed with one SAVEPOINT per turn, so the failing turn alone is refused.
-  void CommitBatch(const std::vector<PendingTurn*>& batch) {
+  void CommitBatch(const std::vector<PendingWrite*>& batch) {
     std::lock_guard<std::mutex> lock(write_mu_);
     bool all_ok = RunBatch(batch, /*isolate=*/false);
     if (!all_ok) RunBatch(batch, /*isolate=*/true);
   }
 
   // Returns false when, without isolation, some turn failed (nothing was committed then).
-  bool RunBatch(const std::vector<PendingTurn*>& batch, bool isolate) {
+  bool RunBatch(const std::vector<PendingWrite*>& batch, bool isolate) {
     std::string error;
     if (!ExecCached("BEGIN IMMEDIATE", &error)) {
-      for (PendingTurn* p : batch) p->status = Status::IoError(error);
+      for (PendingWrite* p : batch) p->status = Status::IoError(error);
       return true;
     }
-    for (PendingTurn* p : batch) {
+    for (PendingWrite* p : batch) {
       if (isolate && !ExecCached("SAVEPOINT turn", &error)) { p->status = Status::IoError(error); continue; }
-      p->status = WriteTurn(*p->turn);
+      p->status = (*p->write)();
       if (!isolate && !p->status.ok()) {
         ExecCached("ROLLBACK", &error);
         return false;
@@ -748,7 +760,7 @@ class SqliteStore : public Store {
     if (!ExecCached("COMMIT", &error)) {
       std::string ignored;
       ExecCached("ROLLBACK", &ignored);
-      for (PendingTurn* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
+      for (PendingWrite* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
     }
     return true;
   }
@@ -941,7 +953,7 @@ class SqliteStore : public Store {
   std::mutex write_mu_;  // guards writer_: batches and ticket-id reservations
   Connection writer_;
   std::mutex queue_mu_;
-  std::deque<PendingTurn*> queue_;
+  std::deque<PendingWrite*> queue_;
   Connection checkpoint_conn_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
