@@ -199,12 +199,13 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
+  // The median round's figures; errors summed over every round (a single one counts).
   auto median = [&](const std::string& mode) {
     std::vector<Figures> v = runs[mode];
     std::sort(v.begin(), v.end(), [](const Figures& a, const Figures& b) { return a.turns_per_s < b.turns_per_s; });
     Figures m = v[v.size() / 2];
+    m.errors = 0;
     for (const Figures& f : v) m.errors += f.errors;
-    m.errors -= v[v.size() / 2].errors;
     return m;
   };
   const Figures chat = median("chat");

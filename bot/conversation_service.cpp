@@ -398,6 +398,18 @@ void AddReplies(const StepResult& result, TurnCommit* commit) {
   }
 }
 
+// A file the customer sent (widget upload or platform file) as a turn: the claim takes it as evidence,
+// the transcript shows "<name> uploaded" in the customer's language, the engine's replies follow.
+StepResult AttachmentTurn(const AttachmentRecord& file, DialogState& state, const DialogContext& ctx, TurnCommit& commit) {
+  StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
+  state = r.state;
+  commit.inbound = MessageRecord{0, "customer",
+                                 ctx.knowledge->messages.Render("upload.customer_line", state.lang, {{"name", file.name}}),
+                                 json(nullptr), 0};
+  AddReplies(r, &commit);
+  return r;
+}
+
 // Only the staff member who has the conversation acts on it (the API says who has it otherwise).
 Status RequireAssignee(const ConversationRecord& conv, const std::string& staff) {
   if (conv.assignee.empty()) return Status::Conflict("take the conversation over first");
@@ -539,12 +551,7 @@ TurnOutcome ConversationService::HandleWebUpload(const std::string& session, con
   json response;
   st = RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
                             TurnCommit& commit) {
-    StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
-    state = r.state;
-    commit.inbound = MessageRecord{0, "customer",
-                                   ctx.knowledge->messages.Render("upload.customer_line", state.lang, {{"name", file.name}}),
-                                   json(nullptr), 0};
-    AddReplies(r, &commit);
+    StepResult r = AttachmentTurn(file, state, ctx, commit);
     AttachmentRecord a = file;
     a.conversation_id = before.id;
     commit.attachment = a;
@@ -670,13 +677,8 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
   json response;
   Status st = RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
                                    TurnCommit& commit) {
-    StepResult r = StepAttachment(state, {file.name, file.sha256, file.content_type, file.size}, ctx);
-    state = r.state;
-    commit.inbound = MessageRecord{0, "customer",
-                                   ctx.knowledge->messages.Render("upload.customer_line", state.lang, {{"name", file.name}}),
-                                   json(nullptr), 0};
+    StepResult r = AttachmentTurn(file, state, ctx, commit);
     commit.dedupe_key = m.dedupe_key;
-    AddReplies(r, &commit);
     if (!file.path.empty()) {
       AttachmentRecord a = file;
       a.conversation_id = before.id;

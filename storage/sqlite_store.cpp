@@ -497,18 +497,6 @@ class SqliteStore : public Store {
     return st;
   }
 
-  Status FinishOutbox(int64_t id, const std::string& status, const json& result, int64_t now) override {
-    return WriteOne("UPDATE outbox SET status = ?, result = ?, delivered_at = ?, last_error = "
-                    "CASE WHEN ? = 'failed' THEN ? ELSE last_error END WHERE id = ?", [&](sqlite3_stmt* s) {
-      BindText(s, 1, status);
-      BindText(s, 2, result.dump());
-      sqlite3_bind_int64(s, 3, now);
-      BindText(s, 4, status);
-      BindText(s, 5, result.dump());
-      sqlite3_bind_int64(s, 6, id);
-    }, "");
-  }
-
   Status RecordOutboxOutcomes(const std::vector<OutboxOutcome>& outcomes, int64_t now) override {
     return GroupCommit([&]() -> Status {
       for (const OutboxOutcome& o : outcomes) {
@@ -533,15 +521,6 @@ class SqliteStore : public Store {
   Status ReleaseOutboxClaims(int64_t now) override {
     return WriteOne("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'",
                     [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, now); }, "");
-  }
-
-  Status RescheduleOutbox(int64_t id, int64_t next_attempt_at, const std::string& error) override {
-    return WriteOne("UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
-                    [&](sqlite3_stmt* s) {
-      sqlite3_bind_int64(s, 1, next_attempt_at);
-      BindText(s, 2, error);
-      sqlite3_bind_int64(s, 3, id);
-    }, "");
   }
 
   Status OutboxCounts(std::map<std::string, int64_t>* out) override {

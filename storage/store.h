@@ -158,9 +158,8 @@ class Store {
   // The outbox (invariant 3). Claim: up to `limit` rows that are due, each the oldest undelivered row of
   // its target, leased until `lease_until` (a worker that dies leaves them to be claimed again).
   virtual Status ClaimOutbox(int64_t now, int64_t lease_until, int limit, std::vector<OutboxRecord>* out) = 0;
-  // delivered | failed, with what the platform answered (or why it failed).
-  virtual Status FinishOutbox(int64_t id, const std::string& status, const nlohmann::json& result, int64_t now) = 0;
-  // The outcomes of a batch of deliveries, in one transaction.
+  // The outcomes of a batch of deliveries, in one transaction: delivered | failed, with what the platform
+  // answered (or why it failed), or pending again at next_attempt_at.
   struct OutboxOutcome {
     int64_t id = 0;
     std::string status;            // delivered | failed | pending (try again at next_attempt_at)
@@ -171,8 +170,6 @@ class Store {
   // Makes rows a dead process had claimed due again (called when the one process serving this store
   // starts: nobody else can be sending them).
   virtual Status ReleaseOutboxClaims(int64_t now) = 0;
-  // Try again at `next_attempt_at`.
-  virtual Status RescheduleOutbox(int64_t id, int64_t next_attempt_at, const std::string& error) = 0;
   // Rows by status, for tests and operators: pending, sending, delivered, failed.
   virtual Status OutboxCounts(std::map<std::string, int64_t>* out) = 0;
   // Appends rows outside a turn (a download job, a staff notice of an action that changed no state).
