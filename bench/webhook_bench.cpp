@@ -20,7 +20,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -48,7 +50,25 @@ const std::vector<std::string> kChannelWalk = {"hi, I paid on 2026-11-01", "it w
 struct Figures {
   double turns_per_s = 0, p50_ms = 0, p99_ms = 0;
   long errors = 0;
+  double bot_cpu_us = 0;   // refundbot's CPU time per turn (user + system)
+  double fake_cpu_us = 0;  // the fake Slack's, per turn
 };
+
+// CPU time a process has used so far, in microseconds (utime + stime of /proc/PID/stat).
+double CpuMicros(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  const size_t close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::atoll(f.c_str());
+    if (i == 15) stime = std::atoll(f.c_str());
+  }
+  return 1e6 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // `round` makes every round's users, event ids and message ids new: a repeat would be answered as a
 // resend (deduplicated), not run as a turn.
@@ -134,17 +154,41 @@ int main(int argc, char** argv) {
   const int rounds = argc > 4 ? std::max(1, std::atoi(argv[4])) : 3;
   signal(SIGPIPE, SIG_IGN);
 
-  // The fake Slack: accepts every chat.postMessage.
-  httplib::Server fake;
-  std::atomic<long> posted{0};
-  fake.Post("/api/chat.postMessage", [&](const httplib::Request&, httplib::Response& res) {
-    ++posted;
-    res.set_content(R"({"ok": true, "ts": "1.1"})", "application/json");
-  });
-  fake.set_keep_alive_max_count(100000);
-  fake.set_tcp_nodelay(true);
-  const int fake_port = fake.bind_to_any_port("127.0.0.1");
-  std::thread fake_thread([&] { fake.listen_after_bind(); });
+  // The fake Slack, in a process of its own so that its CPU time is not the bot's nor the load's: it
+  // accepts every chat.postMessage and tells how many it took at GET /count. Forked before this process
+  // starts any thread.
+  int fake_out[2];
+  if (pipe(fake_out) != 0) return 1;
+  const pid_t fake_pid = fork();
+  if (fake_pid == 0) {
+    close(fake_out[0]);
+    httplib::Server fake;
+    std::atomic<long> posted{0};
+    fake.Post("/api/chat.postMessage", [&](const httplib::Request&, httplib::Response& res) {
+      ++posted;
+      res.set_content(R"({"ok": true, "ts": "1.1"})", "application/json");
+    });
+    fake.Get("/count", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::to_string(posted.load()), "text/plain");
+    });
+    fake.set_keep_alive_max_count(100000);
+    fake.set_tcp_nodelay(true);
+    const int fake_port = fake.bind_to_any_port("127.0.0.1");
+    const std::string port_text = std::to_string(fake_port) + "\n";
+    if (write(fake_out[1], port_text.data(), port_text.size()) < 0) _exit(1);
+    close(fake_out[1]);
+    fake.listen_after_bind();
+    _exit(0);
+  }
+  close(fake_out[1]);
+  char fake_buf[32] = {};
+  if (read(fake_out[0], fake_buf, sizeof fake_buf - 1) <= 0) { std::fprintf(stderr, "the fake Slack did not start\n"); return 1; }
+  const int fake_port = std::atoi(fake_buf);
+  httplib::Client fake_client("127.0.0.1", fake_port);
+  auto posted = [&]() -> long {
+    auto r = fake_client.Get("/count");
+    return r && r->status == 200 ? std::atol(r->body.c_str()) : 0;
+  };
 
   const std::string dir = std::filesystem::temp_directory_path() / ("rd-webhook-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -180,22 +224,28 @@ int main(int argc, char** argv) {
   for (int round = 1; round <= rounds; ++round) {
     std::printf("round %d:", round);
     for (const std::string& mode : modes) {
-      const long posted_before = posted.load();
+      const long posted_before = posted();
+      const double bot_cpu_before = CpuMicros(pid), fake_cpu_before = CpuMicros(fake_pid);
       Figures f = Run(mode, round, port, seconds, connections);
-      runs[mode].push_back(f);
       std::printf("  %s %.0f", mode.c_str(), f.turns_per_s);
       std::fflush(stdout);
+      const long turns = static_cast<long>(f.turns_per_s * seconds);
       if (mode == "slack") {
-        // Every Slack turn queued one reply; the next mode starts once the outbox has delivered them.
-        const long expected = static_cast<long>(f.turns_per_s * seconds);
+        // Every Slack turn queued one reply; the next mode starts once the outbox has delivered them (and
+        // the CPU figures include delivering them).
         auto start = Clock::now();
-        while (posted.load() - posted_before < expected && Clock::now() - start < std::chrono::seconds(120)) {
+        while (posted() - posted_before < turns && Clock::now() - start < std::chrono::seconds(120)) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        slack_turns += expected;
-        slack_posted += posted.load() - posted_before;
+        slack_turns += turns;
+        slack_posted += posted() - posted_before;
         slack_drain_s = std::max(slack_drain_s, std::chrono::duration<double>(Clock::now() - start).count());
       }
+      if (turns > 0) {
+        f.bot_cpu_us = (CpuMicros(pid) - bot_cpu_before) / static_cast<double>(turns);
+        f.fake_cpu_us = (CpuMicros(fake_pid) - fake_cpu_before) / static_cast<double>(turns);
+      }
+      runs[mode].push_back(f);
     }
     std::printf("\n");
   }
@@ -210,24 +260,27 @@ int main(int argc, char** argv) {
   };
   const Figures chat = median("chat");
   const Figures chat_id = median("chat-id");
-  std::printf("medians:\n");
-  std::printf("chat   POST /api/chat            %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld\n", chat.turns_per_s,
-              chat.p50_ms, chat.p99_ms, chat.errors);
-  std::printf("chat   … with client_message_id  %5.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  (the widget's form)\n",
-              chat_id.turns_per_s, chat_id.p50_ms, chat_id.p99_ms, chat_id.errors);
+  std::printf("medians (and the bot's own CPU time per turn, which this machine's drift moves less):\n");
+  std::printf("chat   POST /api/chat            %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  bot %4.0f us/turn\n",
+              chat.turns_per_s, chat.p50_ms, chat.p99_ms, chat.errors, chat.bot_cpu_us);
+  std::printf("chat   … with client_message_id  %5.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  bot %4.0f us/turn"
+              "  (the widget's form)\n",
+              chat_id.turns_per_s, chat_id.p50_ms, chat_id.p99_ms, chat_id.errors, chat_id.bot_cpu_us);
   for (const char* mode : {"slack", "wecom"}) {
     const Figures f = median(mode);
-    std::printf("%-6s %-22s %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  = %3.0f %% of chat, %3.0f %% of chat with id\n",
+    std::printf("%-6s %-22s %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  bot %4.0f us/turn"
+                "  = %3.0f %% of chat, %3.0f %% of chat with id\n",
                 mode, std::string(mode) == "slack" ? "POST /slack/events" : "POST /wecom/callback", f.turns_per_s, f.p50_ms,
-                f.p99_ms, f.errors, chat.turns_per_s > 0 ? 100 * f.turns_per_s / chat.turns_per_s : 0,
+                f.p99_ms, f.errors, f.bot_cpu_us, chat.turns_per_s > 0 ? 100 * f.turns_per_s / chat.turns_per_s : 0,
                 chat_id.turns_per_s > 0 ? 100 * f.turns_per_s / chat_id.turns_per_s : 0);
   }
+  std::printf("the fake Slack (its own process, on the same cores): %.0f us of CPU per Slack turn\n", median("slack").fake_cpu_us);
   std::printf("slack outbox: %ld of %ld replies delivered, the last %.1f s after its round\n", slack_posted, slack_turns,
               slack_drain_s);
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
-  fake.stop();
-  fake_thread.join();
+  kill(fake_pid, SIGTERM);
+  waitpid(fake_pid, nullptr, 0);
   std::filesystem::remove_all(dir);
   return 0;
 }

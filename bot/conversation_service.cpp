@@ -273,17 +273,12 @@ TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const st
       if (e.kind == Effect::Kind::kHandOff) ProcessMetrics().CountHandoff();
     }
     if (LogEnabled(LogLevel::kInfo)) {
-      json line = {{"event", "turn"},
-                   {"conversation_id", conversation_id},
-                   {"channel", m.channel},
-                   {"state_before", state_before},
-                   {"state_after", result.state.state},
-                   {"pending_slot", pending},
-                   {"replies", replies.size()},
-                   {"latency_ms", (clock_->NowMicros() - started) / 1000.0}};
-      if (commit.ticket) line["ticket_id"] = commit.ticket->id;
-      if (LogEnabled(LogLevel::kDebug)) line["text"] = m.text;
-      Log(LogLevel::kInfo, line);
+      LogLine line(LogLevel::kInfo);
+      line.Add("event", "turn").Add("conversation_id", conversation_id).Add("channel", m.channel)
+          .Add("state_before", state_before).Add("state_after", result.state.state).Add("pending_slot", pending)
+          .Add("replies", replies.size()).Add("latency_ms", (clock_->NowMicros() - started) / 1000.0);
+      if (commit.ticket) line.Add("ticket_id", commit.ticket->id);
+      if (LogEnabled(LogLevel::kDebug)) line.Add("text", m.text);
     }
     return {Status::Ok(), response, false};
   }

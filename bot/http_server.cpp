@@ -90,10 +90,10 @@ void HttpServer::Routes() {
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     ProcessMetrics().CountRequest(res.status);
     if (!LogEnabled(LogLevel::kInfo)) return;
-    json line = {{"event", "http"}, {"method", req.method}, {"route", req.path}, {"status", res.status},
-                 {"latency_ms", t_request_started ? (MicrosNow() - t_request_started) / 1000.0 : 0.0}};
-    if (!t_conversation_id.empty()) line["conversation_id"] = t_conversation_id;
-    Log(LogLevel::kInfo, line);  // the path only: query strings may hold a session secret
+    LogLine line(LogLevel::kInfo);
+    line.Add("event", "http").Add("method", req.method).Add("route", req.path)  // the path only: query strings may hold a session secret
+        .Add("status", res.status).Add("latency_ms", t_request_started ? (MicrosNow() - t_request_started) / 1000.0 : 0.0);
+    if (!t_conversation_id.empty()) line.Add("conversation_id", t_conversation_id);
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { SendJson(res, {{"status", "ok"}}); });

@@ -1,0 +1,58 @@
+#include "bot/json_writer.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "bot/log.h"
+
+namespace rd {
+namespace {
+
+using nlohmann::json;
+
+TEST_CASE("JsonWriter writes nested objects and arrays that parse back to the same values", "[json_writer]") {
+  JsonWriter w;
+  w.BeginObject()
+      .Member("text", "Ticket \"RF-1\"\nfiled \\ 退款")
+      .Member("count", int64_t{-42})
+      .Member("ratio", 0.125)
+      .Member("ok", true)
+      .Key("none").Null()
+      .Key("list").BeginArray().String("a").Int(1).BeginObject().EndObject().BeginArray().EndArray().EndArray()
+      .Key("tree").Value(json{{"b", {1, 2}}, {"a", "x"}})
+      .EndObject();
+  json back = json::parse(w.text());
+  CHECK(back == json{{"text", "Ticket \"RF-1\"\nfiled \\ 退款"}, {"count", -42}, {"ratio", 0.125}, {"ok", true},
+                     {"none", nullptr}, {"list", json::array({"a", 1, json::object(), json::array()})},
+                     {"tree", {{"a", "x"}, {"b", {1, 2}}}}});
+}
+
+TEST_CASE("JsonWriter escapes control characters and replaces bytes that are not UTF-8", "[json_writer]") {
+  std::string controls = std::string("a\x01") + '\0' + "\t\x1f" + "b";
+  JsonWriter w;
+  w.BeginArray().String(controls).String("ok \xff\xfe end").String("\xe9\x80").String("\xed\xa0\x80").String("\xc0\xaf")
+      .String("𝄞 é").EndArray();
+  json back = json::parse(w.text());  // throws if anything above made invalid JSON
+  CHECK(back[0] == controls);
+  CHECK(back[1] == "ok \xEF\xBF\xBD\xEF\xBF\xBD end");  // each bad byte one U+FFFD
+  CHECK(back[2] == "\xEF\xBF\xBD\xEF\xBF\xBD");             // a sequence cut short
+  CHECK(back[3] == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a UTF-16 surrogate is not UTF-8
+  CHECK(back[4] == "\xEF\xBF\xBD\xEF\xBF\xBD");             // an overlong "/"
+  CHECK(back[5] == "𝄞 é");
+  // The same replacement nlohmann makes, so log lines read alike whichever way they were written.
+  CHECK(back[1] == json::parse(json("ok \xff\xfe end").dump(-1, ' ', false, json::error_handler_t::replace)));
+}
+
+TEST_CASE("JsonWriter writes numbers JSON can hold", "[json_writer]") {
+  JsonWriter w;
+  w.BeginArray().Number(12.3456789).Number(0).Number(1e21).Number(NAN).Int(INT64_MIN).EndArray();
+  json back = json::parse(w.text());
+  CHECK(back[0].get<double>() == Approx(12.3457));
+  CHECK(back[1] == 0);
+  CHECK(back[2].get<double>() == Approx(1e21));
+  CHECK(back[3].is_null());
+  CHECK(back[4].get<int64_t>() == INT64_MIN);
+}
+
+}  // namespace
+}  // namespace rd
