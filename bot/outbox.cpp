@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "bot/json_writer.h"
 #include "bot/log.h"
 
 namespace rd {
@@ -49,21 +50,35 @@ std::string Truncated(const std::string& s, size_t max_bytes) {
 }
 
 // chat.postMessage body: the text, and its quick replies as buttons or a date question as a datepicker.
-json SlackMessage(const json& p) {
-  json body = {{"channel", p.value("channel", "")}, {"text", p.value("text", "")}};
-  if (p.contains("thread_ts") && p["thread_ts"].is_string()) body["thread_ts"] = p["thread_ts"];
-  json blocks = json::array({{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", SlackEscape(Truncated(p.value("text", ""), 2900))}}}}});
-  json elements = json::array();
-  const json quick = p.value("quick_replies", json::array());
-  for (size_t i = 0; i < quick.size() && i < 24; ++i) {
-    const std::string label = quick[i].get<std::string>();
-    elements.push_back({{"type", "button"}, {"action_id", "qr_" + std::to_string(i)},
-                        {"text", {{"type", "plain_text"}, {"text", Truncated(label, 75)}}}, {"value", Truncated(label, 2000)}});
+// Written straight to text (JsonWriter): as a tree it was a sixth of a Slack delivery's CPU.
+std::string SlackMessage(const json& p) {
+  const auto field = [&](const char* key) -> std::string_view {
+    auto it = p.find(key);
+    return it != p.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : std::string_view();
+  };
+  const std::string_view text = field("text");
+  JsonWriter w;
+  w.BeginObject().Member("channel", field("channel")).Member("text", text);
+  if (auto ts = p.find("thread_ts"); ts != p.end() && ts->is_string()) w.Member("thread_ts", ts->get_ref<const std::string&>());
+  w.Key("blocks").BeginArray();
+  w.BeginObject().Member("type", "section").Key("text").BeginObject().Member("type", "mrkdwn")
+      .Member("text", SlackEscape(Truncated(std::string(text), 2900))).EndObject().EndObject();
+  auto quick = p.find("quick_replies");
+  const size_t buttons = quick != p.end() && quick->is_array() ? std::min<size_t>(quick->size(), 24) : 0;
+  const bool date_picker = p.value("date_picker", false);
+  if (buttons > 0 || date_picker) {
+    w.BeginObject().Member("type", "actions").Key("elements").BeginArray();
+    for (size_t i = 0; i < buttons; ++i) {
+      const std::string label = (*quick)[i].is_string() ? (*quick)[i].get<std::string>() : std::string();
+      w.BeginObject().Member("type", "button").Member("action_id", "qr_" + std::to_string(i))
+          .Key("text").BeginObject().Member("type", "plain_text").Member("text", Truncated(label, 75)).EndObject()
+          .Member("value", Truncated(label, 2000)).EndObject();
+    }
+    if (date_picker) w.BeginObject().Member("type", "datepicker").Member("action_id", "date").EndObject();
+    w.EndArray().EndObject();
   }
-  if (p.value("date_picker", false)) elements.push_back({{"type", "datepicker"}, {"action_id", "date"}});
-  if (!elements.empty()) blocks.push_back({{"type", "actions"}, {"elements", elements}});
-  body["blocks"] = blocks;
-  return body;
+  w.EndArray().EndObject();
+  return w.Take();
 }
 
 }  // namespace
@@ -186,7 +201,7 @@ OutboxWorker::Result OutboxWorker::DeliverSlack(const OutboxRecord& row) {
   if (!ParseBaseUrl(slack_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
   httplib::Client& client = ClientFor(base);
   httplib::Headers headers = {{"Authorization", "Bearer " + slack_.bot_token}};
-  auto res = client.Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload).dump(),
+  auto res = client.Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload),
                           "application/json; charset=utf-8");
   if (!res) return NetworkFailure(res, row.attempts);
   if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
