@@ -28,20 +28,32 @@ json ToJson(const DialogState& s) {
           {"last_active", s.last_active}};
 }
 
+// Reads members in place (find, not value()): value() copies each object and array it returns, and this
+// runs on every turn.
 DialogState DialogStateFromJson(const json& j) {
   DialogState s;
+  if (!j.is_object()) return s;
+  const auto member = [&](const char* key) -> const json* {
+    auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+  };
   s.state = j.value("state", std::string(kStart));
   ParseLang(j.value("lang", std::string("en")), &s.lang);
   s.lang_known = j.value("lang_known", false);
-  s.slots = j.value("slots", json::object());
+  if (const json* slots = member("slots"); slots && slots->is_object()) s.slots = *slots;
   s.pending = j.value("pending", "");
-  const json failures = j.value("failures", json::object());
-  for (const auto& [k, v] : failures.items()) s.failures[k] = v.get<int>();
+  if (const json* failures = member("failures"); failures && failures->is_object()) {
+    for (const auto& [k, v] : failures->items()) s.failures[k] = v.get<int>();
+  }
   s.awaiting = j.value("awaiting", "");
-  for (const auto& v : j.value("asked_once", json::array())) s.asked_once.insert(v.get<std::string>());
+  if (const json* asked = member("asked_once"); asked && asked->is_array()) {
+    for (const auto& v : *asked) s.asked_once.insert(v.get<std::string>());
+  }
   s.resume_state = j.value("resume_state", "");
   s.ticket_id = j.value("ticket_id", "");
-  for (const auto& v : j.value("date_choices", json::array())) s.date_choices.push_back(v.get<std::string>());
+  if (const json* choices = member("date_choices"); choices && choices->is_array()) {
+    for (const auto& v : *choices) s.date_choices.push_back(v.get<std::string>());
+  }
   s.last_date = j.value("last_date", "");
   s.last_active = j.value("last_active", int64_t{0});
   return s;

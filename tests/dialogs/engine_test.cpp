@@ -434,6 +434,30 @@ TEST_CASE("dialog state survives a JSON round trip", "[engine]") {
   CHECK(ToJson(back) == ToJson(h.state));
   CHECK(back.failures.at("activation_date") == 1);
   CHECK(back.lang == Lang::kZh);
+
+  DialogState every;  // each member set, so none is dropped on the way
+  every.state = kHandoff;
+  every.lang = Lang::kZh;
+  every.lang_known = true;
+  every.slots = {{"payment_date", "2026-11-01"}, {"problems", {{{"category", "latency"}}}}};
+  every.pending = "activation_date";
+  every.failures = {{"activation_date", 2}, {"evidence", 1}};
+  every.awaiting = "date_choice";
+  every.asked_once = {"billing", "contact"};
+  every.resume_state = kCollecting;
+  every.ticket_id = "RF-20261110-0001";
+  every.date_choices = {"2026-03-04", "2026-04-03"};
+  every.last_date = "2026-11-01";
+  every.last_active = 1790000000;
+  DialogState copy = DialogStateFromJson(nlohmann::json::parse(ToJson(every).dump()));
+  CHECK(ToJson(copy) == ToJson(every));
+  CHECK(copy.asked_once == every.asked_once);
+  CHECK(copy.date_choices == every.date_choices);
+  CHECK(copy.failures == every.failures);
+  CHECK(copy.slots == every.slots);
+  CHECK(copy.last_active == every.last_active);
+  // Something that is not a dialog state (a damaged row) reads as a fresh one, not a crash.
+  CHECK(DialogStateFromJson(nlohmann::json::array()).state == kStart);
 }
 
 }  // namespace rd::test
