@@ -1,17 +1,19 @@
 // Signed-webhook throughput beside the plain web chat API, in one run on one machine. Starts refundbot
-// (release build, fresh SQLite file) with Slack and WeCom on and pointed at a fake platform in this
-// process (it answers chat.postMessage, so the outbox really delivers), then drives each entry point with
+// (release build, fresh SQLite file) with Slack and WeCom on and pointed at a fake Slack in a process of
+// its own (it answers chat.postMessage, so the outbox really delivers), then drives each entry point with
 // the same claim walk, every turn a full durable turn:
 //   chat   POST /api/chat (JSON)
 //   slack  POST /slack/events, HMAC-SHA256 signed; the replies go out through the outbox
 //   wecom  POST /wecom/callback, AES-encrypted XML, SHA1-signed; answered with an encrypted passive reply
-// Prints turns/s, p50/p99 per mode and each channel's share of the chat figure (target >= 70 %).
+// Prints turns/s, p50/p99 and refundbot's CPU time per turn for each mode, and each channel's share of
+// the chat figure (target >= 70 %).
 // This machine's throughput drifts by a fifth from one run to the next, so the modes take turns for a
 // few rounds and the medians are compared (each round's figures are printed too).
 //
 //   webhook_bench [seconds per mode and round=5] [connections=32] [refundbot=build-release/refundbot] [rounds=3]
 #include <httplib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
   if (pipe(fake_out) != 0) return 1;
   const pid_t fake_pid = fork();
   if (fake_pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlives the bench, however it ends
     close(fake_out[0]);
     httplib::Server fake;
     std::atomic<long> posted{0};
@@ -196,6 +199,7 @@ int main(int argc, char** argv) {
   if (pipe(out) != 0) return 1;
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     setenv("SLACK_SIGNING_SECRET", kSecret, 1);
@@ -260,7 +264,7 @@ int main(int argc, char** argv) {
   };
   const Figures chat = median("chat");
   const Figures chat_id = median("chat-id");
-  std::printf("medians (and the bot's own CPU time per turn, which this machine's drift moves less):\n");
+  std::printf("medians (and refundbot's CPU time per turn; it drifts with the machine too, so compare modes within a run):\n");
   std::printf("chat   POST /api/chat            %8.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  bot %4.0f us/turn\n",
               chat.turns_per_s, chat.p50_ms, chat.p99_ms, chat.errors, chat.bot_cpu_us);
   std::printf("chat   … with client_message_id  %5.0f turns/s  p50 %6.2f ms  p99 %6.2f ms  errors %ld  bot %4.0f us/turn"
