@@ -63,8 +63,9 @@ LogLine::~LogLine() {
 
 void Log(LogLevel level, const nlohmann::json& fields) {
   LogLine line(level);
-  if (!LogEnabled(level) || !fields.is_object()) return;
-  for (const auto& [key, value] : fields.items()) line.Add(key, value);
+  if (fields.is_object()) {
+    for (const auto& [key, value] : fields.items()) line.Add(key, value);  // Add does nothing when the level is off
+  }
 }
 
 }  // namespace rd
