@@ -26,6 +26,7 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "utc_offset_minutes") cfg->utc_offset_minutes = v.get<int>();
       else if (key == "idle_timeout_days") cfg->idle_timeout_days = v.get<int>();
       else if (key == "default_lang") cfg->default_lang = v.get<std::string>();
+      else if (key == "http_loops") cfg->http_loops = v.get<int>();
       else if (key == "http_threads") cfg->http_threads = v.get<int>();
       else if (key == "max_body_bytes") cfg->max_body_bytes = v.get<size_t>();
       else if (key == "max_upload_bytes") cfg->max_upload_bytes = v.get<size_t>();
@@ -107,7 +108,8 @@ bool ValidateConfig(const Config& c, std::string* error) {
   if (c.utc_offset_minutes < -720 || c.utc_offset_minutes > 840) { *error = "utc_offset_minutes must be -720–840"; return false; }
   if (c.idle_timeout_days < 1) { *error = "idle_timeout_days must be at least 1"; return false; }
   if (c.default_lang != "zh" && c.default_lang != "en") { *error = "default_lang must be zh or en"; return false; }
-  if (c.http_threads < 2 || c.http_threads > 4096) { *error = "http_threads must be 2–4096"; return false; }
+  if (c.http_loops < 1 || c.http_loops > 64) { *error = "http_loops must be 1–64"; return false; }
+  if (c.http_threads < 1 || c.http_threads > 4096) { *error = "http_threads must be 1–4096"; return false; }
   if (c.max_body_bytes < 1024) { *error = "max_body_bytes must be at least 1024"; return false; }
   if (c.outbox_workers < 1 || c.outbox_workers > 64) { *error = "outbox_workers must be 1–64"; return false; }
   BaseUrl ignored;

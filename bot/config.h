@@ -18,7 +18,8 @@ struct Config {
   int utc_offset_minutes = 480;               // the zone whose calendar decides "today" (+08:00)
   int idle_timeout_days = 7;                  // a claim idle longer than this expires
   std::string default_lang = "zh";            // when the first message does not tell
-  int http_threads = 64;                      // worker threads; each keep-alive connection holds one
+  int http_loops = 1;                         // event-loop threads owning the connections (bot/http_loop.h)
+  int http_threads = 16;                      // workers running the routes other than chat turns
   size_t max_body_bytes = 64 * 1024;
   size_t max_upload_bytes = 10 * 1024 * 1024;  // evidence files (POST /api/chat/upload)
   std::string uploads_dir;                      // where they are kept; empty: "uploads" beside the database

@@ -88,8 +88,8 @@ std::string ConversationService::NewConversationId() {
 
 Date ConversationService::Today() { return DateAt(clock_->NowUnix(), options_.utc_offset_minutes); }
 
-std::mutex& ConversationService::LockFor(const std::string& id) {
-  return stripes_[std::hash<std::string>{}(id) % stripes_.size()];
+ConversationLock& ConversationService::LockFor(const std::string& id) {
+  return stripes_[StripeOf(id)];
 }
 
 Status ConversationService::ResolveSessionId(const std::string& session, std::string* id) {
@@ -118,171 +118,262 @@ Status ConversationService::ResolveSession(const std::string& session, Conversat
   return st;
 }
 
-TurnOutcome ConversationService::HandleWebMessage(const std::string& session, const std::string& text,
-                                                  const std::string& client_message_id,
-                                                  const std::string& lang_hint) {
-  InboundMessage m;
-  m.channel = "web";
-  m.text = text;
-  m.lang_hint = lang_hint;
-  if (!session.empty()) {
-    Status st = ResolveSessionId(session, &m.conversation_id);
-    if (!st.ok()) return {st, json(), false};
-    if (!client_message_id.empty()) m.dedupe_key = "web:" + m.conversation_id + ":" + client_message_id;
-  } else if (client_message_id.size() >= 16) {
+Status ConversationService::WebInbound(const WebTurnRequest& request, InboundMessage* m, std::string* new_session) {
+  m->channel = "web";
+  m->text = request.text;
+  m->lang_hint = request.lang_hint;
+  if (!request.session.empty()) {
+    Status st = ResolveSessionId(request.session, &m->conversation_id);
+    if (!st.ok()) return st;
+    if (!request.client_message_id.empty()) m->dedupe_key = "web:" + m->conversation_id + ":" + request.client_message_id;
+  } else {
     // Without a session only an unguessable id may replay a first answer (it carries the session).
-    m.dedupe_key = "web:new:" + client_message_id;
+    if (request.client_message_id.size() >= 16) m->dedupe_key = "web:new:" + request.client_message_id;
+    *new_session = RandomHex(random_, 24);
   }
-  TurnOutcome out = HandleMessage(m, session.empty() ? RandomHex(random_, 24) : "");
-  if (out.status.ok() && !session.empty()) out.response["session"] = session;
+  return Status::Ok();
+}
+
+TurnOutcome ConversationService::HandleWebMessage(const WebTurnRequest& request) {
+  InboundMessage m;
+  std::string new_session;
+  Status st = WebInbound(request, &m, &new_session);
+  if (!st.ok()) return {st, json(), false};
+  TurnOutcome out = HandleMessage(m, new_session);
+  if (out.status.ok() && !request.session.empty()) out.response["session"] = request.session;
   return out;
 }
 
 TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const std::string& new_session) {
-  int64_t started = clock_->NowMicros();
+  const int64_t started = clock_->NowMicros();
   // Dedupe has one mechanism: the store's unique key on the inbound message. A resend runs the engine on
   // the state its first delivery left (serialised by the conversation lock below), its commit is refused
   // whole, and the first answer is replayed. No read before each turn: resends are rare, that read was
   // ~4 % of a webhook turn.
-  bool create = m.conversation_id.empty();
-  std::string conversation_id = create ? NewConversationId() : m.conversation_id;
-  std::unique_lock<std::mutex> lock(LockFor(conversation_id));
-  auto knowledge = knowledge_->Get();
-
+  const bool create = m.conversation_id.empty();
+  const std::string conversation_id = create ? NewConversationId() : m.conversation_id;
+  std::unique_lock<ConversationLock> lock(LockFor(conversation_id));
   for (int attempt = 0; attempt < 3; ++attempt) {
-    ConversationRecord conv;  // the new record; its dialog is written below, never copied from the old
-    DialogState state;
-    std::string assignee_before;  // staff keep the conversation across the customer's turns
-    if (create) {
-      conv.id = conversation_id;
-      conv.channel = m.channel;
-      conv.channel_user = m.channel_user;
-    } else {
-      std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
-      if (!base) {
-        auto loaded = std::make_shared<ConversationRecord>();
-        Status st = store_->LoadConversation(conversation_id, loaded.get());
-        if (!st.ok()) return {st, json(), false};
-        base = std::move(loaded);
-      }
-      state = DialogStateFromJson(base->dialog);
-      conv.id = base->id;
-      conv.channel = base->channel;
-      conv.channel_user = base->channel_user;
-      conv.version = base->version;
-      conv.last_seq = base->last_seq;
-      conv.created_at = base->created_at;
-      assignee_before = base->assignee;
-      // A concurrent delivery of the same message that committed while we waited is caught by the
-      // store's unique dedupe key at commit (answered from the store below): no second read here.
-    }
-    std::string state_before = create ? std::string(kStart) : state.state;
-
-    int64_t now = clock_->NowUnix();
-    DialogContext ctx = ContextFor(*knowledge, now, &m);
-    if (!create && (!state.ticket_id.empty() || m.text.find("RF-") != std::string::npos ||
-                    m.text.find("rf-") != std::string::npos)) {
-      store_->TicketStatuses(conversation_id, &ctx.ticket_statuses);
-    }
-
-    StepResult result = Step(state, m.text, ctx);
-
-    TurnCommit commit;
-    std::optional<std::string> ticket_id;
-    for (const Effect& e : result.effects) {
-      if (e.kind != Effect::Kind::kFileTicket) continue;
-      TicketRecord ticket;
-      Status st = MakeTicket(e, conv, result.state, ctx, &ticket);
-      if (!st.ok()) return {st, json(), false};
-      ticket_id = ticket.id;
-      result.state.ticket_id = ticket.id;
-      commit.ticket = std::move(ticket);
-    }
-
-    json replies = json::array();
-    for (Reply& r : result.replies) {
-      if (ticket_id) ReplaceAll(&r.text, kTicketIdPlaceholder, *ticket_id);
-      json jr = {{"text", r.text}};
-      if (!r.quick_replies.empty()) jr["quick_replies"] = r.quick_replies;
-      replies.push_back(jr);
-      MessageRecord rec;
-      rec.author = r.author;
-      rec.text = r.text;
-      rec.quick_replies = r.quick_replies.empty() ? json(nullptr) : json(r.quick_replies);
-      rec.at = now;
-      commit.replies.push_back(std::move(rec));
-    }
-
-    const std::string& pending = result.state.pending;
-    json response = {{"conversation_id", conversation_id},
-                     {"state", result.state.state},
-                     {"pending_slot", pending.empty() ? json(nullptr) : json(pending)},
-                     {"replies", replies}};
-    if (commit.ticket) response["ticket"] = commit.ticket->ticket;
-    if (create && !new_session.empty()) response["session"] = new_session;
-
-    conv.state = result.state.state;
-    conv.assignee = create ? "" : assignee_before;
-    conv.pending_slot = pending;
-    conv.dialog = ToJson(result.state);
-    conv.updated_at = now;
-    commit.conversation = std::move(conv);
-    commit.create = create;
-    if (create && !new_session.empty()) commit.session_hash = Sha256Hex(new_session);
-    commit.inbound = MessageRecord{0, "customer", m.text, json(nullptr), now};
-    commit.dedupe_key = m.dedupe_key;
-    if (m.replies_via_outbox) {
-      // Keyed by the turn's place in its conversation (ids begin with their creation time, so keys of
-      // active conversations sit together in the index); the inbound dedupe key already keeps a
-      // retried event from queueing a second reply.
-      commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending,
-                                    "reply:" + conversation_id + ":" + std::to_string(commit.conversation.version) + ":");
-    }
-    for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
-    // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
-    // just needs to know the message was taken.
-    if (!m.dedupe_key.empty() && m.store_response) commit.response = response;
-
-    Status st = store_->CommitTurn(commit);
-    if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
-      json stored;
-      if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) {
-        ProcessMetrics().CountTurn(0, true);
-        return {Status::Ok(), stored, true};
-      }
-    }
+    PreparedTurn turn;
+    Status st = BuildTurn(m, conversation_id, new_session, started, &turn);
+    if (!st.ok()) return {st, json(), false};
+    st = store_->CommitTurn(turn.commit);
     if (st.code() == Status::Code::kConflict && !create) {  // another writer moved it on: reload, redo
       cache_.Erase(conversation_id);
       continue;
     }
-    if (!st.ok()) {
-      cache_.Erase(conversation_id);
-      return {st, json(), false};
-    }
-    if (!commit.outbox.empty() && on_outbox_) on_outbox_();
-    auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
-    committed->version = create ? 1 : committed->version + 1;
-    committed->last_seq += 1 + static_cast<int64_t>(commit.replies.size());
-    if (create) committed->created_at = now;
-    cache_.Put(committed);
-    if (create && !new_session.empty()) cache_.PutSession(commit.session_hash, conversation_id);
-
-    ProcessMetrics().CountTurn((clock_->NowMicros() - started) / 1e6, false);
-    if (commit.ticket) ProcessMetrics().CountTicketFiled();
-    for (const Effect& e : result.effects) {
-      if (e.kind == Effect::Kind::kHandOff) ProcessMetrics().CountHandoff();
-    }
-    if (LogEnabled(LogLevel::kInfo)) {
-      LogLine line(LogLevel::kInfo);
-      line.Add("event", "turn").Add("conversation_id", conversation_id).Add("channel", m.channel)
-          .Add("state_before", state_before).Add("state_after", result.state.state).Add("pending_slot", pending)
-          .Add("replies", replies.size()).Add("latency_ms", (clock_->NowMicros() - started) / 1000.0);
-      if (commit.ticket) line.Add("ticket_id", commit.ticket->id);
-      if (LogEnabled(LogLevel::kDebug)) line.Add("text", m.text);
-    }
-    return {Status::Ok(), response, false};
+    return CompleteTurn(turn, st);
   }
   return {Status::Conflict("the conversation kept changing; try again"), json(), false};
+}
+
+Status ConversationService::BuildTurn(const InboundMessage& m, const std::string& conversation_id,
+                                      const std::string& new_session, int64_t started, PreparedTurn* turn) {
+  const bool create = m.conversation_id.empty();
+  auto knowledge = knowledge_->Get();
+  ConversationRecord conv;  // the new record; its dialog is written below, never copied from the old
+  DialogState state;
+  std::string assignee_before;  // staff keep the conversation across the customer's turns
+  if (create) {
+    conv.id = conversation_id;
+    conv.channel = m.channel;
+    conv.channel_user = m.channel_user;
+  } else {
+    std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
+    if (!base) {
+      auto loaded = std::make_shared<ConversationRecord>();
+      Status st = store_->LoadConversation(conversation_id, loaded.get());
+      if (!st.ok()) return st;
+      base = std::move(loaded);
+    }
+    state = DialogStateFromJson(base->dialog);
+    conv.id = base->id;
+    conv.channel = base->channel;
+    conv.channel_user = base->channel_user;
+    conv.version = base->version;
+    conv.last_seq = base->last_seq;
+    conv.created_at = base->created_at;
+    assignee_before = base->assignee;
+    // A concurrent delivery of the same message that committed while we waited is caught by the
+    // store's unique dedupe key at commit (answered from the store then): no second read here.
+  }
+  turn->started = started;
+  turn->channel = m.channel;
+  turn->dedupe_key = m.dedupe_key;
+  turn->state_before = create ? std::string(kStart) : state.state;
+  if (LogEnabled(LogLevel::kDebug)) turn->text = m.text;
+
+  const int64_t now = clock_->NowUnix();
+  DialogContext ctx = ContextFor(*knowledge, now, &m);
+  if (!create && (!state.ticket_id.empty() || m.text.find("RF-") != std::string::npos ||
+                  m.text.find("rf-") != std::string::npos)) {
+    store_->TicketStatuses(conversation_id, &ctx.ticket_statuses);
+  }
+
+  StepResult result = Step(state, m.text, ctx);
+
+  TurnCommit& commit = turn->commit;
+  std::optional<std::string> ticket_id;
+  for (const Effect& e : result.effects) {
+    if (e.kind == Effect::Kind::kHandOff) turn->handed_off = true;
+    if (e.kind != Effect::Kind::kFileTicket) continue;
+    TicketRecord ticket;
+    Status st = MakeTicket(e, conv, result.state, ctx, &ticket);
+    if (!st.ok()) return st;
+    ticket_id = ticket.id;
+    result.state.ticket_id = ticket.id;
+    commit.ticket = std::move(ticket);
+  }
+
+  json replies = json::array();
+  for (Reply& r : result.replies) {
+    if (ticket_id) ReplaceAll(&r.text, kTicketIdPlaceholder, *ticket_id);
+    json jr = {{"text", r.text}};
+    if (!r.quick_replies.empty()) jr["quick_replies"] = r.quick_replies;
+    replies.push_back(jr);
+    MessageRecord rec;
+    rec.author = r.author;
+    rec.text = r.text;
+    rec.quick_replies = r.quick_replies.empty() ? json(nullptr) : json(r.quick_replies);
+    rec.at = now;
+    commit.replies.push_back(std::move(rec));
+  }
+
+  const std::string& pending = result.state.pending;
+  json& response = turn->response;
+  response = {{"conversation_id", conversation_id},
+              {"state", result.state.state},
+              {"pending_slot", pending.empty() ? json(nullptr) : json(pending)},
+              {"replies", replies}};
+  if (commit.ticket) response["ticket"] = commit.ticket->ticket;
+  if (create && !new_session.empty()) response["session"] = new_session;
+
+  conv.state = result.state.state;
+  conv.assignee = create ? "" : assignee_before;
+  conv.pending_slot = pending;
+  conv.dialog = ToJson(result.state);
+  conv.updated_at = now;
+  commit.conversation = std::move(conv);
+  commit.create = create;
+  if (create && !new_session.empty()) commit.session_hash = Sha256Hex(new_session);
+  commit.inbound = MessageRecord{0, "customer", m.text, json(nullptr), now};
+  commit.dedupe_key = m.dedupe_key;
+  if (m.replies_via_outbox) {
+    // Keyed by the turn's place in its conversation (ids begin with their creation time, so keys of
+    // active conversations sit together in the index); the inbound dedupe key already keeps a
+    // retried event from queueing a second reply.
+    commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending,
+                                  "reply:" + conversation_id + ":" + std::to_string(commit.conversation.version) + ":");
+  }
+  for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
+  // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
+  // just needs to know the message was taken.
+  if (!m.dedupe_key.empty() && m.store_response) commit.response = response;
+  return Status::Ok();
+}
+
+TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& st) {
+  TurnCommit& commit = turn.commit;
+  const std::string conversation_id = commit.conversation.id;  // a copy: the record moves into the cache
+  if (st.code() == Status::Code::kDuplicate && !turn.dedupe_key.empty()) {
+    json stored;
+    if (store_->FindDuplicate(turn.dedupe_key, &stored).ok()) {
+      ProcessMetrics().CountTurn(0, true);
+      return {Status::Ok(), stored, true};
+    }
+  }
+  if (!st.ok()) {
+    cache_.Erase(conversation_id);
+    return {st, json(), false};
+  }
+  if (!commit.outbox.empty() && on_outbox_) on_outbox_();
+  const bool create = commit.create;
+  const int64_t now = commit.conversation.updated_at;
+  auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
+  committed->version = create ? 1 : committed->version + 1;
+  committed->last_seq += 1 + static_cast<int64_t>(commit.replies.size());
+  if (create) committed->created_at = now;
+  cache_.Put(committed);
+  if (create && !commit.session_hash.empty()) cache_.PutSession(commit.session_hash, conversation_id);
+
+  const int64_t finished = clock_->NowMicros();
+  ProcessMetrics().CountTurn((finished - turn.started) / 1e6, false);
+  if (commit.ticket) ProcessMetrics().CountTicketFiled();
+  if (turn.handed_off) ProcessMetrics().CountHandoff();
+  if (LogEnabled(LogLevel::kInfo)) {
+    LogLine line(LogLevel::kInfo);
+    line.Add("event", "turn").Add("conversation_id", conversation_id).Add("channel", turn.channel)
+        .Add("state_before", turn.state_before).Add("state_after", committed->state)
+        .Add("pending_slot", committed->pending_slot).Add("replies", commit.replies.size())
+        .Add("latency_ms", (finished - turn.started) / 1000.0);
+    if (commit.ticket) line.Add("ticket_id", commit.ticket->id);
+    if (LogEnabled(LogLevel::kDebug)) line.Add("text", turn.text);
+  }
+  return {Status::Ok(), std::move(turn.response), false};
+}
+
+size_t ConversationService::StripeOf(const std::string& id) const {
+  return std::hash<std::string>{}(id) % stripes_.size();
+}
+
+WebTurnBatch::~WebTurnBatch() {
+  for (Entry& e : entries_) service_->stripes_[e.stripe].unlock();
+}
+
+WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered) {
+  const int64_t started = service_->clock_->NowMicros();
+  Entry e;
+  e.tag = tag;
+  e.session = request.session;
+  Status st = service_->WebInbound(request, &e.message, &e.new_session);
+  if (!st.ok()) {
+    *answered = {st, json(), false};
+    return AddResult::kAnswered;
+  }
+  const std::string conversation_id =
+      e.message.conversation_id.empty() ? service_->NewConversationId() : e.message.conversation_id;
+  e.stripe = service_->StripeOf(conversation_id);
+  for (const Entry& held : entries_) {
+    if (held.stripe == e.stripe) return AddResult::kBusy;
+  }
+  if (!service_->stripes_[e.stripe].try_lock()) return AddResult::kBusy;
+  st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
+  if (!st.ok()) {
+    service_->stripes_[e.stripe].unlock();
+    *answered = {st, json(), false};
+    return AddResult::kAnswered;
+  }
+  entries_.push_back(std::move(e));
+  return AddResult::kAdded;
+}
+
+void WebTurnBatch::Commit(std::vector<Answer>* answers) {
+  if (entries_.empty()) return;
+  std::vector<const TurnCommit*> commits;
+  commits.reserve(entries_.size());
+  for (const Entry& e : entries_) commits.push_back(&e.turn.commit);
+  std::vector<Status> statuses = service_->store_->CommitTurns(commits);
+  std::vector<Entry*> redo;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (statuses[i].code() == Status::Code::kConflict && !e.turn.commit.create) {
+      service_->cache_.Erase(e.turn.commit.conversation.id);
+      redo.push_back(&e);
+      continue;
+    }
+    TurnOutcome out = service_->CompleteTurn(e.turn, statuses[i]);
+    if (out.status.ok() && !e.session.empty()) out.response["session"] = e.session;
+    answers->push_back({e.tag, std::move(out)});
+  }
+  for (Entry& e : entries_) service_->stripes_[e.stripe].unlock();
+  // Another writer (a staff action) moved these conversations on: each turn runs again on its own, as
+  // every other channel's turn would.
+  for (Entry* e : redo) {
+    TurnOutcome out = service_->HandleMessage(e->message, e->new_session);
+    if (out.status.ok() && !e->session.empty()) out.response["session"] = e->session;
+    answers->push_back({e->tag, std::move(out)});
+  }
+  entries_.clear();
 }
 
 DialogContext ConversationService::ContextFor(const Knowledge& knowledge, int64_t now, const InboundMessage* m) {
@@ -327,7 +418,7 @@ Status ConversationService::MakeTicket(const Effect& e, const ConversationRecord
 }
 
 Status ConversationService::RunStaffEdit(const std::string& conversation_id, const StaffEdit& edit) {
-  std::unique_lock<std::mutex> lock(LockFor(conversation_id));
+  std::unique_lock<ConversationLock> lock(LockFor(conversation_id));
   auto knowledge = knowledge_->Get();
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);

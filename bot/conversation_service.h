@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,10 +72,35 @@ struct InboundMessage {
   bool store_response = true;  // keep the answer for a resend to replay (false: Slack, answered by the outbox)
 };
 
+// A message to the web chat API (POST /api/chat). `session` empty starts a conversation.
+struct WebTurnRequest {
+  std::string session;
+  std::string text;
+  std::string client_message_id;  // empty: no dedupe
+  std::string lang_hint;          // "zh" | "en" | ""
+};
+
 struct TurnOutcome {
   Status status;          // NotFound: unknown conversation; IoError: storage failed
   nlohmann::json response;  // the API answer: session?, conversation_id, state, pending_slot, replies, ticket?
   bool duplicate = false;   // a replay of an earlier delivery; nothing changed
+};
+
+// A conversation's lock. Unlike std::mutex it may be released by another thread than the one that
+// took it: an event loop locks the turns of a batch and the thread that commits the batch releases them.
+class ConversationLock {
+ public:
+  void lock() {
+    while (held_.exchange(true, std::memory_order_acquire)) held_.wait(true, std::memory_order_relaxed);
+  }
+  bool try_lock() { return !held_.exchange(true, std::memory_order_acquire); }
+  void unlock() {
+    held_.store(false, std::memory_order_release);
+    held_.notify_one();
+  }
+
+ private:
+  std::atomic<bool> held_{false};
 };
 
 // Recently used conversations, so a turn usually reads nothing from the store. Safe with other writers:
@@ -105,10 +131,9 @@ class ConversationService {
   ConversationService(Store* store, KnowledgeHolder* knowledge, Clock* clock, Random* random, ServiceOptions options)
       : store_(store), knowledge_(knowledge), clock_(clock), random_(random), options_(options) {}
 
-  // A message from the web chat API. `session` empty starts a conversation and the response carries the
-  // new session secret. NotFound when the session is unknown.
-  TurnOutcome HandleWebMessage(const std::string& session, const std::string& text,
-                               const std::string& client_message_id, const std::string& lang_hint);
+  // A message from the web chat API. A new conversation's response carries its session secret.
+  // NotFound when the session is unknown. (An event loop batches these instead: WebTurnBatch.)
+  TurnOutcome HandleWebMessage(const WebTurnRequest& request);
 
   // A message from any channel, once the channel has resolved the conversation.
   TurnOutcome HandleMessage(const InboundMessage& message, const std::string& new_session = "");
@@ -156,6 +181,30 @@ class ConversationService {
   Status StaffView(const std::string& conversation_id, nlohmann::json* out);
 
  private:
+  friend class WebTurnBatch;
+
+  // A turn the engine has decided and nothing has written yet.
+  struct PreparedTurn {
+    TurnCommit commit;
+    nlohmann::json response;
+    std::string channel;
+    std::string dedupe_key;
+    std::string state_before;
+    std::string text;  // for the debug log only
+    bool handed_off = false;
+    int64_t started = 0;  // µs, for the turn's latency
+  };
+  // The web message as a channel-neutral one; a new conversation gets its session secret here.
+  Status WebInbound(const WebTurnRequest& request, InboundMessage* m, std::string* new_session);
+  // Runs the engine on the conversation (cached or loaded) and builds the commit and the answer; the
+  // caller holds the conversation's lock.
+  Status BuildTurn(const InboundMessage& m, const std::string& conversation_id, const std::string& new_session,
+                   int64_t started, PreparedTurn* turn);
+  // After the commit (status `st`, never Conflict): replays a duplicate's first answer, or caches the
+  // new record, counts and logs the turn and returns its answer. Still under the conversation's lock.
+  TurnOutcome CompleteTurn(PreparedTurn& turn, const Status& st);
+  size_t StripeOf(const std::string& id) const;
+
   // Runs `edit` on the current record and state of a conversation and commits what it put in `commit`
   // (replies, ticket, ...), retrying when a turn committed meanwhile.
   using StaffEdit = std::function<Status(const ConversationRecord& before, DialogState& state,
@@ -170,7 +219,7 @@ class ConversationService {
   Status MakeTicket(const Effect& effect, const ConversationRecord& conv, const DialogState& state,
                     const DialogContext& ctx, TicketRecord* out);
 
-  std::mutex& LockFor(const std::string& conversation_id);
+  ConversationLock& LockFor(const std::string& conversation_id);
   std::string NewConversationId();
 
   // Outbox rows that carry `replies` (and a staff message) to the conversation's platform, if it has
@@ -189,8 +238,48 @@ class ConversationService {
   Clock* clock_;
   Random* random_;
   ServiceOptions options_;
-  std::array<std::mutex, 256> stripes_;
+  // Conversation locks by hash. Many, so that an event loop's batch (WebTurnBatch) rarely finds two of
+  // its turns on one stripe (the second then waits for the next batch).
+  std::array<ConversationLock, 4096> stripes_;
   ConversationCache cache_;
+};
+
+// The web chat turns one event-loop thread gathered in one pass over its ready connections, committed
+// together: Add() decides a turn under its conversation's lock (the engine runs, nothing is written);
+// Commit() writes every added turn in one group commit, then answers each. Nothing is acknowledged
+// before its commit, as with HandleWebMessage. A turn whose conversation is busy — its lock held by
+// another thread, or by a turn already in this batch — is refused (kBusy) and belongs in a later batch,
+// which keeps one conversation's turns in order without the loop ever waiting for a lock.
+class WebTurnBatch {
+ public:
+  explicit WebTurnBatch(ConversationService* service) : service_(service) {}
+  WebTurnBatch(const WebTurnBatch&) = delete;
+  WebTurnBatch& operator=(const WebTurnBatch&) = delete;
+  ~WebTurnBatch();
+
+  enum class AddResult { kAdded, kAnswered, kBusy };
+  // kAnswered: `*answered` holds the outcome already (an unknown session, a storage error).
+  AddResult Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered);
+  bool empty() const { return entries_.empty(); }
+  struct Answer {
+    uint64_t tag;
+    TurnOutcome outcome;
+  };
+  // Commits every added turn and appends its answer; the batch is empty afterwards. May run on another
+  // thread than Add (one at a time): it releases the conversations' locks.
+  void Commit(std::vector<Answer>* answers);
+
+ private:
+  struct Entry {
+    uint64_t tag = 0;
+    std::string session;  // echoed in the answer
+    std::string new_session;
+    InboundMessage message;
+    ConversationService::PreparedTurn turn;
+    size_t stripe = 0;
+  };
+  ConversationService* service_;
+  std::vector<Entry> entries_;
 };
 
 }  // namespace rd

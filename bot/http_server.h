@@ -1,4 +1,6 @@
 // The bot's HTTP front: the web chat API, health, the demo page and the staff API (bot/staff_api.h).
+// Connections belong to an event loop (bot/http_loop.h): chat turns are batched on it, every other
+// route runs on its workers through cpp-httplib's router.
 // Bad input gets a JSON error ({"error": code, "message": text}) and nothing of a rejected request is
 // stored.
 #pragma once
@@ -10,13 +12,14 @@
 #include "bot/conversation_service.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
 
 namespace rd {
 
+class HttpLoop;
+class RoutingServer;
 class StaffAuth;
 
 class HttpServer {
@@ -42,8 +45,8 @@ class HttpServer {
   ConversationService* service_;
   KnowledgeHolder* knowledge_;
   StaffAuth* staff_auth_;
-  std::unique_ptr<httplib::Server> server_;
-  int listen_fd_ = -1;
+  std::unique_ptr<RoutingServer> server_;  // cpp-httplib's router: every route but the chat turn
+  std::unique_ptr<HttpLoop> loop_;         // the connections (bot/http_loop.h)
   std::string uploads_dir_;
   std::string channel_error_;
 };

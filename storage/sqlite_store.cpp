@@ -284,26 +284,43 @@ class SqliteStore : public Store {
     return GroupCommit([&] { return WriteTurn(t); });
   }
 
+  std::vector<Status> CommitTurns(const std::vector<const TurnCommit*>& turns) override {
+    std::vector<std::function<Status()>> writes;
+    writes.reserve(turns.size());
+    for (const TurnCommit* t : turns) writes.emplace_back([this, t] { return WriteTurn(*t); });
+    return GroupCommitAll(writes);
+  }
+
   // `write` runs inside the batch's transaction, possibly twice (see CommitBatch): it must start over
   // each time it runs.
   Status GroupCommit(const std::function<Status()>& write) {
-    PendingWrite me;
-    me.write = &write;
+    return GroupCommitAll({write})[0];
+  }
+
+  // Several writes join the queue together (under one lock, so no batch splits them) and wait as one.
+  std::vector<Status> GroupCommitAll(const std::vector<std::function<Status()>>& writes) {
+    std::vector<PendingWrite> mine(writes.size());
+    for (size_t i = 0; i < writes.size(); ++i) mine[i].write = &writes[i];
+    PendingWrite& first = mine.front();
     std::unique_lock<std::mutex> lock(queue_mu_);
-    queue_.push_back(&me);
-    while (!me.done && &me != queue_.front()) me.cv.wait(lock);
-    if (me.done) return me.status;
-    std::vector<PendingWrite*> batch(queue_.begin(), queue_.end());
-    lock.unlock();
-    CommitBatch(batch);
-    lock.lock();
-    for (size_t i = 0; i < batch.size(); ++i) queue_.pop_front();
-    for (PendingWrite* p : batch) {
-      p->done = true;
-      if (p != &me) p->cv.notify_one();
+    for (PendingWrite& p : mine) queue_.push_back(&p);
+    while (!first.done && &first != queue_.front()) first.cv.wait(lock);
+    if (!first.done) {
+      std::vector<PendingWrite*> batch(queue_.begin(), queue_.end());
+      lock.unlock();
+      CommitBatch(batch);
+      lock.lock();
+      for (size_t i = 0; i < batch.size(); ++i) queue_.pop_front();
+      for (PendingWrite* p : batch) {
+        p->done = true;
+        if (p != &first) p->cv.notify_one();  // only the first of a group waits
+      }
+      if (!queue_.empty()) queue_.front()->cv.notify_one();
     }
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
-    return me.status;
+    std::vector<Status> statuses;
+    statuses.reserve(mine.size());
+    for (PendingWrite& p : mine) statuses.push_back(std::move(p.status));
+    return statuses;
   }
 
   Status History(const std::string& id, int64_t after, int limit, std::vector<MessageRecord>* out) override {

@@ -130,6 +130,9 @@ class Store {
   // Commits the turn. Duplicate: another turn with the same dedupe key committed first (nothing
   // written). Conflict: the conversation's version moved on (nothing written; reload and retry).
   virtual Status CommitTurn(const TurnCommit& turn) = 0;
+  // Commits several turns of different conversations together (an event loop's batch); each gets the
+  // status CommitTurn would have given it, and a refused turn leaves the others committed.
+  virtual std::vector<Status> CommitTurns(const std::vector<const TurnCommit*>& turns) = 0;
   // Messages with seq > after, oldest first, at most `limit`.
   virtual Status History(const std::string& conversation_id, int64_t after, int limit,
                          std::vector<MessageRecord>* out) = 0;
