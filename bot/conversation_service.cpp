@@ -333,9 +333,7 @@ WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_
   const std::string conversation_id =
       e.message.conversation_id.empty() ? service_->NewConversationId() : e.message.conversation_id;
   e.stripe = service_->StripeOf(conversation_id);
-  for (const Entry& held : entries_) {
-    if (held.stripe == e.stripe) return AddResult::kBusy;
-  }
+  // Fails also when this batch holds the stripe already: a second turn of a conversation waits.
   if (!service_->stripes_[e.stripe].try_lock()) return AddResult::kBusy;
   st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
   if (!st.ok()) {

@@ -183,6 +183,34 @@ TEST_CASE("dedupe keys and version conflicts", "[storage]") {
   CHECK(db.Count("messages") == 4);
 }
 
+TEST_CASE("a batch of turns commits together, and a refused turn leaves the others committed", "[storage]") {
+  TempDb db;
+  auto s = db.Open();
+  REQUIRE(s->CommitTurn(NewTurn("c1")).ok());
+  ConversationRecord c1;
+  REQUIRE(s->LoadConversation("c1", &c1).ok());
+  REQUIRE(s->CommitTurn(NextTurn(c1, "first", "web:c1:m1")).ok());
+
+  ConversationRecord c1_v2;
+  REQUIRE(s->LoadConversation("c1", &c1_v2).ok());
+  TurnCommit fresh = NewTurn("c2");
+  TurnCommit resent = NextTurn(c1_v2, "first again", "web:c1:m1");  // its key committed already
+  TurnCommit stale = NextTurn(c1, "stale");                           // c1 moved on to version 2
+  TurnCommit another = NewTurn("c3", "web:new:0123456789abcdef");
+  std::vector<Status> st = s->CommitTurns({&fresh, &resent, &stale, &another});
+  REQUIRE(st.size() == 4);
+  CHECK(st[0].ok());
+  CHECK(st[1].code() == Status::Code::kDuplicate);
+  CHECK(st[2].code() == Status::Code::kConflict);
+  CHECK(st[3].ok());
+  ConversationRecord c2, c3, c1_now;
+  CHECK(s->LoadConversation("c2", &c2).ok());
+  CHECK(s->LoadConversation("c3", &c3).ok());
+  REQUIRE(s->LoadConversation("c1", &c1_now).ok());
+  CHECK(c1_now.version == 2);
+  CHECK(db.Count("messages") == 4 + 2 + 2);  // c1's two turns, c2's and c3's first; nothing of the refused
+}
+
 TEST_CASE("ticket ids are sequential per day and never reused by a filed ticket", "[storage]") {
   TempDb db;
   std::string id;
