@@ -345,12 +345,6 @@ WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_
   return AddResult::kAdded;
 }
 
-void WebTurnBatch::Absorb(WebTurnBatch& other) {
-  entries_.insert(entries_.end(), std::make_move_iterator(other.entries_.begin()),
-                  std::make_move_iterator(other.entries_.end()));
-  other.entries_.clear();
-}
-
 void WebTurnBatch::Commit(std::vector<Answer>* answers) {
   if (entries_.empty()) return;
   std::vector<const TurnCommit*> commits;

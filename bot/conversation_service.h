@@ -261,8 +261,6 @@ class WebTurnBatch {
   // kAnswered: `*answered` holds the outcome already (an unknown session, a storage error).
   AddResult Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered);
   bool empty() const { return entries_.empty(); }
-  // Takes `other`'s turns (and their locks), to commit them in the same transaction.
-  void Absorb(WebTurnBatch& other);
   struct Answer {
     uint64_t tag;
     TurnOutcome outcome;

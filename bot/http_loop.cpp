@@ -262,7 +262,17 @@ class HttpLoop::Loop {
       TakeInbox();
       Drain();
       // Pipelined requests may join the batch after its answers went out: a few more rounds.
-      for (int round = 0; round < 4 && FlushRoute(); ++round) Drain();
+      for (int round = 0; round < 4 && route_; ++round) {
+        flushed_.clear();
+        route_->Flush(&flushed_);
+        if (flushed_.empty()) break;
+        for (auto& [id, response] : flushed_) {
+          auto it = conns_.find(id);
+          if (it == conns_.end()) continue;
+          Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
+        }
+        Drain();
+      }
       const int64_t now = SteadyMillis();
       if (now - last_sweep >= 1000) {
         last_sweep = now;
@@ -278,19 +288,6 @@ class HttpLoop::Loop {
     std::string response;
     bool close;
   };
-
-  // Sends the route's finished answers; false when there were none.
-  bool FlushRoute() {
-    if (!route_) return false;
-    flushed_.clear();
-    route_->Flush(&flushed_);
-    for (auto& [id, response] : flushed_) {
-      auto it = conns_.find(id);
-      if (it == conns_.end()) continue;
-      Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
-    }
-    return !flushed_.empty();
-  }
 
   void Touch(Conn* c) {
     c->last_active_ms = SteadyMillis();
@@ -372,7 +369,6 @@ class HttpLoop::Loop {
         if (c->closed || c->busy) continue;
         if (c->read_ready) Read(c);
         if (!c->closed) Parse(c);
-        if (route_ && route_->HasAnswers()) FlushRoute();
       }
     }
   }

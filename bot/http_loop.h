@@ -55,9 +55,6 @@ class BatchRoute {
   // wake the loop (a lock held by another thread): the loop then calls Flush again within 1 ms.
   virtual void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) = 0;
   virtual bool HasWaiting() const = 0;
-  // Answers are ready (cheap, any thread's view): the loop flushes between requests too, so a long
-  // pass does not hold finished answers back.
-  virtual bool HasAnswers() const { return false; }
 };
 
 struct HttpLoopOptions {

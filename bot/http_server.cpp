@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <cstring>
@@ -149,7 +148,6 @@ class ChatRoute : public BatchRoute {
       released = !finished_.empty();
       for (auto& answer : finished_) done->push_back(std::move(answer));
       finished_.clear();
-      has_answers_.store(false, std::memory_order_relaxed);
     }
     // A committed batch released its conversations: turns that found theirs busy try again, in the
     // order they came (and the 1 ms poll retries those held by other threads).
@@ -162,10 +160,17 @@ class ChatRoute : public BatchRoute {
         if (TryAdd(std::move(w), &response)) done->emplace_back(tag, std::move(response));
       }
     }
-    Submit();
+    if (filling_->batch.empty()) return;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queued_.push_back(std::move(filling_));
+      filling_ = spare_.empty() ? nullptr : std::move(spare_.back());
+      if (!spare_.empty()) spare_.pop_back();
+    }
+    if (!filling_) filling_ = NewBatch();
+    cv_.notify_one();
   }
 
-  bool HasAnswers() const override { return has_answers_.load(std::memory_order_relaxed); }
   bool HasWaiting() const override { return !waiting_.empty(); }
 
  private:
@@ -182,29 +187,11 @@ class ChatRoute : public BatchRoute {
 
   std::unique_ptr<Batch> NewBatch() { return std::make_unique<Batch>(service_); }
 
-  // Hands the filled batch to the committer.
-  void Submit() {
-    if (filling_->batch.empty()) return;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      queued_.push_back(std::move(filling_));
-      committer_idle_.store(false, std::memory_order_relaxed);
-      if (!spare_.empty()) {
-        filling_ = std::move(spare_.back());
-        spare_.pop_back();
-      }
-    }
-    if (!filling_) filling_ = NewBatch();
-    cv_.notify_one();
-  }
-
   bool TryAdd(Waiting w, HttpResponse* response) {
     TurnOutcome answered;
     switch (filling_->batch.Add(w.request, w.tag, &answered)) {
       case WebTurnBatch::AddResult::kAdded:
         filling_->started[w.tag] = w.started;
-        // An idle committer takes the turn at once; while it is busy, turns gather into the next batch.
-        if (committer_idle_.load(std::memory_order_relaxed)) Submit();
         return false;
       case WebTurnBatch::AddResult::kBusy:
         waiting_.push_back(std::move(w));
@@ -223,15 +210,8 @@ class ChatRoute : public BatchRoute {
     for (;;) {
       cv_.wait(l, [this] { return stopping_ || !queued_.empty(); });
       if (queued_.empty()) return;  // stopping, and every batch taken is committed
-      // Everything queued meanwhile goes in one transaction.
       std::unique_ptr<Batch> b = std::move(queued_.front());
       queued_.pop_front();
-      for (auto& more : queued_) {
-        b->batch.Absorb(more->batch);
-        b->started.merge(more->started);
-        spare_.push_back(std::move(more));
-      }
-      queued_.clear();
       l.unlock();
       answers.clear();
       b->batch.Commit(&answers);
@@ -244,8 +224,6 @@ class ChatRoute : public BatchRoute {
       for (auto& r : rendered) finished_.push_back(std::move(r));
       rendered.clear();
       spare_.push_back(std::move(b));
-      has_answers_.store(true, std::memory_order_relaxed);
-      if (queued_.empty()) committer_idle_.store(true, std::memory_order_relaxed);
       wake_();
     }
   }
@@ -287,8 +265,6 @@ class ChatRoute : public BatchRoute {
   std::vector<std::unique_ptr<Batch>> spare_;
   std::vector<std::pair<uint64_t, HttpResponse>> finished_;
   bool stopping_ = false;
-  std::atomic<bool> committer_idle_{true};
-  std::atomic<bool> has_answers_{false};
   std::function<void()> wake_;
   std::thread committer_;  // last: starts once everything it uses exists
 };
