@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,19 +116,41 @@ class HttpLoop::WorkerPool {
   bool stopping_ = false;
 };
 
-std::string_view HttpRequestView::Header(std::string_view name) const {
+namespace {
+
+// Calls visit(name, value) for each header line of `head` until it returns false.
+template <typename Visit>
+void ForEachHeader(std::string_view head, Visit visit) {
   size_t pos = head.find("\r\n");
   while (pos != std::string_view::npos && pos + 2 < head.size()) {
     const size_t start = pos + 2;
     const size_t end = head.find("\r\n", start);
     std::string_view line = head.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     const size_t colon = line.find(':');
-    if (colon != std::string_view::npos && EqualsIgnoreCase(line.substr(0, colon), name)) {
-      return TrimSpaces(line.substr(colon + 1));
-    }
+    if (colon != std::string_view::npos && !visit(line.substr(0, colon), TrimSpaces(line.substr(colon + 1)))) return;
     pos = end;
   }
-  return {};
+}
+
+}  // namespace
+
+std::string_view HttpRequestView::Header(std::string_view name) const {
+  std::string_view found;
+  ForEachHeader(head, [&](std::string_view n, std::string_view value) {
+    if (!EqualsIgnoreCase(n, name)) return true;
+    found = value;
+    return false;
+  });
+  return found;
+}
+
+int HttpRequestView::HeaderCount(std::string_view name) const {
+  int count = 0;
+  ForEachHeader(head, [&](std::string_view n, std::string_view) {
+    count += EqualsIgnoreCase(n, name);
+    return true;
+  });
+  return count;
 }
 
 std::string HttpLoop::Serialize(const HttpResponse& r, bool close) {
@@ -239,7 +262,11 @@ class HttpLoop::Loop {
     std::vector<epoll_event> events(256);
     int64_t last_sweep = SteadyMillis();
     while (!owner_->stopping_.load(std::memory_order_relaxed)) {
-      const int timeout = route_ && route_->HasWaiting() ? 1 : 1000;
+      if (listen_paused_until_ms_ != 0 && SteadyMillis() >= listen_paused_until_ms_) {
+        listen_paused_until_ms_ = 0;
+        ListenOn(owner_->listen_fd_);
+      }
+      const int timeout = (route_ && route_->HasWaiting()) || listen_paused_until_ms_ != 0 ? 1 : 1000;
       const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) {
@@ -299,7 +326,10 @@ class HttpLoop::Loop {
       sockaddr_storage addr{};
       socklen_t len = sizeof addr;
       int fd = accept4(owner_->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN: taken by another loop or none left
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) PauseListening();
+        return;  // EAGAIN: taken by another loop or none left
+      }
       if (owner_->connections_.fetch_add(1) >= owner_->options_.max_connections) {
         owner_->connections_.fetch_sub(1);
         ::close(fd);
@@ -326,6 +356,15 @@ class HttpLoop::Loop {
       if (target == this) Register(std::move(c));
       else target->Adopt(std::move(c));
     }
+  }
+
+  // Out of file descriptors: the pending connection stays in the backlog and the listening socket stays
+  // readable, so without a pause this loop would spin. It listens again after 100 ms (Run).
+  void PauseListening() {
+    if (listen_paused_until_ms_ != 0) return;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, owner_->listen_fd_, nullptr);
+    listen_paused_until_ms_ = SteadyMillis() + 100;
+    LogLine(LogLevel::kWarn).Add("event", "accept_paused").Add("error", std::strerror(errno));
   }
 
   void Register(std::unique_ptr<Conn> c) {
@@ -444,6 +483,10 @@ class HttpLoop::Loop {
     }
     size_t length = 0;
     const std::string_view cl = req.Header("Content-Length");
+    if (!cl.empty() && req.HeaderCount("Content-Length") > 1) {
+      // Two lengths: whichever one a proxy in front believed, the other would split the stream.
+      return Refuse(c, 400, "bad_content_length", "more than one Content-Length header");
+    }
     if (!cl.empty()) {
       if (cl.size() > 15 || cl.find_first_not_of("0123456789") != std::string_view::npos) {
         return Refuse(c, 400, "bad_content_length", "Content-Length is not a number");
@@ -566,6 +609,7 @@ class HttpLoop::Loop {
   int epfd_ = -1;
   int wakefd_ = -1;
   char listen_tag_ = 0;
+  int64_t listen_paused_until_ms_ = 0;
   std::unique_ptr<BatchRoute> route_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Conn>> graveyard_;
@@ -587,6 +631,12 @@ HttpLoop::~HttpLoop() {
 }
 
 int HttpLoop::Bind(std::string* error) {
+  // Each connection is a descriptor: allow as many as the system lets this process have.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

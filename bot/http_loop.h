@@ -34,6 +34,7 @@ struct HttpRequestView {
   std::string_view head;    // request line and headers, for Header()
   // The first header of that name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
+  int HeaderCount(std::string_view name) const;
 };
 
 struct HttpResponse {

@@ -2,8 +2,10 @@
 // arrive in pieces, pipelined, too large, chunked, with Expect, idle, and through a batched route.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <ctime>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -133,6 +135,12 @@ struct Client {
   std::string buffer;
 };
 
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+}
+
 std::string Body(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
 int Status(const std::string& response) { return response.size() > 12 ? std::stoi(response.substr(9, 3)) : 0; }
 
@@ -218,6 +226,14 @@ TEST_CASE("http loop: limits are answered with a JSON error and the connection c
     CHECK(Status(c.Response()) == 400);
     CHECK(c.ClosedWithin(2));
   }
+  SECTION("two Content-Length headers") {
+    Client c(s.port);
+    c.Send("POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 30\r\n\r\nx");
+    std::string r = c.Response();
+    CHECK(Status(r) == 400);
+    CHECK(Body(r).find("more than one Content-Length") != std::string::npos);
+    CHECK(c.ClosedWithin(2));
+  }
   SECTION("a Content-Length that is not a number") {
     Client c(s.port);
     c.Send("POST /echo HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n");
@@ -258,6 +274,39 @@ TEST_CASE("http loop: an idle keep-alive connection is closed after the timeout"
   const auto start = std::chrono::steady_clock::now();
   CHECK(c.ClosedWithin(4));
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(900));
+}
+
+}  // namespace rd
+
+namespace rd {
+
+TEST_CASE("http loop: out of file descriptors, it waits instead of spinning, then serves the connection", "[http_loop]") {
+  LoopServer s;
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  int client_fd = ::socket(AF_INET, SOCK_STREAM, 0);  // the client's descriptor exists before the limit
+  REQUIRE(client_fd >= 0);
+  // No descriptor above client_fd may be opened now: the server's accept() fails with EMFILE.
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(client_fd + 1);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(s.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(client_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);  // completes in the backlog
+  const double cpu_before = ProcessCpuSeconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double cpu_used = ProcessCpuSeconds() - cpu_before;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(cpu_used < 0.25);  // a loop spinning on the readable listener would burn the whole 0.5 s
+  Client c(s.port);         // and the waiting connection is served once descriptors are free again
+  ::close(c.fd);
+  c.fd = client_fd;
+  timeval tv{5, 0};
+  setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  c.Send(Post("/echo", "after"));
+  CHECK(Body(c.Response()) == "[POST /echo HTTP/1.1]after");
 }
 
 }  // namespace rd
