@@ -222,7 +222,9 @@ class HttpLoop::Loop {
     if (owner_->options_.make_batch_route) route_ = owner_->options_.make_batch_route([this] { Wake(); });
   }
   ~Loop() {
+    route_.reset();  // first: its committer may still wake this loop through wakefd_
     for (auto& [id, c] : conns_) ::close(c->fd);
+    for (auto& c : adopted_) ::close(c->fd);  // handed over after this loop stopped
     ::close(wakefd_);
     ::close(epfd_);
   }
