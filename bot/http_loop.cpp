@@ -417,14 +417,14 @@ class HttpLoop::Loop {
   void Read(Conn* c) {
     char buf[65536];
     const size_t cap = kMaxHead + MaxBody() + sizeof buf;
+    // Requests already taken are dropped from the buffer (no view into it is alive: the connection is
+    // not busy), so a client that keeps pipelining does not grow it without end.
+    c->in.erase(0, c->consumed);
+    c->consumed = 0;
     for (;;) {
       if (c->Unread() > cap) return;  // more than any request may be: Parse refuses it
       ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
       if (n > 0) {
-        if (c->consumed > 0 && c->consumed == c->in.size()) {
-          c->in.clear();
-          c->consumed = 0;
-        }
         c->in.append(buf, static_cast<size_t>(n));
         continue;
       }
