@@ -103,6 +103,15 @@ Status ConversationService::ResolveSessionId(const std::string& session, std::st
   return Status::Ok();
 }
 
+Status ConversationService::CurrentRecord(const std::string& id, std::shared_ptr<const ConversationRecord>* out) {
+  *out = cache_.Get(id);
+  if (*out) return Status::Ok();
+  auto loaded = std::make_shared<ConversationRecord>();
+  Status st = store_->LoadConversation(id, loaded.get());
+  if (st.ok()) *out = std::move(loaded);
+  return st;
+}
+
 Status ConversationService::ResolveSession(const std::string& session, ConversationRecord* out) {
   std::string hash = Sha256Hex(session);
   std::string id;
@@ -179,13 +188,8 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     conv.channel = m.channel;
     conv.channel_user = m.channel_user;
   } else {
-    std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
-    if (!base) {
-      auto loaded = std::make_shared<ConversationRecord>();
-      Status st = store_->LoadConversation(conversation_id, loaded.get());
-      if (!st.ok()) return st;
-      base = std::move(loaded);
-    }
+    std::shared_ptr<const ConversationRecord> base;
+    if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
     state = DialogStateFromJson(base->dialog);
     conv.id = base->id;
     conv.channel = base->channel;
@@ -419,13 +423,8 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
   std::unique_lock<ConversationLock> lock(LockFor(conversation_id));
   auto knowledge = knowledge_->Get();
   for (int attempt = 0; attempt < 3; ++attempt) {
-    std::shared_ptr<const ConversationRecord> base = cache_.Get(conversation_id);
-    if (!base) {
-      auto loaded = std::make_shared<ConversationRecord>();
-      Status st = store_->LoadConversation(conversation_id, loaded.get());
-      if (!st.ok()) return st;
-      base = std::move(loaded);
-    }
+    std::shared_ptr<const ConversationRecord> base;
+    if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
     DialogState state = DialogStateFromJson(base->dialog);
     const int64_t now = clock_->NowUnix();
     DialogContext ctx = ContextFor(*knowledge, now, nullptr);

@@ -194,6 +194,8 @@ class ConversationService {
     bool handed_off = false;
     int64_t started = 0;  // µs, for the turn's latency
   };
+  // The conversation as it stands: cached, else read from the store.
+  Status CurrentRecord(const std::string& id, std::shared_ptr<const ConversationRecord>* out);
   // The web message as a channel-neutral one; a new conversation gets its session secret here.
   Status WebInbound(const WebTurnRequest& request, InboundMessage* m, std::string* new_session);
   // Runs the engine on the conversation (cached or loaded) and builds the commit and the answer; the

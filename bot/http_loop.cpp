@@ -201,14 +201,14 @@ struct Conn {
   size_t Unread() const { return in.size() - consumed; }
 };
 
+}  // namespace
+
 HttpResponse JsonError(int status, const std::string& code, const std::string& message) {
   HttpResponse r;
   r.status = status;
   r.body = nlohmann::json{{"error", code}, {"message", message}}.dump();
   return r;
 }
-
-}  // namespace
 
 class HttpLoop::Loop {
  public:

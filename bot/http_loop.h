@@ -44,6 +44,9 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// The routes' error answer, {"error": code, "message": text}, as the loop sends it too.
+HttpResponse JsonError(int status, const std::string& code, const std::string& message);
+
 // A route served on the loop thread, in batches. One instance per loop thread (never shared).
 class BatchRoute {
  public:

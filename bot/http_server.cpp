@@ -77,37 +77,30 @@ class MemoryStream : public httplib::Stream {
   int port_;
 };
 
-HttpResponse ChatError(int status, const std::string& code, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = json{{"error", code}, {"message", message}}.dump();
-  return r;
-}
-
 // POST /api/chat's body → the turn it asks for, or the 400 that says what is wrong with it.
 std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurnRequest* request) {
-  if (!IsValidUtf8(text_body)) return ChatError(400, "invalid_utf8", "the body is not valid UTF-8");
+  if (!IsValidUtf8(text_body)) return JsonError(400, "invalid_utf8", "the body is not valid UTF-8");
   json body = json::parse(text_body, nullptr, false);
-  if (body.is_discarded()) return ChatError(400, "malformed_json", "the body is not valid JSON");
-  if (!body.is_object()) return ChatError(400, "malformed_json", "the body must be a JSON object");
+  if (body.is_discarded()) return JsonError(400, "malformed_json", "the body is not valid JSON");
+  if (!body.is_object()) return JsonError(400, "malformed_json", "the body must be a JSON object");
   auto text = body.find("text");
-  if (text == body.end() || !text->is_string()) return ChatError(400, "missing_text", "\"text\" (a string) is required");
+  if (text == body.end() || !text->is_string()) return JsonError(400, "missing_text", "\"text\" (a string) is required");
   request->text = text->get<std::string>();
-  if (Trim(request->text).empty()) return ChatError(400, "empty_text", "\"text\" must not be empty");
+  if (Trim(request->text).empty()) return JsonError(400, "empty_text", "\"text\" must not be empty");
   if (auto session = body.find("session"); session != body.end() && !session->is_null()) {
-    if (!session->is_string()) return ChatError(400, "bad_session", "\"session\" must be a string");
+    if (!session->is_string()) return JsonError(400, "bad_session", "\"session\" must be a string");
     request->session = session->get<std::string>();
-    if (request->session.empty()) return ChatError(400, "bad_session", "\"session\" must not be empty");
+    if (request->session.empty()) return JsonError(400, "bad_session", "\"session\" must not be empty");
   }
   if (auto cmid = body.find("client_message_id"); cmid != body.end() && !cmid->is_null()) {
     if (!cmid->is_string() || cmid->get_ref<const std::string&>().size() > 128)
-      return ChatError(400, "bad_client_message_id", "\"client_message_id\" must be a string of at most 128 characters");
+      return JsonError(400, "bad_client_message_id", "\"client_message_id\" must be a string of at most 128 characters");
     request->client_message_id = cmid->get<std::string>();
   }
   if (auto lang = body.find("lang"); lang != body.end() && !lang->is_null()) {
     Lang l;
     if (!lang->is_string() || !ParseLang(lang->get<std::string>(), &l))
-      return ChatError(400, "bad_lang", "\"lang\" must be \"zh\" or \"en\"");
+      return JsonError(400, "bad_lang", "\"lang\" must be \"zh\" or \"en\"");
     request->lang_hint = lang->get<std::string>();
   }
   return std::nullopt;
@@ -142,16 +135,14 @@ class ChatRoute : public BatchRoute {
   }
 
   void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) override {
-    bool released = false;
     {
       std::lock_guard<std::mutex> l(mu_);
-      released = !finished_.empty();
       for (auto& answer : finished_) done->push_back(std::move(answer));
       finished_.clear();
     }
-    // A committed batch released its conversations: turns that found theirs busy try again, in the
-    // order they came (and the 1 ms poll retries those held by other threads).
-    if (released || !waiting_.empty()) {
+    // Turns that found their conversation busy try again, in the order they came: a committed batch
+    // has released its locks, and the loop's 1 ms poll retries those held by other threads.
+    if (!waiting_.empty()) {
       std::deque<Waiting> retry;
       retry.swap(waiting_);
       for (Waiting& w : retry) {
@@ -164,8 +155,10 @@ class ChatRoute : public BatchRoute {
     {
       std::lock_guard<std::mutex> l(mu_);
       queued_.push_back(std::move(filling_));
-      filling_ = spare_.empty() ? nullptr : std::move(spare_.back());
-      if (!spare_.empty()) spare_.pop_back();
+      if (!spare_.empty()) {
+        filling_ = std::move(spare_.back());
+        spare_.pop_back();
+      }
     }
     if (!filling_) filling_ = NewBatch();
     cv_.notify_one();
@@ -230,10 +223,10 @@ class ChatRoute : public BatchRoute {
 
   static HttpResponse Render(TurnOutcome& out, int64_t started) {
     if (out.status.code() == Status::Code::kNotFound)
-      return Finish(ChatError(404, "unknown_session", "no conversation has this session"), started, "");
+      return Finish(JsonError(404, "unknown_session", "no conversation has this session"), started, "");
     if (!out.status.ok()) {
       Log(LogLevel::kError, {{"event", "turn_failed"}, {"error", out.status.message()}});
-      return Finish(ChatError(503, "unavailable", "the message could not be stored; please send it again"), started, "");
+      return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), started, "");
     }
     HttpResponse r;
     r.body = out.response.dump(-1, ' ', false, json::error_handler_t::replace);
