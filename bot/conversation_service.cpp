@@ -78,11 +78,14 @@ void ConversationCache::PutSession(const std::string& session_hash, const std::s
   sh.sessions[session_hash] = id;
 }
 
-// Time-ordered, then random: conversations active together sit together in the store's B-trees (a
-// batch of turns touches few pages), and ids stay unguessable. Ids are not secrets; sessions are.
+// Ordered by creation (the second, then a counter), then random: conversations active together sit
+// together in the store's B-trees keyed by conversation (messages, tickets), so a batch of turns
+// touches few pages — with the second alone, the ~2,000 conversations a busy second starts were
+// interleaved at random and each turn dirtied its own index page. Ids are not secrets; sessions are.
 std::string ConversationService::NewConversationId() {
-  char prefix[16];
-  std::snprintf(prefix, sizeof prefix, "cv_%08llx", static_cast<unsigned long long>(clock_->NowUnix()) & 0xffffffffULL);
+  char prefix[24];
+  std::snprintf(prefix, sizeof prefix, "cv_%08llx%04x", static_cast<unsigned long long>(clock_->NowUnix()) & 0xffffffffULL,
+                conversations_created_.fetch_add(1, std::memory_order_relaxed) & 0xffffu);
   return prefix + RandomHex(random_, 6);
 }
 
@@ -347,6 +350,12 @@ WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_
   }
   entries_.push_back(std::move(e));
   return AddResult::kAdded;
+}
+
+void WebTurnBatch::Absorb(WebTurnBatch* other) {
+  entries_.reserve(entries_.size() + other->entries_.size());
+  for (Entry& e : other->entries_) entries_.push_back(std::move(e));
+  other->entries_.clear();
 }
 
 void WebTurnBatch::Commit(std::vector<Answer>* answers) {

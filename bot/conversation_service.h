@@ -239,6 +239,7 @@ class ConversationService {
   KnowledgeHolder* knowledge_;
   Clock* clock_;
   Random* random_;
+  std::atomic<uint32_t> conversations_created_{0};  // orders ids created within one second
   ServiceOptions options_;
   // Conversation locks by hash. Many, so that an event loop's batch (WebTurnBatch) rarely finds two of
   // its turns on one stripe (the second then waits for the next batch).
@@ -270,6 +271,11 @@ class WebTurnBatch {
   // Commits every added turn and appends its answer; the batch is empty afterwards. May run on another
   // thread than Add (one at a time): it releases the conversations' locks.
   void Commit(std::vector<Answer>* answers);
+  // Moves `other`'s turns (and their locks) into this batch, to be committed in the same transaction;
+  // `other` is empty afterwards. A committer that finds several batches waiting writes them as one:
+  // a commit's fixed cost (its WAL pages, the COMMIT itself) is then shared by more turns.
+  void Absorb(WebTurnBatch* other);
+  size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {

@@ -203,8 +203,16 @@ class ChatRoute : public BatchRoute {
     for (;;) {
       cv_.wait(l, [this] { return stopping_ || !queued_.empty(); });
       if (queued_.empty()) return;  // stopping, and every batch taken is committed
+      // Everything the loop queued meanwhile goes into the same transaction.
       std::unique_ptr<Batch> b = std::move(queued_.front());
       queued_.pop_front();
+      for (; !queued_.empty(); queued_.pop_front()) {
+        Batch& more = *queued_.front();
+        b->batch.Absorb(&more.batch);
+        b->started.merge(more.started);
+        more.started.clear();
+        spare_.push_back(std::move(queued_.front()));
+      }
       l.unlock();
       answers.clear();
       b->batch.Commit(&answers);

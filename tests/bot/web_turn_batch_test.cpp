@@ -1,7 +1,9 @@
 // WebTurnBatch (bot/conversation_service.h): the web turns an event loop gathers in one pass, decided
 // under their conversations' locks and committed together, against the real engine and SQLite store.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -146,6 +148,68 @@ TEST_CASE("a resent client_message_id in a later batch replays the first answer"
   int customer = 0;
   for (const auto& m : history) customer += m.author == "customer";
   CHECK(customer == 2);  // the first message and "I paid ..." once
+}
+
+TEST_CASE("batches absorbed into one commit answer every turn and release every lock", "[batch]") {
+  Service env;
+  const std::string a = Start(*env.service), b = Start(*env.service);
+  WebTurnBatch first(env.service.get()), second(env.service.get());
+  TurnOutcome answered;
+  REQUIRE(first.Add({a, "I paid on 2026-11-01", "", ""}, 1, &answered) == WebTurnBatch::AddResult::kAdded);
+  REQUIRE(second.Add({b, "I paid on 2026-11-02", "", ""}, 2, &answered) == WebTurnBatch::AddResult::kAdded);
+  first.Absorb(&second);
+  CHECK(second.empty());
+  CHECK(first.size() == 2);
+  // b's lock moved with its turn: b stays busy until the merged batch commits.
+  WebTurnBatch later(env.service.get());
+  CHECK(later.Add({b, "it was activated on 2026-11-05", "", ""}, 3, &answered) == WebTurnBatch::AddResult::kBusy);
+
+  std::vector<WebTurnBatch::Answer> answers;
+  second.Commit(&answers);
+  CHECK(answers.empty());
+  first.Commit(&answers);
+  REQUIRE(answers.size() == 2);
+  for (auto& ans : answers) {
+    INFO(ans.tag);
+    REQUIRE(ans.outcome.status.ok());
+    CHECK(ans.outcome.response["pending_slot"] == "activation_date");
+  }
+  CHECK(answers[1].outcome.response["session"] == b);
+  // Both conversations are free again and continue from the committed state.
+  CHECK(later.Add({a, "it was activated on 2026-11-05", "", ""}, 4, &answered) == WebTurnBatch::AddResult::kAdded);
+  CHECK(later.Add({b, "it was activated on 2026-11-05", "", ""}, 5, &answered) == WebTurnBatch::AddResult::kAdded);
+  answers.clear();
+  later.Commit(&answers);
+  REQUIRE(answers.size() == 2);
+  for (auto& ans : answers) CHECK(ans.outcome.response["pending_slot"] == "problems");
+}
+
+namespace {
+// Random bytes that fall: ids must sort by creation regardless of their random part.
+class FallingRandom : public Random {
+ public:
+  void Fill(unsigned char* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(next_--);
+  }
+
+ private:
+  unsigned next_ = 250;
+};
+}  // namespace
+
+TEST_CASE("conversation ids sort in the order the conversations were started, within one second too", "[batch]") {
+  Service env;
+  FallingRandom falling;
+  ConversationService service(env.store.get(), env.knowledge.get(), &env.clock, &falling, ServiceOptions{});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    TurnOutcome out = service.HandleWebMessage({"", "I want a refund", "", "en"});
+    REQUIRE(out.status.ok());
+    ids.push_back(out.response["conversation_id"]);
+  }
+  INFO(ids[0] << " " << ids[4]);
+  CHECK(std::is_sorted(ids.begin(), ids.end()));
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == ids.size());
 }
 
 }  // namespace rd
