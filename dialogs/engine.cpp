@@ -10,22 +10,23 @@ namespace rd {
 
 using nlohmann::json;
 
+// Members at their default are left out (DialogStateFromJson restores them): the state is stored on
+// every turn, and a shorter one fits more conversations on a page of the store.
 json ToJson(const DialogState& s) {
-  json failures = json::object();
-  for (const auto& [k, v] : s.failures) failures[k] = v;
-  return {{"state", s.state},
-          {"lang", LangCode(s.lang)},
-          {"lang_known", s.lang_known},
-          {"slots", s.slots},
-          {"pending", s.pending},
-          {"failures", failures},
-          {"awaiting", s.awaiting},
-          {"asked_once", s.asked_once},
-          {"resume_state", s.resume_state},
-          {"ticket_id", s.ticket_id},
-          {"date_choices", s.date_choices},
-          {"last_date", s.last_date},
-          {"last_active", s.last_active}};
+  json j = {{"state", s.state}, {"lang", LangCode(s.lang)}, {"slots", s.slots}, {"last_active", s.last_active}};
+  if (s.lang_known) j["lang_known"] = true;
+  if (!s.pending.empty()) j["pending"] = s.pending;
+  if (!s.failures.empty()) {
+    json& failures = j["failures"] = json::object();
+    for (const auto& [k, v] : s.failures) failures[k] = v;
+  }
+  if (!s.awaiting.empty()) j["awaiting"] = s.awaiting;
+  if (!s.asked_once.empty()) j["asked_once"] = s.asked_once;
+  if (!s.resume_state.empty()) j["resume_state"] = s.resume_state;
+  if (!s.ticket_id.empty()) j["ticket_id"] = s.ticket_id;
+  if (!s.date_choices.empty()) j["date_choices"] = s.date_choices;
+  if (!s.last_date.empty()) j["last_date"] = s.last_date;
+  return j;
 }
 
 // Reads members in place (find, not value()): value() copies each object and array it returns, and this

@@ -435,6 +435,12 @@ TEST_CASE("dialog state survives a JSON round trip", "[engine]") {
   CHECK(back.failures.at("activation_date") == 1);
   CHECK(back.lang == Lang::kZh);
 
+  // Members at their default are not stored (the state is written on every turn) and come back.
+  const nlohmann::json fresh = ToJson(DialogState{});
+  CHECK_FALSE(fresh.contains("asked_once"));
+  CHECK_FALSE(fresh.contains("failures"));
+  CHECK(ToJson(DialogStateFromJson(fresh)) == fresh);
+
   DialogState every;  // each member set, so none is dropped on the way
   every.state = kHandoff;
   every.lang = Lang::kZh;
