@@ -292,14 +292,7 @@ class HttpLoop::Loop {
       Drain();
       // Pipelined requests may join the batch after its answers went out: a few more rounds.
       for (int round = 0; round < 4 && route_; ++round) {
-        flushed_.clear();
-        route_->Flush(&flushed_);
-        if (flushed_.empty()) break;
-        for (auto& [id, response] : flushed_) {
-          auto it = conns_.find(id);
-          if (it == conns_.end()) continue;
-          Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
-        }
+        if (!FlushRoute()) break;
         Drain();
       }
       const int64_t now = SteadyMillis();
@@ -401,7 +394,7 @@ class HttpLoop::Loop {
   }
 
   // Reads what is waiting and starts every complete request of the connections touched, until none
-  // has anything left to start.
+  // has anything left to start. Flushes the route on the way when it has finished work.
   void Drain() {
     while (!to_drain_.empty()) {
       std::vector<Conn*> batch;
@@ -410,8 +403,21 @@ class HttpLoop::Loop {
         if (c->closed || c->busy) continue;
         if (c->read_ready) Read(c);
         if (!c->closed) Parse(c);
+        if (route_ && route_->ShouldFlush()) FlushRoute();
       }
     }
+  }
+
+  // Sends what the route has answered and lets it start on what it holds. False: nothing was answered.
+  bool FlushRoute() {
+    flushed_.clear();
+    route_->Flush(&flushed_);
+    for (auto& [id, response] : flushed_) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
+    }
+    return !flushed_.empty();
   }
 
   void Read(Conn* c) {

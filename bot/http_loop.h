@@ -59,6 +59,10 @@ class BatchRoute {
   // wake the loop (a lock held by another thread): the loop then calls Flush again within 1 ms.
   virtual void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) = 0;
   virtual bool HasWaiting() const = 0;
+  // True when work finished since the last Flush (answers are ready, and whatever started has ended):
+  // the loop then flushes between two requests of a pass instead of at its end, so neither the answers
+  // nor the route's idle worker wait for the rest of a long pass. Safe to call from the loop at any time.
+  virtual bool ShouldFlush() const { return false; }
 };
 
 struct HttpLoopOptions {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <cstring>
@@ -137,6 +138,7 @@ class ChatRoute : public BatchRoute {
   void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) override {
     {
       std::lock_guard<std::mutex> l(mu_);
+      committed_.store(false, std::memory_order_relaxed);
       for (auto& answer : finished_) done->push_back(std::move(answer));
       finished_.clear();
     }
@@ -165,6 +167,7 @@ class ChatRoute : public BatchRoute {
   }
 
   bool HasWaiting() const override { return !waiting_.empty(); }
+  bool ShouldFlush() const override { return committed_.load(std::memory_order_acquire); }
 
  private:
   struct Waiting {
@@ -225,6 +228,7 @@ class ChatRoute : public BatchRoute {
       for (auto& r : rendered) finished_.push_back(std::move(r));
       rendered.clear();
       spare_.push_back(std::move(b));
+      committed_.store(true, std::memory_order_release);
       wake_();
     }
   }
@@ -266,6 +270,7 @@ class ChatRoute : public BatchRoute {
   std::vector<std::unique_ptr<Batch>> spare_;
   std::vector<std::pair<uint64_t, HttpResponse>> finished_;
   bool stopping_ = false;
+  std::atomic<bool> committed_{false};  // answers are waiting in finished_ (set by the committer)
   std::function<void()> wake_;
   std::thread committer_;  // last: starts once everything it uses exists
 };

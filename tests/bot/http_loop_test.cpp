@@ -36,13 +36,17 @@ void EchoHandler(std::string raw, const std::string&, int, std::string* response
 }
 
 // Answers POST /batched on Flush with "batch:<body>:<n>", n = how many requests that Flush answered.
-// A body starting with "wait" is held back (HasWaiting) for one extra Flush.
+// A body starting with "wait" is held back (HasWaiting) for one extra Flush; "slow" takes 300 ms to add.
+// `finishes_at_once`: it reports finished work (ShouldFlush) as soon as it holds a request.
 class CountingRoute : public BatchRoute {
  public:
+  explicit CountingRoute(bool finishes_at_once = false) : finishes_at_once_(finishes_at_once) {}
   bool Add(const HttpRequestView& request, uint64_t tag, HttpResponse*) override {
+    if (request.body == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(300));
     kept_.push_back({tag, std::string(request.body)});
     return false;
   }
+  bool ShouldFlush() const override { return finishes_at_once_ && !kept_.empty(); }
   void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) override {
     std::vector<std::pair<uint64_t, std::string>> now, later;
     for (auto& k : kept_) {
@@ -63,10 +67,11 @@ class CountingRoute : public BatchRoute {
  private:
   std::vector<std::pair<uint64_t, std::string>> kept_;
   bool held_once_ = false;
+  bool finishes_at_once_;
 };
 
 struct LoopServer {
-  explicit LoopServer(int keep_alive_seconds = 5) {
+  explicit LoopServer(int keep_alive_seconds = 5, bool route_finishes_at_once = false) {
     HttpLoopOptions o;
     o.port = 0;
     o.worker_threads = 2;
@@ -74,7 +79,9 @@ struct LoopServer {
     o.body_limit = [](std::string_view path) -> size_t { return path == "/big" ? 100000 : 1000; };
     o.largest_body = 100000;
     o.batched = [](std::string_view method, std::string_view path) { return method == "POST" && path == "/batched"; };
-    o.make_batch_route = [](std::function<void()>) { return std::make_unique<CountingRoute>(); };
+    o.make_batch_route = [route_finishes_at_once](std::function<void()>) {
+      return std::make_unique<CountingRoute>(route_finishes_at_once);
+    };
     o.handler = EchoHandler;
     loop = std::make_unique<HttpLoop>(o);
     std::string error;
@@ -187,6 +194,27 @@ TEST_CASE("http loop: every request of the batched route gets its own answer", "
   Client c(s.port);
   c.Send(Post("/batched", "wait-for-it"));
   CHECK(Body(c.Response()).rfind("batch:wait-for-it:", 0) == 0);
+}
+
+TEST_CASE("http loop: a route with finished work is flushed between two requests, not at the end of the pass", "[http_loop]") {
+  for (bool finishes_at_once : {false, true}) {
+    INFO("finishes_at_once " << finishes_at_once);
+    LoopServer s(5, finishes_at_once);
+    Client first(s.port);
+    first.Send(Post("/batched", "slow"));
+    // While the loop adds the slow request, eight more arrive: the next pass takes them together.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<Client>(s.port));
+    for (int i = 0; i < 8; ++i) clients[i]->Send(Post("/batched", "r" + std::to_string(i)));
+    CHECK(Body(first.Response()).rfind("batch:slow:", 0) == 0);
+    int answered_alone = 0;
+    for (int i = 0; i < 8; ++i) answered_alone += Body(clients[i]->Response()) == "batch:r" + std::to_string(i) + ":1";
+    // A route that finishes at once has each request answered before the loop starts the next one;
+    // otherwise the pass's requests share one flush at its end.
+    if (finishes_at_once) CHECK(answered_alone == 8);
+    else CHECK(answered_alone < 8);
+  }
 }
 
 TEST_CASE("http loop: limits are answered with a JSON error and the connection closes", "[http_loop]") {
