@@ -1,4 +1,6 @@
 // One JSON object per line on stderr. Secrets are never passed here; customer text only at debug level.
+// Warnings and errors are written at once; info and debug lines within 20 ms (gathered, to write many
+// with one system call), and at exit.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,8 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError, kOff };
 
 bool ParseLogLevel(const std::string& name, LogLevel* out);
 void SetLogLevel(LogLevel level);
+// Writes the gathered lines now (also run at exit).
+void FlushLog();
 bool LogEnabled(LogLevel level);
 
 // A line built field by field as it is added, written (with "ts" and "level") when it goes out of scope;
@@ -39,6 +43,7 @@ class LogLine {
 
  private:
   bool enabled_;
+  bool at_once_;  // warnings and errors are not gathered
   JsonWriter writer_;
 };
 

@@ -1,6 +1,8 @@
 // The web chat API over real HTTP on loopback, against the real binary and a real SQLite file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -341,6 +343,13 @@ TEST_CASE("logs: one JSON line per request and per turn, no secrets, no customer
     auto c = server.Client();
     Walk w = Converse(*c, {{"hello", "payment_date"}, {"my secret words 2026-11-01", "activation_date"}});
     c->Get(("/api/chat/history?session=" + w.session).c_str());
+    // Info lines are gathered, but reach the file soon without waiting for the process to end.
+    auto lines_now = [&] {
+      std::ifstream in(log);
+      return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+    };
+    for (int i = 0; i < 100 && lines_now() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(lines_now() >= 6);  // the listening line, three requests, two turns
     server.Kill(SIGTERM);
     std::ifstream in(log);
     std::string line, all;
