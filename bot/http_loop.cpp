@@ -191,6 +191,7 @@ struct Conn {
   size_t sent = 0;
   bool busy = false;        // a request of this connection is being answered
   bool read_ready = false;  // data may be waiting in the socket (an edge came while busy)
+  bool hangup_seen = false;  // the peer's FIN (or an error) was reported: read until recv says so
   bool continue_sent = false;
   bool close_after_write = false;
   bool peer_closed = false;
@@ -284,6 +285,7 @@ class HttpLoop::Loop {
           if (events[i].events & EPOLLOUT) Write(c);
           if (!c->closed && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
             c->read_ready = true;
+            c->hangup_seen = c->hangup_seen || (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
             Touch(c);
           }
         }
@@ -432,6 +434,13 @@ class HttpLoop::Loop {
       ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
       if (n > 0) {
         c->in.append(buf, static_cast<size_t>(n));
+        // A short read emptied the socket: data arriving later raises a new edge, so the recv that
+        // would only say EAGAIN (one more system call per request) is skipped — unless the peer's
+        // FIN came with the data, which raises no further edge and only recv reports.
+        if (static_cast<size_t>(n) < sizeof buf && !c->hangup_seen) {
+          c->read_ready = false;
+          return;
+        }
         continue;
       }
       if (n == 0) {

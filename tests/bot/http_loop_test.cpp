@@ -294,6 +294,23 @@ TEST_CASE("http loop: Connection close and HTTP/1.0 close after the answer", "[h
   CHECK(b.ClosedWithin(2));
 }
 
+TEST_CASE("http loop: a request sent with the client's FIN is answered and the connection closed at once", "[http_loop]") {
+  LoopServer s(30);
+  for (const char* path : {"/echo", "/batched"}) {
+    INFO(path);
+    // A slow request holds the loop, so the request and the FIN are both waiting when it reads.
+    Client busy(s.port);
+    busy.Send(Post("/batched", "slow"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Client c(s.port);
+    c.Send(Post(path, "last words"));
+    ::shutdown(c.fd, SHUT_WR);
+    CHECK(Body(busy.Response()).rfind("batch:slow:", 0) == 0);
+    CHECK(Body(c.Response()).find("last words") != std::string::npos);
+    CHECK(c.ClosedWithin(2));  // not after the 30 s keep-alive
+  }
+}
+
 TEST_CASE("http loop: an idle keep-alive connection is closed after the timeout", "[http_loop]") {
   LoopServer s(/*keep_alive_seconds=*/1);
   Client c(s.port);
