@@ -21,6 +21,7 @@
 #include "bot/channels/wecom.h"
 #include "bot/http_json.h"
 #include "bot/http_loop.h"
+#include "bot/json_writer.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "bot/staff_api.h"
@@ -241,7 +242,7 @@ class ChatRoute : public BatchRoute {
       return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), started, "");
     }
     HttpResponse r;
-    r.body = out.response.dump(-1, ' ', false, json::error_handler_t::replace);
+    r.body = JsonText(out.response);
     return Finish(std::move(r), started, out.response.value("conversation_id", ""));
   }
 

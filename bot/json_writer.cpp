@@ -143,10 +143,38 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
+// Walks the tree itself: nlohmann's dump escapes strings byte by byte, which made it the committer's
+// largest single cost (the dialog state and every answer are written on every turn). Same text.
 JsonWriter& JsonWriter::Value(const nlohmann::json& value) {
-  BeforeValue();
-  out_.append(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  return *this;
+  using Type = nlohmann::json::value_t;
+  switch (value.type()) {
+    case Type::object:
+      BeginObject();
+      for (const auto& [key, member] : value.items()) Key(key).Value(member);
+      return EndObject();
+    case Type::array:
+      BeginArray();
+      for (const auto& element : value) Value(element);
+      return EndArray();
+    case Type::string:
+      return String(value.get_ref<const std::string&>());
+    case Type::boolean:
+      return Bool(value.get<bool>());
+    case Type::null:
+      return Null();
+    case Type::number_integer:
+      return Int(value.get<int64_t>());
+    default:  // unsigned, floating point (nlohmann's shortest round-trip form), binary, discarded
+      BeforeValue();
+      out_.append(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      return *this;
+  }
+}
+
+std::string JsonText(const nlohmann::json& value) {
+  JsonWriter w;
+  w.Value(value);
+  return w.Take();
 }
 
 }  // namespace rd

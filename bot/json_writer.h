@@ -52,4 +52,8 @@ class JsonWriter {
 // `s` as a JSON string literal (quotes included), appended to `out`.
 void AppendJsonString(std::string_view s, std::string* out);
 
+// The compact text of `value`: what value.dump(-1, ' ', false, error_handler_t::replace) writes for
+// valid UTF-8, in about two thirds of the time (the chat answer, on every turn).
+std::string JsonText(const nlohmann::json& value);
+
 }  // namespace rd

@@ -54,5 +54,15 @@ TEST_CASE("JsonWriter writes numbers JSON can hold", "[json_writer]") {
   CHECK(back[4].get<int64_t>() == INT64_MIN);
 }
 
+TEST_CASE("JsonText writes what nlohmann's compact dump writes", "[json_writer]") {
+  const json trees[] = {
+      json::parse(R"({"conversation_id":"cv_1","state":"collecting","pending_slot":null,"replies":[{"text":"Noted: \"2026-11-01\"\n退款","quick_replies":["Yes","否"]}],"ticket":{"metrics":{"latency_ms":300,"packet_loss_pct":5.5,"big":18446744073709551615,"neg":-7}},"empty":{},"none":[],"ok":false,"tab":"a\tb\u0001"})"),
+      json(nullptr), json(1.0 / 3), json(-0.0), json("just text"), json::array({json::object(), json::array(), 1e300})};
+  for (const json& tree : trees) {
+    INFO(tree.dump());
+    CHECK(JsonText(tree) == tree.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
 }  // namespace
 }  // namespace rd
