@@ -136,6 +136,12 @@ DROP INDEX conversations_state;
 DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status IN ('pending', 'sending');
 )sql",
+    // 7: one row per turn. A row holds its first message and, in `more`, the messages of the same turn
+    // that follow it (seq + 1, ...) as a JSON array: the bot's replies were two of a turn's three rows
+    // and over a third of what the store spent on a turn. Rows written before hold one message each.
+    R"sql(
+ALTER TABLE messages ADD COLUMN more TEXT;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -323,28 +329,66 @@ class SqliteStore : public Store {
     return statuses;
   }
 
+  // Rows are turns (migration 7): a row before `after` may hold messages past it, so rows are chosen by
+  // where they end, then split into messages.
   Status History(const std::string& id, int64_t after, int limit, std::vector<MessageRecord>* out) override {
     return WithReader([&](Connection& c) -> Status {
-      sqlite3_stmt* s = c.Prepare("SELECT seq, author, text, quick_replies, at FROM messages "
-                                  "WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT seq, author, text, quick_replies, at, more FROM messages "
+          "WHERE conversation_id = ?1 AND seq + coalesce(json_array_length(more), 0) > ?2 ORDER BY seq LIMIT ?3");
       if (!s) return Status::IoError(c.Error());
       StmtGuard g{s};
       BindText(s, 1, id);
       sqlite3_bind_int64(s, 2, after);
-      sqlite3_bind_int(s, 3, limit);
+      sqlite3_bind_int(s, 3, limit);  // a row holds at least one message
+      const size_t wanted = out->size() + static_cast<size_t>(std::max(limit, 0));
       int rc;
-      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        MessageRecord m;
-        m.seq = sqlite3_column_int64(s, 0);
-        m.author = ColumnText(s, 1);
-        m.text = ColumnText(s, 2);
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW && out->size() < wanted) {
+        MessageRecord head;
+        head.seq = sqlite3_column_int64(s, 0);
+        head.author = ColumnText(s, 1);
+        head.text = ColumnText(s, 2);
         std::string qr = ColumnText(s, 3);
-        m.quick_replies = qr.empty() ? json(nullptr) : json::parse(qr, nullptr, false);
-        m.at = sqlite3_column_int64(s, 4);
-        out->push_back(std::move(m));
+        head.quick_replies = qr.empty() ? json(nullptr) : json::parse(qr, nullptr, false);
+        head.at = sqlite3_column_int64(s, 4);
+        const std::string more_text = ColumnText(s, 5);
+        const json more = more_text.empty() ? json::array() : json::parse(more_text, nullptr, false);
+        const int64_t seq = head.seq;
+        if (seq > after) out->push_back(head);
+        if (!more.is_array()) continue;
+        for (size_t i = 0; i < more.size() && out->size() < wanted; ++i) {
+          if (seq + 1 + static_cast<int64_t>(i) <= after) continue;
+          out->push_back(FollowingMessage(more[i], seq + 1 + static_cast<int64_t>(i), head.at));
+        }
       }
+      if (out->size() >= wanted) return Status::Ok();
       return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
     });
+  }
+
+  // A message of a row's `more`: {"author", "text", "quick_replies"?, "at"? (when not the row's)}.
+  static MessageRecord FollowingMessage(const json& j, int64_t seq, int64_t row_at) {
+    MessageRecord m;
+    m.seq = seq;
+    if (!j.is_object()) return m;
+    m.author = j.value("author", "bot");
+    m.text = j.value("text", "");
+    auto qr = j.find("quick_replies");
+    m.quick_replies = qr != j.end() && qr->is_array() ? *qr : json(nullptr);
+    m.at = j.value("at", row_at);
+    return m;
+  }
+
+  static json MoreOf(std::vector<MessageRecord>::const_iterator begin, std::vector<MessageRecord>::const_iterator end,
+                     int64_t row_at) {
+    json more = json::array();
+    for (auto it = begin; it != end; ++it) {
+      json j = {{"author", it->author}, {"text", it->text}};
+      if (it->quick_replies.is_array() && !it->quick_replies.empty()) j["quick_replies"] = it->quick_replies;
+      if (it->at != row_at) j["at"] = it->at;
+      more.push_back(std::move(j));
+    }
+    return more;
   }
 
   // From a counter in memory, loaded per day from ticket_counters, which the turn filing a ticket
@@ -800,11 +844,12 @@ class SqliteStore : public Store {
     return Status::IoError(writer_.Error());
   }
 
+  // A row: `m` at `seq`, and `more` (messages of the same turn, following it) when not empty.
   Status InsertMessage(const std::string& conv, const MessageRecord& m, int64_t seq, const std::string& dedupe,
-                       const json& response) {
+                       const json& response, const json& more) {
     sqlite3_stmt* s = writer_.Prepare(
-        "INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response, more) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!s) return Status::IoError(writer_.Error());
     BindText(s, 1, conv);
     sqlite3_bind_int64(s, 2, seq);
@@ -814,6 +859,7 @@ class SqliteStore : public Store {
     sqlite3_bind_int64(s, 6, m.at);
     BindTextOrNull(s, 7, dedupe);
     if (!response.is_null()) BindText(s, 8, response.dump());
+    if (more.is_array() && !more.empty()) BindText(s, 9, more.dump());
     return Step(s);
   }
 
@@ -859,13 +905,13 @@ class SqliteStore : public Store {
     }
     Status st;
     if (has_inbound) {
-      st = InsertMessage(c.id, t.inbound, ++seq, t.dedupe_key, t.response);
-      if (!st.ok()) return st;
+      st = InsertMessage(c.id, t.inbound, seq + 1, t.dedupe_key, t.response,
+                         MoreOf(t.replies.begin(), t.replies.end(), t.inbound.at));
+    } else if (!t.replies.empty()) {
+      st = InsertMessage(c.id, t.replies.front(), seq + 1, "", json(),
+                         MoreOf(t.replies.begin() + 1, t.replies.end(), t.replies.front().at));
     }
-    for (const auto& r : t.replies) {
-      st = InsertMessage(c.id, r, ++seq, "", json());
-      if (!st.ok()) return st;
-    }
+    if (!st.ok()) return st;
     if (t.ticket) {
       sqlite3_stmt* s = writer_.Prepare(
           "INSERT INTO tickets(id, conversation_id, status, created_at, updated_at, body) VALUES(?, ?, ?, ?, ?, ?)");

@@ -32,6 +32,24 @@ struct TempDb {
     REQUIRE(s);
     return s;
   }
+  // Raw SQL on the file, as an older version of the program would have written it.
+  void Exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.string().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  // Creates the schema as it was at `version`.
+  void CreateAtVersion(int version) {
+    SqliteOptions old;
+    old.migrate_to = version;
+    std::string error;
+    REQUIRE(OpenSqliteStore(path.string(), old, &error));
+  }
   int64_t Count(const std::string& table) {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open_v2(path.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
@@ -68,6 +86,12 @@ TurnCommit NextTurn(const ConversationRecord& c, const std::string& text, const 
   return t;
 }
 
+size_t HistorySize(Store& s, const std::string& id) {
+  std::vector<MessageRecord> h;
+  REQUIRE(s.History(id, 0, 1000, &h).ok());
+  return h.size();
+}
+
 }  // namespace
 
 TEST_CASE("migrations create the schema once and reopen cleanly", "[storage]") {
@@ -95,18 +119,19 @@ TEST_CASE("migrations create the schema once and reopen cleanly", "[storage]") {
 
 TEST_CASE("migration 5 keeps every message, its order and its dedupe key", "[storage]") {
   TempDb db;
-  std::string error;
-  {
-    SqliteOptions v4;
-    v4.migrate_to = 4;  // messages still clustered by (conversation, seq)
-    auto s = OpenSqliteStore(db.path.string(), v4, &error);
-    REQUIRE(s);
-    REQUIRE(s->CommitTurn(NewTurn("c1", "k1")).ok());
-    REQUIRE(s->CommitTurn(NewTurn("c2")).ok());
-    ConversationRecord c1;
-    REQUIRE(s->LoadConversation("c1", &c1).ok());
-    REQUIRE(s->CommitTurn(NextTurn(c1, "second", "k2")).ok());
-  }
+  db.CreateAtVersion(4);  // messages still clustered by (conversation, seq), one row per message
+  db.Exec(R"sql(
+INSERT INTO conversations(id, session_hash, channel, state, pending_slot, dialog, version, last_seq, created_at, updated_at)
+  VALUES('c1', 'hash-c1', 'web', 'collecting', 'payment_date', '{"state":"collecting"}', 2, 4, 100, 101),
+        ('c2', 'hash-c2', 'web', 'collecting', 'payment_date', '{"state":"collecting"}', 1, 2, 100, 100);
+INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response) VALUES
+  ('c1', 1, 'customer', 'hello', NULL, 100, 'k1', '{"replies":[{"text":"hi"}]}'),
+  ('c1', 2, 'bot', 'hi', '["a","b"]', 100, NULL, NULL),
+  ('c2', 1, 'customer', 'hello', NULL, 100, NULL, NULL),
+  ('c2', 2, 'bot', 'hi', '["a","b"]', 100, NULL, NULL),
+  ('c1', 3, 'customer', 'second', NULL, 101, 'k2', '{"echo":"second"}'),
+  ('c1', 4, 'bot', 're: second', NULL, 101, NULL, NULL);
+)sql");
   auto s = db.Open();
   std::vector<MessageRecord> history;
   REQUIRE(s->History("c1", 0, 100, &history).ok());
@@ -128,7 +153,66 @@ TEST_CASE("migration 5 keeps every message, its order and its dedupe key", "[sto
   REQUIRE(history.size() == 2);
   CHECK(history[0].seq == 5);
   CHECK(history[0].text == "third");
-  CHECK(db.Count("messages") == 8);
+  CHECK(HistorySize(*s, "c1") == 6);
+  CHECK(HistorySize(*s, "c2") == 2);
+}
+
+TEST_CASE("migration 7: a turn's messages share a row; history reads old and new rows alike, from any seq", "[storage]") {
+  TempDb db;
+  db.CreateAtVersion(6);
+  db.Exec(R"sql(
+INSERT INTO conversations(id, session_hash, channel, state, pending_slot, dialog, version, last_seq, created_at, updated_at)
+  VALUES('c1', 'hash-c1', 'web', 'collecting', 'payment_date', '{"state":"collecting"}', 1, 2, 100, 100);
+INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at) VALUES
+  ('c1', 1, 'customer', 'hello', NULL, 100), ('c1', 2, 'bot', 'hi', '["a","b"]', 100);
+)sql");
+  auto s = db.Open();
+  ConversationRecord c1;
+  REQUIRE(s->LoadConversation("c1", &c1).ok());
+  TurnCommit t = NextTurn(c1, "second");
+  t.replies.push_back({0, "bot", "anything else?", json::array({"yes", "no"}), c1.updated_at + 1});
+  t.replies.push_back({0, "system", "Ana joined", nullptr, c1.updated_at + 5});
+  REQUIRE(s->CommitTurn(t).ok());
+  REQUIRE(s->LoadConversation("c1", &c1).ok());
+  CHECK(c1.last_seq == 6);
+  // A turn without a customer message (a staff reply, a notice): its first reply heads the row.
+  TurnCommit staff;
+  staff.conversation = c1;
+  staff.conversation.updated_at = c1.updated_at + 10;
+  staff.replies.push_back({0, "staff", "I am checking your line", nullptr, c1.updated_at + 10});
+  staff.replies.push_back({0, "system", "Ana left", nullptr, c1.updated_at + 10});
+  REQUIRE(s->CommitTurn(staff).ok());
+  CHECK(db.Count("messages") == 2 + 1 + 1);  // two old rows, then one row per turn
+
+  std::vector<MessageRecord> h;
+  REQUIRE(s->History("c1", 0, 100, &h).ok());
+  REQUIRE(h.size() == 8);
+  for (size_t i = 0; i < h.size(); ++i) CHECK(h[i].seq == static_cast<int64_t>(i + 1));
+  CHECK(h[1].quick_replies == json::array({"a", "b"}));
+  CHECK(h[2].author == "customer");
+  CHECK(h[2].text == "second");
+  CHECK(h[3].text == "re: second");
+  CHECK(h[3].quick_replies.is_null());
+  CHECK(h[4].quick_replies == json::array({"yes", "no"}));
+  CHECK(h[5].author == "system");
+  CHECK(h[5].at == c1.updated_at - 1 + 5);  // its own time, not the row's
+  CHECK(h[4].at == h[2].at);
+  CHECK(h[6].author == "staff");
+  CHECK(h[7].text == "Ana left");
+  // From inside a row, and with a limit that ends inside one.
+  h.clear();
+  REQUIRE(s->History("c1", 4, 100, &h).ok());
+  REQUIRE(h.size() == 4);
+  CHECK(h[0].seq == 5);
+  CHECK(h[0].text == "anything else?");
+  h.clear();
+  REQUIRE(s->History("c1", 1, 3, &h).ok());
+  REQUIRE(h.size() == 3);
+  CHECK(h[0].seq == 2);
+  CHECK(h[2].seq == 4);
+  h.clear();
+  REQUIRE(s->History("c1", 8, 100, &h).ok());
+  CHECK(h.empty());
 }
 
 TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {
@@ -158,7 +242,7 @@ TEST_CASE("a turn commits the conversation, its messages, ticket and outbox toge
   TurnCommit bad = NextTurn(c, "again");
   bad.ticket = t.ticket;
   CHECK(!s->CommitTurn(bad).ok());
-  CHECK(db.Count("messages") == 2);
+  CHECK(HistorySize(*s, "c1") == 2);
   ConversationRecord after;
   REQUIRE(s->LoadConversation("c1", &after).ok());
   CHECK(after.version == 1);
@@ -180,7 +264,7 @@ TEST_CASE("dedupe keys and version conflicts", "[storage]") {
   REQUIRE(s->LoadConversation("c1", &now).ok());
   CHECK(s->CommitTurn(NextTurn(now, "dup", "web:c1:m1")).code() == Status::Code::kDuplicate);
   CHECK(s->CommitTurn(NextTurn(c, "stale")).code() == Status::Code::kConflict);  // c is version 1, now 2
-  CHECK(db.Count("messages") == 4);
+  CHECK(HistorySize(*s, "c1") == 4);
 }
 
 TEST_CASE("a batch of turns commits together, and a refused turn leaves the others committed", "[storage]") {
@@ -208,7 +292,10 @@ TEST_CASE("a batch of turns commits together, and a refused turn leaves the othe
   CHECK(s->LoadConversation("c3", &c3).ok());
   REQUIRE(s->LoadConversation("c1", &c1_now).ok());
   CHECK(c1_now.version == 2);
-  CHECK(db.Count("messages") == 4 + 2 + 2);  // c1's two turns, c2's and c3's first; nothing of the refused
+  // c1's two turns, c2's and c3's first; nothing of the refused
+  CHECK(HistorySize(*s, "c1") == 4);
+  CHECK(HistorySize(*s, "c2") == 2);
+  CHECK(HistorySize(*s, "c3") == 2);
 }
 
 TEST_CASE("ticket ids are sequential per day and never reused by a filed ticket", "[storage]") {
