@@ -29,11 +29,32 @@ bool ReadStringLists(const json& j, std::map<std::string, std::vector<std::strin
   return true;
 }
 
+// Which byte values occur in a text: a word with a byte the text lacks cannot occur in it. Lists are
+// long (hundreds of words across a vocabulary) and messages short, so most words are ruled out
+// without a search.
+class BytesPresent {
+ public:
+  explicit BytesPresent(std::string_view text) {
+    for (unsigned char c : text) bits_[c >> 6] |= uint64_t{1} << (c & 63);
+  }
+  bool MayContain(std::string_view word) const {
+    for (unsigned char c : word) {
+      if (!(bits_[c >> 6] & (uint64_t{1} << (c & 63)))) return false;
+    }
+    return true;
+  }
+
+ private:
+  uint64_t bits_[4] = {0, 0, 0, 0};
+};
+
 // Earliest position of any of `words` in `text` (word-boundary aware), with the matched length.
 size_t FindAny(std::string_view text, const std::vector<std::string>& words, size_t* len = nullptr,
                size_t from = 0) {
   size_t best = std::string_view::npos, best_len = 0;
+  const BytesPresent present(text.substr(std::min(from, text.size())));
   for (const auto& w : words) {
+    if (!present.MayContain(w)) continue;
     size_t p = FindWord(text, w, from);
     if (p < best || (p == best && w.size() > best_len)) { best = p; best_len = w.size(); }
   }
