@@ -142,6 +142,12 @@ CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status IN ('pending', '
     R"sql(
 ALTER TABLE messages ADD COLUMN more TEXT;
 )sql",
+    // 8: platform users only. Web conversations have no channel user, and each one started cost the
+    // index a page in the commit that created it.
+    R"sql(
+DROP INDEX conversations_channel_user;
+CREATE INDEX conversations_channel_user ON conversations(channel, channel_user) WHERE channel_user IS NOT NULL;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -215,6 +215,32 @@ INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at) VALU
   CHECK(h.empty());
 }
 
+TEST_CASE("a platform user's conversation is found through the index, which holds no web conversation", "[storage]") {
+  TempDb db;
+  auto s = db.Open();
+  TurnCommit web = NewTurn("c-web");
+  TurnCommit slack = NewTurn("c-slack");
+  slack.conversation.channel = "slack";
+  slack.conversation.channel_user = "D1";
+  REQUIRE(s->CommitTurn(web).ok());
+  REQUIRE(s->CommitTurn(slack).ok());
+  ConversationRecord found;
+  REQUIRE(s->FindConversationByChannelUser("slack", "D1", &found).ok());
+  CHECK(found.id == "c-slack");
+  CHECK(s->FindConversationByChannelUser("slack", "D2", &found).code() == Status::Code::kNotFound);
+  CHECK(db.Count("conversations INDEXED BY conversations_channel_user WHERE channel_user IS NOT NULL") == 1);
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(db.path.string().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* plan = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE channel = 'slack' AND channel_user = 'D1'",
+                             -1, &plan, nullptr) == SQLITE_OK);
+  std::string detail;
+  while (sqlite3_step(plan) == SQLITE_ROW) detail += reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
+  sqlite3_finalize(plan);
+  sqlite3_close(raw);
+  CHECK(detail.find("conversations_channel_user") != std::string::npos);
+}
+
 TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {
   TempDb db;
   auto s = db.Open();
