@@ -251,14 +251,14 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   response = {{"conversation_id", conversation_id},
               {"state", result.state.state},
               {"pending_slot", pending.empty() ? json(nullptr) : json(pending)},
-              {"replies", replies}};
+              {"replies", std::move(replies)}};
   if (commit.ticket) response["ticket"] = commit.ticket->ticket;
   if (create && !new_session.empty()) response["session"] = new_session;
 
   conv.state = result.state.state;
   conv.assignee = create ? "" : assignee_before;
   conv.pending_slot = pending;
-  conv.dialog = ToJson(result.state);
+  conv.dialog = ToJson(std::move(result.state));  // the state's last use (`pending` is moved out too)
   conv.updated_at = now;
   commit.conversation = std::move(conv);
   commit.create = create;
@@ -269,7 +269,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     // Keyed by the turn's place in its conversation (ids begin with their creation time, so keys of
     // active conversations sit together in the index); the inbound dedupe key already keeps a
     // retried event from queueing a second reply.
-    commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending,
+    commit.outbox = ChannelOutbox(commit.conversation, commit.replies, commit.conversation.pending_slot,
                                   "reply:" + conversation_id + ":" + std::to_string(commit.conversation.version) + ":");
   }
   for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));

@@ -12,8 +12,9 @@ using nlohmann::json;
 
 // Members at their default are left out (DialogStateFromJson restores them): the state is stored on
 // every turn, and a shorter one fits more conversations on a page of the store.
-json ToJson(const DialogState& s) {
-  json j = {{"state", s.state}, {"lang", LangCode(s.lang)}, {"slots", s.slots}, {"last_active", s.last_active}};
+json ToJson(DialogState s) {
+  json j = {{"state", std::move(s.state)}, {"lang", LangCode(s.lang)}, {"last_active", s.last_active}};
+  j["slots"] = std::move(s.slots);
   if (s.lang_known) j["lang_known"] = true;
   if (!s.pending.empty()) j["pending"] = s.pending;
   if (!s.failures.empty()) {

@@ -42,7 +42,8 @@ struct DialogState {
   int64_t last_active = 0;                          // unix seconds of the last customer message
 };
 
-nlohmann::json ToJson(const DialogState& s);
+// By value: a caller done with its state moves it in, and the slots are not copied.
+nlohmann::json ToJson(DialogState s);
 DialogState DialogStateFromJson(const nlohmann::json& j);
 
 struct Reply {
