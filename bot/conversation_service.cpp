@@ -217,7 +217,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     store_->TicketStatuses(conversation_id, &ctx.ticket_statuses);
   }
 
-  StepResult result = Step(state, m.text, ctx);
+  StepResult result = Step(std::move(state), m.text, ctx);
 
   TurnCommit& commit = turn->commit;
   std::optional<std::string> ticket_id;

@@ -84,14 +84,15 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 // One turn of the engine: holds the working copy of the state and the replies being built.
 class Turn {
  public:
-  Turn(const DialogState& state, const std::string& text, const DialogContext& ctx)
+  Turn(DialogState state, const std::string& text, const DialogContext& ctx)
       : ctx_(ctx), k_(*ctx.knowledge), flow_(k_.flow), text_(text) {
-    result_.state = state;
+    result_.state = std::move(state);
   }
 
-  StepResult Run();
-  StepResult RunStaffAction(const StaffAction& action);
-  StepResult RunAttachment(const Attachment& file);
+  // Each returns the turn's result, for the caller to move out (a copy would copy the whole state).
+  StepResult& Run();
+  StepResult& RunStaffAction(const StaffAction& action);
+  StepResult& RunAttachment(const Attachment& file);
   std::string Summary();
 
  private:
@@ -141,7 +142,7 @@ class Turn {
   StepResult result_;
 };
 
-StepResult Turn::Run() {
+StepResult& Turn::Run() {
   std::string norm = NormalizeForParsing(text_);
   DialogState& s = st();
   s.lang = DetectLanguage(norm, s.lang_known ? s.lang : ctx_.default_lang);
@@ -622,7 +623,7 @@ std::string Turn::Summary() {
 
 }  // namespace
 
-StepResult Turn::RunStaffAction(const StaffAction& action) {
+StepResult& Turn::RunStaffAction(const StaffAction& action) {
   DialogState& s = st();
   switch (action.kind) {
     case StaffAction::Kind::kTakeOver:
@@ -666,7 +667,7 @@ StepResult Turn::RunStaffAction(const StaffAction& action) {
   return result_;
 }
 
-StepResult Turn::RunAttachment(const Attachment& file) {
+StepResult& Turn::RunAttachment(const Attachment& file) {
   DialogState& s = st();
   if (!s.lang_known) { s.lang = ctx_.default_lang; s.lang_known = true; }
   s.last_active = ctx_.now;
@@ -690,13 +691,13 @@ StepResult Turn::RunAttachment(const Attachment& file) {
 StepResult StepAttachment(const DialogState& state, const Attachment& file, const DialogContext& ctx) {
   static const std::string kNoText;
   Turn turn(state, kNoText, ctx);
-  return turn.RunAttachment(file);
+  return std::move(turn.RunAttachment(file));
 }
 
 StepResult ApplyStaffAction(const DialogState& state, const StaffAction& action, const DialogContext& ctx) {
   static const std::string kNoText;
   Turn turn(state, kNoText, ctx);
-  return turn.RunStaffAction(action);
+  return std::move(turn.RunStaffAction(action));
 }
 
 bool SetSlotByStaff(DialogState* state, const FlowSpec& flow, const std::string& name, const json& value,
@@ -750,9 +751,9 @@ std::string StaffSummary(const DialogState& state, const Knowledge& k, Lang lang
                            {"missing", missing.empty() ? k.messages.Render("value.none", lang) : missing}});
 }
 
-StepResult Step(const DialogState& state, const std::string& text, const DialogContext& ctx) {
-  Turn turn(state, text, ctx);
-  return turn.Run();
+StepResult Step(DialogState state, const std::string& text, const DialogContext& ctx) {
+  Turn turn(std::move(state), text, ctx);
+  return std::move(turn.Run());
 }
 
 }  // namespace rd

@@ -81,7 +81,8 @@ struct StepResult {
 // allocates the id when it stores the ticket, replaces it.
 inline constexpr const char* kTicketIdPlaceholder = "{ticket_id}";
 
-StepResult Step(const DialogState& state, const std::string& text, const DialogContext& ctx);
+// `state` by value: a caller done with it moves it in.
+StepResult Step(DialogState state, const std::string& text, const DialogContext& ctx);
 
 // The claim as filed (DESIGN.md field names) from the slots.
 nlohmann::json ClaimOf(const DialogState& state);
