@@ -110,10 +110,16 @@ inline std::string Snapshot(const std::string& db_path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   std::string out;
-  for (const char* table : {"conversations", "messages", "tickets", "ticket_counters", "outbox", "staff",
-                            "staff_credentials"}) {
+  std::vector<std::string> tables;  // every table the schema has now
+  sqlite3_stmt* list = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                             -1, &list, nullptr) == SQLITE_OK);
+  while (sqlite3_step(list) == SQLITE_ROW) tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(list, 0)));
+  sqlite3_finalize(list);
+  REQUIRE(tables.size() >= 5);
+  for (const std::string& table : tables) {
     sqlite3_stmt* s = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, (std::string("SELECT * FROM ") + table + " ORDER BY 1, 2").c_str(), -1, &s, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, ("SELECT * FROM " + table + " ORDER BY 1, 2").c_str(), -1, &s, nullptr) == SQLITE_OK);
     out += std::string("[") + table + "]\n";
     while (sqlite3_step(s) == SQLITE_ROW) {
       for (int i = 0; i < sqlite3_column_count(s); ++i) {

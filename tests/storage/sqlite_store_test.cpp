@@ -357,6 +357,25 @@ TEST_CASE("ticket ids are sequential per day and never reused by a filed ticket"
   CHECK(ids.back() == "RF-20261112-0040");
 }
 
+TEST_CASE("after a restart a day's ticket numbers count on past 9999", "[storage]") {
+  TempDb db;
+  {
+    auto s = db.Open();
+    int n = 0;
+    for (const char* id : {"RF-20261110-9999", "RF-20261110-10000", "RF-20261109-20000"}) {
+      TurnCommit t = NewTurn("c" + std::to_string(++n));
+      t.ticket = TicketRecord{id, t.conversation.id, "open", json{{"id", id}}};
+      REQUIRE(s->CommitTurn(t).ok());
+    }
+  }
+  auto s = db.Open();
+  std::string id;
+  REQUIRE(s->AllocateTicketId("20261110", &id).ok());
+  CHECK(id == "RF-20261110-10001");  // by number: as text "…-9999" would come last
+  REQUIRE(s->AllocateTicketId("20261111", &id).ok());
+  CHECK(id == "RF-20261111-0001");  // another day's numbers do not count
+}
+
 TEST_CASE("a ticket number another program filed first is refused as a conflict, then a fresh one is given", "[storage]") {
   TempDb db;
   auto a = db.Open();
