@@ -21,7 +21,7 @@
 #include "bot/channels/wecom.h"
 #include "bot/http_json.h"
 #include "bot/http_loop.h"
-#include "bot/json_writer.h"
+#include "storage/json_writer.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "bot/staff_api.h"

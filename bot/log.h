@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "bot/json_writer.h"
+#include "storage/json_writer.h"
 
 namespace rd {
 

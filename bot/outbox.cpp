@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 
-#include "bot/json_writer.h"
+#include "storage/json_writer.h"
 #include "bot/log.h"
 
 namespace rd {

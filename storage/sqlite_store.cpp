@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "storage/json_writer.h"
+
 namespace rd {
 
 using nlohmann::json;
@@ -390,16 +392,20 @@ class SqliteStore : public Store {
     return m;
   }
 
-  static json MoreOf(std::vector<MessageRecord>::const_iterator begin, std::vector<MessageRecord>::const_iterator end,
-                     int64_t row_at) {
-    json more = json::array();
+  // The `more` column: the messages after a row's first, written straight to text.
+  static std::string MoreOf(std::vector<MessageRecord>::const_iterator begin,
+                            std::vector<MessageRecord>::const_iterator end, int64_t row_at) {
+    if (begin == end) return "";
+    JsonWriter w;
+    w.BeginArray();
     for (auto it = begin; it != end; ++it) {
-      json j = {{"author", it->author}, {"text", it->text}};
-      if (it->quick_replies.is_array() && !it->quick_replies.empty()) j["quick_replies"] = it->quick_replies;
-      if (it->at != row_at) j["at"] = it->at;
-      more.push_back(std::move(j));
+      w.BeginObject().Member("author", it->author).Member("text", it->text);
+      if (it->quick_replies.is_array() && !it->quick_replies.empty()) w.Key("quick_replies").Value(it->quick_replies);
+      if (it->at != row_at) w.Member("at", it->at);
+      w.EndObject();
     }
-    return more;
+    w.EndArray();
+    return w.Take();
   }
 
   // From a counter in memory, loaded per day from the largest number filed that day (the tickets'
@@ -581,7 +587,7 @@ class SqliteStore : public Store {
             "delivered_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?4 END WHERE id = ?5");
         if (!s) return Status::IoError(writer_.Error());
         BindText(s, 1, o.status);
-        BindText(s, 2, o.result.dump());
+        BindText(s, 2, JsonText(o.result));
         sqlite3_bind_int64(s, 3, o.next_attempt_at);
         sqlite3_bind_int64(s, 4, now);
         sqlite3_bind_int64(s, 5, o.id);
@@ -614,7 +620,7 @@ class SqliteStore : public Store {
                            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING", [&](sqlite3_stmt* s) {
         BindText(s, 1, o.kind);
         BindText(s, 2, o.target);
-        BindText(s, 3, o.payload.dump());
+        BindText(s, 3, JsonText(o.payload));
         BindText(s, 4, o.idempotency_key);
         sqlite3_bind_int64(s, 5, now);
         sqlite3_bind_int64(s, 6, now);
@@ -861,7 +867,7 @@ class SqliteStore : public Store {
 
   // A row: `m` at `seq`, and `more` (messages of the same turn, following it) when not empty.
   Status InsertMessage(const std::string& conv, const MessageRecord& m, int64_t seq, const std::string& dedupe,
-                       const json& response, const json& more) {
+                       const json& response, const std::string& more) {
     sqlite3_stmt* s = writer_.Prepare(
         "INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response, more) "
         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -870,11 +876,11 @@ class SqliteStore : public Store {
     sqlite3_bind_int64(s, 2, seq);
     BindText(s, 3, m.author);
     BindText(s, 4, m.text);
-    if (m.quick_replies.is_array() && !m.quick_replies.empty()) BindText(s, 5, m.quick_replies.dump());
+    if (m.quick_replies.is_array() && !m.quick_replies.empty()) BindText(s, 5, JsonText(m.quick_replies));
     sqlite3_bind_int64(s, 6, m.at);
     BindTextOrNull(s, 7, dedupe);
-    if (!response.is_null()) BindText(s, 8, response.dump());
-    if (more.is_array() && !more.empty()) BindText(s, 9, more.dump());
+    if (!response.is_null()) BindText(s, 8, JsonText(response));
+    if (!more.empty()) BindText(s, 9, more);
     return Step(s);
   }
 
@@ -894,7 +900,7 @@ class SqliteStore : public Store {
       BindTextOrNull(s, 4, c.channel_user);
       BindText(s, 5, c.state);
       BindTextOrNull(s, 6, c.pending_slot);
-      BindText(s, 7, c.dialog.dump());
+      BindText(s, 7, JsonText(c.dialog));
       sqlite3_bind_int64(s, 8, final_seq);
       sqlite3_bind_int64(s, 9, c.updated_at);
       sqlite3_bind_int64(s, 10, c.updated_at);
@@ -908,7 +914,7 @@ class SqliteStore : public Store {
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, c.state);
       BindTextOrNull(s, 2, c.pending_slot);
-      BindText(s, 3, c.dialog.dump());
+      BindText(s, 3, JsonText(c.dialog));
       sqlite3_bind_int64(s, 4, final_seq);
       sqlite3_bind_int64(s, 5, c.updated_at);
       BindTextOrNull(s, 6, c.assignee);
@@ -936,7 +942,7 @@ class SqliteStore : public Store {
       BindText(s, 3, t.ticket->status);
       sqlite3_bind_int64(s, 4, c.updated_at);
       sqlite3_bind_int64(s, 5, c.updated_at);
-      BindText(s, 6, t.ticket->ticket.dump());
+      BindText(s, 6, JsonText(t.ticket->ticket));
       st = Step(s);
       const std::string& tid = t.ticket->id;
       if (st.code() == Status::Code::kDuplicate && tid.size() > 12) {
@@ -952,7 +958,7 @@ class SqliteStore : public Store {
       sqlite3_stmt* s = writer_.Prepare("UPDATE tickets SET status = ?, body = ?, updated_at = ? WHERE id = ?");
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, t.ticket_update->status);
-      BindText(s, 2, t.ticket_update->ticket.dump());
+      BindText(s, 2, JsonText(t.ticket_update->ticket));
       sqlite3_bind_int64(s, 3, c.updated_at);
       BindText(s, 4, t.ticket_update->id);
       st = Step(s);
@@ -982,7 +988,7 @@ class SqliteStore : public Store {
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, o.kind);
       BindText(s, 2, o.target);
-      BindText(s, 3, o.payload.dump());
+      BindText(s, 3, JsonText(o.payload));
       BindText(s, 4, o.idempotency_key);
       sqlite3_bind_int64(s, 5, c.updated_at);
       sqlite3_bind_int64(s, 6, c.updated_at);

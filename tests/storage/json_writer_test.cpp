@@ -1,9 +1,8 @@
-#include "bot/json_writer.h"
+#include "storage/json_writer.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "bot/log.h"
 
 namespace rd {
 namespace {

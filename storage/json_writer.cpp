@@ -1,4 +1,4 @@
-#include "bot/json_writer.h"
+#include "storage/json_writer.h"
 
 #include <cmath>
 #include <cstdio>

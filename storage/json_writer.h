@@ -1,5 +1,6 @@
-// Writes one JSON text as it goes, with no tree: for what is written on every turn (log lines, the
-// chat.postMessage body), where building an nlohmann::json tree cost more than the text it became.
+// Writes one JSON text as it goes, with no tree: for what is written on every turn (the store's rows,
+// the chat answer, log lines, the chat.postMessage body), where nlohmann's dump — or building a tree
+// first — cost more than the text it became. Here because the store is its lowest user.
 // The caller keeps the structure right: Begin/End pairs, and Key() before each member of an object.
 // A string that is not valid UTF-8 has each bad byte replaced by U+FFFD, as nlohmann's
 // error_handler_t::replace does, so the output always parses.
