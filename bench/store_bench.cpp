@@ -1,8 +1,8 @@
-// The SQLite store alone: realistic turns (a 1.5 KB dialog state, the customer message, two replies;
-// a ticket every 7th turn) committed one by one from one thread, then from 32 threads (group commit).
-// Then batches from one thread through CommitTurns, as the event loop commits web turns, also without
-// the reply rows and with a tiny state. Prints turns/s, to separate storage cost from HTTP and dialog
-// cost, and to show what in a turn the store pays for.
+// The SQLite store alone: realistic turns (a 1.5 KB dialog state, the customer message, two replies —
+// one messages row; a ticket every 7th turn) committed one by one from one thread, then from 32
+// threads (group commit). Then batches from one thread through CommitTurns, as the event loop commits
+// web turns, also without the replies and with a tiny state. Prints turns/s, to separate storage cost
+// from HTTP and dialog cost, and to show what in a turn the store pays for.
 #include <unistd.h>
 
 #include <atomic>
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
                 RunBatches(files.back(), batch, 14000 / batch));
   }
   // What each part of a turn costs the store: the same batches of 8 without the replies, with a tiny state.
-  const std::pair<const char*, Shape> shapes[] = {{"without the two reply rows", {false, true}},
+  const std::pair<const char*, Shape> shapes[] = {{"without the replies", {false, true}},
                                                   {"with a tiny dialog state", {true, false}},
                                                   {"without either", {false, false}}};
   for (const auto& [name, shape] : shapes) {
