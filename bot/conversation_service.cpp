@@ -424,7 +424,7 @@ Status ConversationService::MakeTicket(const Effect& e, const ConversationRecord
   for (const char* optional : {"billing_model", "amount_paid", "currency", "traffic_used_pct"}) {
     if (e.claim.contains(optional)) ticket[optional] = e.claim[optional];
   }
-  *out = TicketRecord{id, conv.id, "open", ticket};
+  *out = TicketRecord{id, conv.id, "open", std::move(ticket)};
   return Status::Ok();
 }
 
