@@ -711,6 +711,9 @@ Status ConversationService::StaffView(const std::string& id, json* out) {
   return store_->MarkReadByStaff(id, conv.last_seq);
 }
 
+// The key of a platform user's conversation in the session cache, also what their lock is chosen by.
+static std::string ChannelUserKey(const InboundMessage& m) { return "chan:" + m.channel + ":" + m.channel_user; }
+
 std::mutex& ConversationService::ChannelUserLock(const std::string& key) {
   return channel_user_stripes_[std::hash<std::string>{}(key) % channel_user_stripes_.size()];
 }
@@ -719,7 +722,7 @@ TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
   // The user's conversation: cached (this process starts every channel conversation, under the lock
   // below), else looked up; none yet: this turn starts it. A retried delivery is answered from the
   // store by HandleMessage.
-  const std::string user_key = "chan:" + m.channel + ":" + m.channel_user;
+  const std::string user_key = ChannelUserKey(m);
   std::lock_guard<std::mutex> lock(ChannelUserLock(user_key));
   if (!cache_.SessionToId(user_key, &m.conversation_id)) {
     ConversationRecord existing;
@@ -743,7 +746,8 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
   }
   std::string id;
   {
-    std::lock_guard<std::mutex> lock(ChannelUserLock(m.channel + ":" + m.channel_user));
+    // The same lock as HandleChannelMessage: a file and a text from a new user open one conversation.
+    std::lock_guard<std::mutex> lock(ChannelUserLock(ChannelUserKey(m)));
     ConversationRecord existing;
     Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
     if (st.code() == Status::Code::kNotFound) {
