@@ -21,12 +21,12 @@
 #include "bot/channels/wecom.h"
 #include "bot/http_json.h"
 #include "bot/http_loop.h"
-#include "storage/json_writer.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "bot/staff_api.h"
 #include "bot/web_assets.h"
 #include "dialogs/text.h"
+#include "storage/json_writer.h"
 
 namespace rd {
 

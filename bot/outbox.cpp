@@ -8,8 +8,8 @@
 #include <map>
 #include <memory>
 
-#include "storage/json_writer.h"
 #include "bot/log.h"
+#include "storage/json_writer.h"
 
 namespace rd {
 
