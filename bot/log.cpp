@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -40,9 +39,10 @@ std::string Timestamp() {
   std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
   return cached_prefix + frac;
 }
+
 // Lines go out whole and in order. Info and debug lines — two per chat turn, thousands a second —
 // are gathered and written together, at most kGatherMs later, by a background thread: written one by
-// one they cost a write() each (a tenth of the event loop's work per turn). Warnings and errors are
+// one they cost a write() each, on the thread that commits chat turns. Warnings and errors are
 // written at once, after what was gathered. A process killed with SIGKILL loses at most the last
 // kGatherMs of info lines; a normal exit loses none (FlushLog at exit).
 class Sink {
