@@ -246,7 +246,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     commit.replies.push_back(std::move(rec));
   }
 
-  const std::string& pending = result.state.pending;
+  const std::string pending = result.state.pending;  // a copy: the state is moved out below
   json& response = turn->response;
   response = {{"conversation_id", conversation_id},
               {"state", result.state.state},
@@ -258,7 +258,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   conv.state = result.state.state;
   conv.assignee = create ? "" : assignee_before;
   conv.pending_slot = pending;
-  conv.dialog = ToJson(std::move(result.state));  // the state's last use (`pending` is moved out too)
+  conv.dialog = ToJson(std::move(result.state));  // the state's last use
   conv.updated_at = now;
   commit.conversation = std::move(conv);
   commit.create = create;
@@ -269,7 +269,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     // Keyed by the turn's place in its conversation (ids begin with their creation time, so keys of
     // active conversations sit together in the index); the inbound dedupe key already keeps a
     // retried event from queueing a second reply.
-    commit.outbox = ChannelOutbox(commit.conversation, commit.replies, commit.conversation.pending_slot,
+    commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending,
                                   "reply:" + conversation_id + ":" + std::to_string(commit.conversation.version) + ":");
   }
   for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));

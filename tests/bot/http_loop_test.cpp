@@ -156,6 +156,15 @@ std::string Post(const std::string& path, const std::string& body, const std::st
          "\r\n" + body;
 }
 
+// Sends the route's slow request (300 ms to add) and returns once the loop is inside it: whatever other
+// clients send now is all waiting when the loop reads next. The returned client's answer ends the hold.
+std::unique_ptr<Client> HoldLoop(int port) {
+  auto busy = std::make_unique<Client>(port);
+  busy->Send(Post("/batched", "slow"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return busy;
+}
+
 }  // namespace
 
 TEST_CASE("http loop: a request sent in pieces is answered once, when it is whole", "[http_loop]") {
@@ -200,14 +209,12 @@ TEST_CASE("http loop: a route with finished work is flushed between two requests
   for (bool finishes_at_once : {false, true}) {
     INFO("finishes_at_once " << finishes_at_once);
     LoopServer s(5, finishes_at_once);
-    Client first(s.port);
-    first.Send(Post("/batched", "slow"));
     // While the loop adds the slow request, eight more arrive: the next pass takes them together.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto busy = HoldLoop(s.port);
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<Client>(s.port));
     for (int i = 0; i < 8; ++i) clients[i]->Send(Post("/batched", "r" + std::to_string(i)));
-    CHECK(Body(first.Response()).rfind("batch:slow:", 0) == 0);
+    CHECK(Body(busy->Response()).rfind("batch:slow:", 0) == 0);
     int answered_alone = 0;
     for (int i = 0; i < 8; ++i) answered_alone += Body(clients[i]->Response()) == "batch:r" + std::to_string(i) + ":1";
     // A route that finishes at once has each request answered before the loop starts the next one;
@@ -298,14 +305,12 @@ TEST_CASE("http loop: a request sent with the client's FIN is answered and the c
   LoopServer s(30);
   for (const char* path : {"/echo", "/batched"}) {
     INFO(path);
-    // A slow request holds the loop, so the request and the FIN are both waiting when it reads.
-    Client busy(s.port);
-    busy.Send(Post("/batched", "slow"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The request and the FIN are both waiting when the loop reads.
+    auto busy = HoldLoop(s.port);
     Client c(s.port);
     c.Send(Post(path, "last words"));
     ::shutdown(c.fd, SHUT_WR);
-    CHECK(Body(busy.Response()).rfind("batch:slow:", 0) == 0);
+    CHECK(Body(busy->Response()).rfind("batch:slow:", 0) == 0);
     CHECK(Body(c.Response()).find("last words") != std::string::npos);
     CHECK(c.ClosedWithin(2));  // not after the 30 s keep-alive
   }
