@@ -355,8 +355,8 @@ class SqliteStore : public Store {
       sqlite3_bind_int64(s, 2, after);
       sqlite3_bind_int(s, 3, limit);  // a row holds at least one message
       const size_t wanted = out->size() + static_cast<size_t>(std::max(limit, 0));
-      int rc;
-      while ((rc = sqlite3_step(s)) == SQLITE_ROW && out->size() < wanted) {
+      int rc = SQLITE_DONE;
+      while (out->size() < wanted && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         MessageRecord head;
         head.seq = sqlite3_column_int64(s, 0);
         head.author = ColumnText(s, 1);
@@ -374,8 +374,7 @@ class SqliteStore : public Store {
           out->push_back(FollowingMessage(more[i], seq + 1 + static_cast<int64_t>(i), head.at));
         }
       }
-      if (out->size() >= wanted) return Status::Ok();
-      return rc == SQLITE_DONE ? Status::Ok() : Status::IoError(c.Error());
+      return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Status::IoError(c.Error());
     });
   }
 
