@@ -158,13 +158,18 @@ TurnOutcome ConversationService::HandleWebMessage(const WebTurnRequest& request)
 
 TurnOutcome ConversationService::HandleMessage(const InboundMessage& m, const std::string& new_session) {
   const int64_t started = clock_->NowMicros();
+  const std::string conversation_id = m.conversation_id.empty() ? NewConversationId() : m.conversation_id;
+  std::unique_lock<ConversationLock> lock(LockFor(conversation_id));
+  return HandleMessageLocked(m, conversation_id, new_session, started);
+}
+
+TurnOutcome ConversationService::HandleMessageLocked(const InboundMessage& m, const std::string& conversation_id,
+                                                     const std::string& new_session, int64_t started) {
   // Dedupe has one mechanism: the store's unique key on the inbound message. A resend runs the engine on
-  // the state its first delivery left (serialised by the conversation lock below), its commit is refused
+  // the state its first delivery left (serialised by the conversation lock), its commit is refused
   // whole, and the first answer is replayed. No read before each turn: resends are rare, that read was
   // ~4 % of a webhook turn.
   const bool create = m.conversation_id.empty();
-  const std::string conversation_id = create ? NewConversationId() : m.conversation_id;
-  std::unique_lock<ConversationLock> lock(LockFor(conversation_id));
   for (int attempt = 0; attempt < 3; ++attempt) {
     PreparedTurn turn;
     Status st = BuildTurn(m, conversation_id, new_session, started, &turn);
@@ -323,11 +328,23 @@ size_t ConversationService::StripeOf(const std::string& id) const {
   return std::hash<std::string>{}(id) % stripes_.size();
 }
 
-WebTurnBatch::~WebTurnBatch() {
-  for (Entry& e : entries_) service_->stripes_[e.stripe].unlock();
+// The key of a platform user's conversation in the session cache, also what their lock is chosen by.
+static std::string ChannelUserKey(const InboundMessage& m) { return "chan:" + m.channel + ":" + m.channel_user; }
+
+size_t ConversationService::ChannelUserStripeOf(const std::string& key) const {
+  return std::hash<std::string>{}(key) % channel_user_stripes_.size();
 }
 
-WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered) {
+TurnBatch::~TurnBatch() {
+  for (const Entry& e : entries_) Unlock(e);
+}
+
+void TurnBatch::Unlock(const Entry& e) {
+  service_->stripes_[e.stripe].unlock();
+  if (!e.user_key.empty()) service_->channel_user_stripes_[e.user_stripe].unlock();
+}
+
+TurnBatch::AddResult TurnBatch::Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered) {
   const int64_t started = service_->clock_->NowMicros();
   Entry e;
   e.tag = tag;
@@ -339,10 +356,44 @@ WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_
   }
   const std::string conversation_id =
       e.message.conversation_id.empty() ? service_->NewConversationId() : e.message.conversation_id;
+  return AddLocked(std::move(e), conversation_id, started, answered);
+}
+
+TurnBatch::AddResult TurnBatch::AddChannel(const InboundMessage& message, uint64_t tag, TurnOutcome* answered) {
+  const int64_t started = service_->clock_->NowMicros();
+  Entry e;
+  e.tag = tag;
+  e.message = message;
+  e.user_key = ChannelUserKey(message);
+  e.user_stripe = service_->ChannelUserStripeOf(e.user_key);
+  ConversationLock& user_lock = service_->channel_user_stripes_[e.user_stripe];
+  if (!user_lock.try_lock()) return AddResult::kBusy;
+  // The user's conversation: cached (this process starts every channel conversation, under the lock
+  // just taken), else looked up; none yet: this turn starts it.
+  if (!service_->cache_.SessionToId(e.user_key, &e.message.conversation_id)) {
+    ConversationRecord existing;
+    Status st = service_->store_->FindConversationByChannelUser(message.channel, message.channel_user, &existing);
+    if (st.ok()) {
+      e.message.conversation_id = existing.id;
+    } else if (st.code() != Status::Code::kNotFound) {
+      user_lock.unlock();
+      *answered = {st, json(), false};
+      return AddResult::kAnswered;
+    }
+  }
+  const std::string conversation_id =
+      e.message.conversation_id.empty() ? service_->NewConversationId() : e.message.conversation_id;
+  AddResult r = AddLocked(std::move(e), conversation_id, started, answered);
+  if (r != AddResult::kAdded) user_lock.unlock();
+  return r;
+}
+
+TurnBatch::AddResult TurnBatch::AddLocked(Entry e, const std::string& conversation_id, int64_t started,
+                                          TurnOutcome* answered) {
   e.stripe = service_->StripeOf(conversation_id);
   // Fails also when this batch holds the stripe already: a second turn of a conversation waits.
   if (!service_->stripes_[e.stripe].try_lock()) return AddResult::kBusy;
-  st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
+  Status st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
   if (!st.ok()) {
     service_->stripes_[e.stripe].unlock();
     *answered = {st, json(), false};
@@ -352,38 +403,39 @@ WebTurnBatch::AddResult WebTurnBatch::Add(const WebTurnRequest& request, uint64_
   return AddResult::kAdded;
 }
 
-void WebTurnBatch::Absorb(WebTurnBatch* other) {
+void TurnBatch::Absorb(TurnBatch* other) {
   entries_.reserve(entries_.size() + other->entries_.size());
   for (Entry& e : other->entries_) entries_.push_back(std::move(e));
   other->entries_.clear();
 }
 
-void WebTurnBatch::Commit(std::vector<Answer>* answers) {
+void TurnBatch::Commit(std::vector<Answer>* answers) {
   if (entries_.empty()) return;
   std::vector<const TurnCommit*> commits;
   commits.reserve(entries_.size());
   for (const Entry& e : entries_) commits.push_back(&e.turn.commit);
   std::vector<Status> statuses = service_->store_->CommitTurns(commits);
-  std::vector<Entry*> redo;
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
+    TurnOutcome out;
     if (statuses[i].code() == Status::Code::kConflict && !e.turn.commit.create) {
-      service_->cache_.Erase(e.turn.commit.conversation.id);
-      redo.push_back(&e);
-      continue;
+      // Another writer (a staff action) moved the conversation on: the turn runs again on its own, as
+      // every other channel's turn would — still under the locks this batch holds (waiting for them
+      // here could wait for a batch the loop filled meanwhile, which only this thread commits).
+      const std::string conversation_id = e.turn.commit.conversation.id;
+      service_->cache_.Erase(conversation_id);
+      out = service_->HandleMessageLocked(e.message, conversation_id, e.new_session, e.turn.started);
+    } else {
+      out = service_->CompleteTurn(e.turn, statuses[i]);
     }
-    TurnOutcome out = service_->CompleteTurn(e.turn, statuses[i]);
     if (out.status.ok() && !e.session.empty()) out.response["session"] = e.session;
+    // A replayed Slack delivery has no stored answer (store_response false): nothing to learn from it.
+    if (!e.user_key.empty() && out.status.ok() && out.response.is_object() && out.response.contains("conversation_id")) {
+      service_->cache_.PutSession(e.user_key, out.response["conversation_id"].get<std::string>());
+    }
     answers->push_back({e.tag, std::move(out)});
   }
-  for (Entry& e : entries_) service_->stripes_[e.stripe].unlock();
-  // Another writer (a staff action) moved these conversations on: each turn runs again on its own, as
-  // every other channel's turn would.
-  for (Entry* e : redo) {
-    TurnOutcome out = service_->HandleMessage(e->message, e->new_session);
-    if (out.status.ok() && !e->session.empty()) out.response["session"] = e->session;
-    answers->push_back({e->tag, std::move(out)});
-  }
+  for (const Entry& e : entries_) Unlock(e);
   entries_.clear();
 }
 
@@ -711,19 +763,12 @@ Status ConversationService::StaffView(const std::string& id, json* out) {
   return store_->MarkReadByStaff(id, conv.last_seq);
 }
 
-// The key of a platform user's conversation in the session cache, also what their lock is chosen by.
-static std::string ChannelUserKey(const InboundMessage& m) { return "chan:" + m.channel + ":" + m.channel_user; }
-
-std::mutex& ConversationService::ChannelUserLock(const std::string& key) {
-  return channel_user_stripes_[std::hash<std::string>{}(key) % channel_user_stripes_.size()];
-}
-
 TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
   // The user's conversation: cached (this process starts every channel conversation, under the lock
   // below), else looked up; none yet: this turn starts it. A retried delivery is answered from the
   // store by HandleMessage.
   const std::string user_key = ChannelUserKey(m);
-  std::lock_guard<std::mutex> lock(ChannelUserLock(user_key));
+  std::lock_guard<ConversationLock> lock(channel_user_stripes_[ChannelUserStripeOf(user_key)]);
   if (!cache_.SessionToId(user_key, &m.conversation_id)) {
     ConversationRecord existing;
     Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
@@ -747,7 +792,7 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
   std::string id;
   {
     // The same lock as HandleChannelMessage: a file and a text from a new user open one conversation.
-    std::lock_guard<std::mutex> lock(ChannelUserLock(ChannelUserKey(m)));
+    std::lock_guard<ConversationLock> lock(channel_user_stripes_[ChannelUserStripeOf(ChannelUserKey(m))]);
     ConversationRecord existing;
     Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
     if (st.code() == Status::Code::kNotFound) {

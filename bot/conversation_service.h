@@ -132,7 +132,7 @@ class ConversationService {
       : store_(store), knowledge_(knowledge), clock_(clock), random_(random), options_(options) {}
 
   // A message from the web chat API. A new conversation's response carries its session secret.
-  // NotFound when the session is unknown. (An event loop batches these instead: WebTurnBatch.)
+  // NotFound when the session is unknown. (An event loop batches these instead: TurnBatch.)
   TurnOutcome HandleWebMessage(const WebTurnRequest& request);
 
   // A message from any channel, once the channel has resolved the conversation.
@@ -181,7 +181,7 @@ class ConversationService {
   Status StaffView(const std::string& conversation_id, nlohmann::json* out);
 
  private:
-  friend class WebTurnBatch;
+  friend class TurnBatch;
 
   // A turn the engine has decided and nothing has written yet.
   struct PreparedTurn {
@@ -206,6 +206,9 @@ class ConversationService {
   // new record, counts and logs the turn and returns its answer. Still under the conversation's lock.
   TurnOutcome CompleteTurn(PreparedTurn& turn, const Status& st);
   size_t StripeOf(const std::string& id) const;
+  // HandleMessage for a caller that holds the conversation's lock already.
+  TurnOutcome HandleMessageLocked(const InboundMessage& message, const std::string& conversation_id,
+                                  const std::string& new_session, int64_t started);
 
   // Runs `edit` on the current record and state of a conversation and commits what it put in `commit`
   // (replies, ticket, ...), retrying when a turn committed meanwhile.
@@ -231,38 +234,46 @@ class ConversationService {
   // Notices to staff channels for what this turn did (handoff, filed ticket).
   std::vector<OutboxRecord> StaffNotices(const ConversationRecord& conv, const StepResult& result,
                                          const std::optional<TicketRecord>& ticket, const Knowledge& knowledge);
-  std::mutex& ChannelUserLock(const std::string& key);
+  size_t ChannelUserStripeOf(const std::string& key) const;
 
   std::function<void()> on_outbox_;
-  std::array<std::mutex, 64> channel_user_stripes_;
+  // Platform users' locks by hash (a batch holds them until its commit, like the conversations').
+  std::array<ConversationLock, 4096> channel_user_stripes_;
   Store* store_;
   KnowledgeHolder* knowledge_;
   Clock* clock_;
   Random* random_;
   std::atomic<uint32_t> conversations_created_{0};  // orders ids created within one second
   ServiceOptions options_;
-  // Conversation locks by hash. Many, so that an event loop's batch (WebTurnBatch) rarely finds two of
+  // Conversation locks by hash. Many, so that an event loop's batch (TurnBatch) rarely finds two of
   // its turns on one stripe (the second then waits for the next batch).
   std::array<ConversationLock, 4096> stripes_;
   ConversationCache cache_;
 };
 
-// The web chat turns one event-loop thread gathered in one pass over its ready connections, committed
-// together: Add() decides a turn under its conversation's lock (the engine runs, nothing is written);
-// Commit() writes every added turn in one group commit, then answers each. Nothing is acknowledged
-// before its commit, as with HandleWebMessage. A turn whose conversation is busy — its lock held by
-// another thread, or by a turn already in this batch — is refused (kBusy) and belongs in a later batch,
-// which keeps one conversation's turns in order without the loop ever waiting for a lock.
-class WebTurnBatch {
+// The customer turns one event-loop thread gathered in one pass over its ready connections, committed
+// together: Add() decides a web chat turn and AddChannel() a platform user's text message (Slack,
+// WeCom) under their conversation's lock (the engine runs, nothing is written); Commit() writes every
+// added turn in one group commit, then answers each. Nothing is acknowledged before its commit, as with
+// HandleWebMessage / HandleChannelMessage. A turn whose conversation is busy — its lock (or, for a
+// platform user, the user's lock) held by another thread, or by a turn already in this batch — is
+// refused (kBusy) and belongs in a later batch, which keeps one conversation's turns in order without
+// the loop ever waiting for a lock.
+class TurnBatch {
  public:
-  explicit WebTurnBatch(ConversationService* service) : service_(service) {}
-  WebTurnBatch(const WebTurnBatch&) = delete;
-  WebTurnBatch& operator=(const WebTurnBatch&) = delete;
-  ~WebTurnBatch();
+  explicit TurnBatch(ConversationService* service) : service_(service) {}
+  TurnBatch(const TurnBatch&) = delete;
+  TurnBatch& operator=(const TurnBatch&) = delete;
+  ~TurnBatch();
 
   enum class AddResult { kAdded, kAnswered, kBusy };
   // kAnswered: `*answered` holds the outcome already (an unknown session, a storage error).
   AddResult Add(const WebTurnRequest& request, uint64_t tag, TurnOutcome* answered);
+  // A platform user's text message (channel and channel_user set, conversation_id empty): their
+  // conversation is found, or started by this turn, under the user's lock, held until the commit, so
+  // two first messages never open two conversations. A resent message (same dedupe key) is answered
+  // from the store at commit and changes nothing.
+  AddResult AddChannel(const InboundMessage& message, uint64_t tag, TurnOutcome* answered);
   bool empty() const { return entries_.empty(); }
   struct Answer {
     uint64_t tag;
@@ -274,7 +285,7 @@ class WebTurnBatch {
   // Moves `other`'s turns (and their locks) into this batch, to be committed in the same transaction;
   // `other` is empty afterwards. A committer that finds several batches waiting writes them as one:
   // a commit's fixed cost (its WAL pages, the COMMIT itself) is then shared by more turns.
-  void Absorb(WebTurnBatch* other);
+  void Absorb(TurnBatch* other);
   size_t size() const { return entries_.size(); }
 
  private:
@@ -285,7 +296,11 @@ class WebTurnBatch {
     InboundMessage message;
     ConversationService::PreparedTurn turn;
     size_t stripe = 0;
+    std::string user_key;  // a platform user's: the session cache learns their conversation at commit
+    size_t user_stripe = 0;
   };
+  AddResult AddLocked(Entry e, const std::string& conversation_id, int64_t started, TurnOutcome* answered);
+  void Unlock(const Entry& e);
   ConversationService* service_;
   std::vector<Entry> entries_;
 };

@@ -153,6 +153,51 @@ int HttpRequestView::HeaderCount(std::string_view name) const {
   return count;
 }
 
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: "+" is a space, "%XY" a byte; a malformed escape stays as it is.
+std::string DecodeQueryComponent(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HttpRequestView::Query(std::string_view name) const {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (DecodeQueryComponent(pair.substr(0, eq)) == name) {
+      return eq == std::string_view::npos ? "" : DecodeQueryComponent(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return "";
+}
+
 std::string HttpLoop::Serialize(const HttpResponse& r, bool close) {
   std::string out;
   out.reserve(160 + r.body.size());
@@ -533,8 +578,15 @@ class HttpLoop::Loop {
 
     if (route_ && owner_->options_.batched && owner_->options_.batched(req.method, req.path)) {
       HttpResponse response;
-      if (route_->Add(req, c->id, &response)) Answer(c, Serialize(response, c->close_after_write), false);
-      return;
+      switch (route_->Add(req, c->id, &response)) {
+        case BatchRoute::Taken::kAnswered:
+          Answer(c, Serialize(response, c->close_after_write), false);
+          return;
+        case BatchRoute::Taken::kKept:
+          return;
+        case BatchRoute::Taken::kDeclined:
+          break;
+      }
     }
     std::string raw;
     raw.reserve(total);

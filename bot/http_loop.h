@@ -1,9 +1,9 @@
 // The bot's HTTP/1.1 transport: a few epoll loop threads own every connection (no thread waits on an
 // idle or slow client). A request is read whole — head, then a Content-Length body — before anything
 // runs; then either
-//  - a BatchRoute takes it on the loop (the web chat turns): every request of one pass over the ready
-//    connections joins a batch, committed together, and all of them are answered after it. No thread
-//    switch and no lock wait per turn, one transaction per pass;
+//  - a BatchRoute takes it on the loop (customer turns: web chat, Slack, WeCom): every request of one
+//    pass over the ready connections joins a batch, committed together, and all of them are answered
+//    after it. No thread switch and no lock wait per turn, one transaction per pass;
 //  - or the worker pool runs it through `handler` (cpp-httplib's router: every other route), and the
 //    loop writes the answer.
 // Limits answered by the loop itself, each with a JSON error and the connection closed: a head over
@@ -35,6 +35,8 @@ struct HttpRequestView {
   // The first header of that name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
   int HeaderCount(std::string_view name) const;
+  // The first query parameter of that name, percent-decoded ("+" a space), or "".
+  std::string Query(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -51,8 +53,12 @@ HttpResponse JsonError(int status, const std::string& code, const std::string& m
 class BatchRoute {
  public:
   virtual ~BatchRoute() = default;
-  // Answers now (true, *response set) or keeps the request for Flush (false).
-  virtual bool Add(const HttpRequestView& request, uint64_t tag, HttpResponse* response) = 0;
+  enum class Taken {
+    kAnswered,  // *response is the answer, now
+    kKept,      // answered by a later Flush
+    kDeclined,  // not for the loop after all (it would block): the worker pool runs `handler` on it
+  };
+  virtual Taken Add(const HttpRequestView& request, uint64_t tag, HttpResponse* response) = 0;
   // Called once per pass, after the pass's Adds: appends (tag, response) for every kept request that
   // is answered by now, and starts on the rest. Work finished later calls the `wake` the route was made
   // with, and the loop calls Flush again. HasWaiting(): some request waits on something that will not

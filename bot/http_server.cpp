@@ -108,17 +108,19 @@ std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurn
   return std::nullopt;
 }
 
-// POST /api/chat on the event loop. The loop runs each turn's engine as its request arrives (Add); at
-// the end of each pass the pass's turns go to this route's committer thread as one batch (one
-// transaction), while the loop goes on reading and deciding the next ones: parsing and the engine
-// overlap with SQLite's writes. (Measured: one committer per loop; a second split the batches and
-// lost more to smaller transactions than it gained.)
-class ChatRoute : public BatchRoute {
+// Customer turns on the event loop: POST /api/chat, and the text messages of POST /slack/events and
+// POST /wecom/callback when those channels are on. The loop runs each turn's engine as its request
+// arrives (Add); at the end of each pass the pass's turns go to this route's committer thread as one
+// batch (one transaction), while the loop goes on reading and deciding the next ones: parsing,
+// signature checks, decryption and the engine overlap with SQLite's writes. (Measured: one committer
+// per loop; a second split the batches and lost more to smaller transactions than it gained.)
+class TurnRoute : public BatchRoute {
  public:
-  ChatRoute(ConversationService* service, std::function<void()> wake)
-      : service_(service), filling_(NewBatch()), wake_(std::move(wake)), committer_([this] { CommitLoop(); }) {}
+  TurnRoute(ConversationService* service, const SlackSettings* slack, const WeComCallback* wecom, std::function<void()> wake)
+      : service_(service), slack_(slack), wecom_(wecom), filling_(NewBatch()), wake_(std::move(wake)),
+        committer_([this] { CommitLoop(); }) {}
 
-  ~ChatRoute() override {
+  ~TurnRoute() override {
     {
       std::lock_guard<std::mutex> l(mu_);
       stopping_ = true;
@@ -127,13 +129,39 @@ class ChatRoute : public BatchRoute {
     committer_.join();
   }
 
-  bool Add(const HttpRequestView& request, uint64_t tag, HttpResponse* response) override {
-    Waiting w{tag, {}, MicrosNow()};
-    if (auto error = ParseChatRequest(request.body, &w.request)) {
-      *response = Finish(std::move(*error), w.started, "");
-      return true;
+  Taken Add(const HttpRequestView& request, uint64_t tag, HttpResponse* response) override {
+    Waiting w;
+    w.tag = tag;
+    w.pending.started = MicrosNow();
+    if (request.path == "/api/chat") {
+      if (auto error = ParseChatRequest(request.body, &w.request)) {
+        *response = Finish(std::move(*error), w.pending, "");
+        return Taken::kAnswered;
+      }
+    } else {
+      WebhookIntake intake;
+      if (request.path == "/slack/events") {
+        w.pending.source = Source::kSlack;
+        intake = SlackEventIntake(*slack_, std::string(request.Header("X-Slack-Request-Timestamp")),
+                                  std::string(request.Header("X-Slack-Signature")), std::string(request.body),
+                                  SystemClock()->NowUnix());
+      } else {
+        w.pending.source = Source::kWeCom;
+        intake = wecom_->Intake(request.Query("msg_signature"), request.Query("timestamp"), request.Query("nonce"),
+                                std::string(request.body));
+      }
+      switch (intake.kind) {
+        case WebhookIntake::Kind::kAnswer:
+          *response = Finish(std::move(intake.answer), w.pending, "");
+          return Taken::kAnswered;
+        case WebhookIntake::Kind::kFiles:
+          return Taken::kDeclined;  // evidence turns wait on locks and downloads: the router's workers run them
+        case WebhookIntake::Kind::kTurn:
+          break;
+      }
+      w.message = std::move(intake.message);
     }
-    return TryAdd(std::move(w), response);
+    return TryAdd(std::move(w), response) ? Taken::kAnswered : Taken::kKept;
   }
 
   void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) override {
@@ -171,37 +199,49 @@ class ChatRoute : public BatchRoute {
   bool ShouldFlush() const override { return committed_.load(std::memory_order_acquire); }
 
  private:
+  enum class Source { kWeb, kSlack, kWeCom };
+  // What answering a request needs once its turn is committed.
+  struct Pending {
+    int64_t started = 0;  // µs, when its request was taken, for the log
+    Source source = Source::kWeb;
+    std::string reply_to;  // WeCom: the user the passive reply is addressed to
+  };
   struct Waiting {
-    uint64_t tag;
-    WebTurnRequest request;
-    int64_t started;
+    uint64_t tag = 0;
+    Pending pending;
+    WebTurnRequest request;  // web
+    InboundMessage message;  // Slack, WeCom
   };
   struct Batch {
     explicit Batch(ConversationService* service) : batch(service) {}
-    WebTurnBatch batch;
-    std::unordered_map<uint64_t, int64_t> started;  // tag → when its request was taken, for the log
+    TurnBatch batch;
+    std::unordered_map<uint64_t, Pending> pending;  // by tag
   };
 
   std::unique_ptr<Batch> NewBatch() { return std::make_unique<Batch>(service_); }
 
   bool TryAdd(Waiting w, HttpResponse* response) {
     TurnOutcome answered;
-    switch (filling_->batch.Add(w.request, w.tag, &answered)) {
-      case WebTurnBatch::AddResult::kAdded:
-        filling_->started[w.tag] = w.started;
+    const TurnBatch::AddResult added = w.pending.source == Source::kWeb
+                                           ? filling_->batch.Add(w.request, w.tag, &answered)
+                                           : filling_->batch.AddChannel(w.message, w.tag, &answered);
+    switch (added) {
+      case TurnBatch::AddResult::kAdded:
+        if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
+        filling_->pending[w.tag] = std::move(w.pending);
         return false;
-      case WebTurnBatch::AddResult::kBusy:
+      case TurnBatch::AddResult::kBusy:
         waiting_.push_back(std::move(w));
         return false;
-      case WebTurnBatch::AddResult::kAnswered:
+      case TurnBatch::AddResult::kAnswered:
         break;
     }
-    *response = Render(answered, w.started);
+    *response = Render(answered, w.pending);
     return true;
   }
 
   void CommitLoop() {
-    std::vector<WebTurnBatch::Answer> answers;
+    std::vector<TurnBatch::Answer> answers;
     std::vector<std::pair<uint64_t, HttpResponse>> rendered;
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
@@ -213,18 +253,20 @@ class ChatRoute : public BatchRoute {
       for (; !queued_.empty(); queued_.pop_front()) {
         Batch& more = *queued_.front();
         b->batch.Absorb(&more.batch);
-        b->started.merge(more.started);
-        more.started.clear();
+        b->pending.merge(more.pending);
+        more.pending.clear();
         spare_.push_back(std::move(queued_.front()));
       }
       l.unlock();
       answers.clear();
       b->batch.Commit(&answers);
       for (auto& a : answers) {
-        auto it = b->started.find(a.tag);
-        rendered.emplace_back(a.tag, Render(a.outcome, it == b->started.end() ? MicrosNow() : it->second));
+        auto it = b->pending.find(a.tag);
+        Pending unknown;
+        unknown.started = MicrosNow();
+        rendered.emplace_back(a.tag, Render(a.outcome, it == b->pending.end() ? unknown : it->second));
       }
-      b->started.clear();
+      b->pending.clear();
       l.lock();
       for (auto& r : rendered) finished_.push_back(std::move(r));
       rendered.clear();
@@ -234,33 +276,46 @@ class ChatRoute : public BatchRoute {
     }
   }
 
-  static HttpResponse Render(TurnOutcome& out, int64_t started) {
+  HttpResponse Render(TurnOutcome& out, const Pending& p) const {
+    if (p.source == Source::kSlack) return Finish(SlackAcknowledgement(InboundMessage{}, out), p, ConversationOf(out));
+    if (p.source == Source::kWeCom) {
+      InboundMessage to;
+      to.channel_user = p.reply_to;
+      return Finish(wecom_->Reply(to, out), p, ConversationOf(out));
+    }
     if (out.status.code() == Status::Code::kNotFound)
-      return Finish(JsonError(404, "unknown_session", "no conversation has this session"), started, "");
+      return Finish(JsonError(404, "unknown_session", "no conversation has this session"), p, "");
     if (!out.status.ok()) {
       Log(LogLevel::kError, {{"event", "turn_failed"}, {"error", out.status.message()}});
-      return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), started, "");
+      return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), p, "");
     }
     HttpResponse r;
     r.body = JsonText(out.response);
-    return Finish(std::move(r), started, out.response.value("conversation_id", ""));
+    return Finish(std::move(r), p, ConversationOf(out));
   }
 
-  // The headers every customer route carries, the request's log line and count.
-  static HttpResponse Finish(HttpResponse r, int64_t started, const std::string& conversation_id) {
+  static std::string ConversationOf(const TurnOutcome& out) {
+    return out.status.ok() && out.response.is_object() ? out.response.value("conversation_id", "") : "";
+  }
+
+  // The headers every route carries (the widget's also CORS), the request's log line and count.
+  static HttpResponse Finish(HttpResponse r, const Pending& p, const std::string& conversation_id) {
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-    r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    if (p.source == Source::kWeb) r.headers.emplace_back("Access-Control-Allow-Origin", "*");
     ProcessMetrics().CountRequest(r.status);
     if (LogEnabled(LogLevel::kInfo)) {
+      static constexpr const char* kRoutes[] = {"/api/chat", "/slack/events", "/wecom/callback"};
       LogLine line(LogLevel::kInfo);
-      line.Add("event", "http").Add("method", "POST").Add("route", "/api/chat").Add("status", r.status)
-          .Add("latency_ms", (MicrosNow() - started) / 1000.0);
+      line.Add("event", "http").Add("method", "POST").Add("route", kRoutes[static_cast<int>(p.source)])
+          .Add("status", r.status).Add("latency_ms", (MicrosNow() - p.started) / 1000.0);
       if (!conversation_id.empty()) line.Add("conversation_id", conversation_id);
     }
     return r;
   }
 
   ConversationService* service_;
+  const SlackSettings* slack_;   // null: Slack is off (its requests never reach this route)
+  const WeComCallback* wecom_;   // null: WeCom is off
   // Loop thread only: the batch being filled and the requests waiting for a busy conversation.
   std::unique_ptr<Batch> filling_;
   std::deque<Waiting> waiting_;
@@ -290,6 +345,7 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
   server_->set_payload_max_length(std::max(config_.max_body_bytes, config_.max_upload_bytes));
   server_->set_keep_alive_timeout(kKeepAliveSeconds);
   server_->set_keep_alive_max_count(100000);
+  if (config_.wecom.enabled()) wecom_ = WeComCallback::Create(config_.wecom, SystemRandom(), &channel_error_);
   Routes();
 
   HttpLoopOptions options;
@@ -304,9 +360,12 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
     return path == "/api/chat/upload" ? upload_limit : json_limit;
   };
   options.largest_body = std::max(json_limit, upload_limit);
-  options.batched = [](std::string_view method, std::string_view path) { return method == "POST" && path == "/api/chat"; };
-  options.make_batch_route = [this](std::function<void()> wake) {
-    return std::make_unique<ChatRoute>(service_, std::move(wake));
+  const bool slack = config_.slack.enabled(), wecom = wecom_ != nullptr;
+  options.batched = [slack, wecom](std::string_view method, std::string_view path) {
+    return method == "POST" && (path == "/api/chat" || (slack && path == "/slack/events") || (wecom && path == "/wecom/callback"));
+  };
+  options.make_batch_route = [this, slack](std::function<void()> wake) {
+    return std::make_unique<TurnRoute>(service_, slack ? &config_.slack : nullptr, wecom_.get(), std::move(wake));
   };
   options.handler = [this](std::string raw, const std::string& ip, int port, std::string* response, bool* close) {
     MemoryStream stream(std::move(raw), ip, port);
@@ -436,8 +495,7 @@ void HttpServer::Routes() {
 
   RegisterStaffRoutes(s, {config_, service_, knowledge_, staff_auth_});
   RegisterSlackRoutes(s, config_.slack, service_);
-  std::string error;
-  if (!RegisterWeComRoutes(s, config_.wecom, service_, SystemRandom(), &error)) channel_error_ = error;
+  RegisterWeComRoutes(s, wecom_.get(), service_);
 }
 
 namespace {

@@ -1,6 +1,6 @@
 // The bot's HTTP front: the web chat API, health, the demo page and the staff API (bot/staff_api.h).
-// Connections belong to an event loop (bot/http_loop.h): chat turns are batched on it, every other
-// route runs on its workers through cpp-httplib's router.
+// Connections belong to an event loop (bot/http_loop.h): customer turns (web chat, Slack and WeCom
+// text messages) are batched on it, every other route runs on its workers through cpp-httplib's router.
 // Bad input gets a JSON error ({"error": code, "message": text}) and nothing of a rejected request is
 // stored.
 #pragma once
@@ -21,6 +21,7 @@ namespace rd {
 class HttpLoop;
 class RoutingServer;
 class StaffAuth;
+class WeComCallback;
 
 class HttpServer {
  public:
@@ -45,7 +46,8 @@ class HttpServer {
   ConversationService* service_;
   KnowledgeHolder* knowledge_;
   StaffAuth* staff_auth_;
-  std::unique_ptr<RoutingServer> server_;  // cpp-httplib's router: every route but the chat turn
+  std::unique_ptr<WeComCallback> wecom_;   // null: WeCom is off
+  std::unique_ptr<RoutingServer> server_;  // cpp-httplib's router: every route but the customer turns
   std::unique_ptr<HttpLoop> loop_;         // the connections (bot/http_loop.h)
   std::string uploads_dir_;
   std::string channel_error_;

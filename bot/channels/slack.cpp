@@ -76,6 +76,18 @@ bool Admit(const SlackSettings& settings, const httplib::Request& req, httplib::
   return true;
 }
 
+WebhookIntake Answer(HttpResponse response) {
+  WebhookIntake in;
+  in.answer = std::move(response);
+  return in;
+}
+
+HttpResponse Acknowledged() {
+  HttpResponse r;
+  r.content_type = "text/plain";
+  return r;
+}
+
 // The conversation key: a DM channel, or a thread in a shared channel ("C123/1700000000.000100").
 std::string ConversationKey(const json& event) {
   const std::string channel = event.value("channel", "");
@@ -86,85 +98,89 @@ std::string ConversationKey(const json& event) {
   return channel + "/" + thread;
 }
 
-void Answer(httplib::Response& res, const TurnOutcome& out) {
-  if (out.status.ok()) {
-    res.status = 200;
-    res.set_content("", "text/plain");
-    return;
+}  // namespace
+
+WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string& timestamp, const std::string& signature,
+                               const std::string& body_text, int64_t now) {
+  std::string error;
+  if (!VerifySlackRequest(settings.signing_secret, timestamp, body_text, signature, now, settings.max_clock_skew_seconds,
+                          &error)) {
+    Log(LogLevel::kWarn, {{"event", "slack_refused"}, {"reason", error}});
+    return Answer(JsonError(401, "bad_signature", error));
   }
-  // Not stored: a 5xx makes Slack retry the delivery, so nothing is lost.
-  Log(LogLevel::kError, {{"event", "slack_turn_failed"}, {"error", out.status.message()}});
-  SendError(res, 503, "unavailable", "the message could not be stored");
+  json body = json::parse(body_text, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return Answer(JsonError(400, "malformed_json", "the body is not a JSON object"));
+  const std::string type = body.value("type", "");
+  if (type == "url_verification") {
+    HttpResponse r;
+    r.body = json{{"challenge", body.value("challenge", "")}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    return Answer(std::move(r));
+  }
+  // An event type we do not handle: acknowledged, ignored.
+  if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) return Answer(Acknowledged());
+  const json& event = body["event"];
+  const std::string etype = event.value("type", "");
+  const std::string subtype = event.value("subtype", "");
+  // Loops and noise: the bot's own messages, other bots, edits, deletes, joins.
+  if ((etype != "message" && etype != "app_mention") || event.contains("bot_id") ||
+      (!settings.bot_user_id.empty() && event.value("user", "") == settings.bot_user_id) ||
+      (!subtype.empty() && subtype != "file_share") || !event.contains("user")) {
+    return Answer(Acknowledged());
+  }
+  if (etype == "message" && event.value("channel_type", "") != "im" && event.value("channel", "").rfind('D', 0) != 0 &&
+      !event.contains("thread_ts")) {
+    return Answer(Acknowledged());  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
+  }
+  WebhookIntake in;
+  InboundMessage& m = in.message;
+  m.channel = "slack";
+  m.channel_user = ConversationKey(event);
+  // One key per Slack message: a retry of the event and the same message arriving as both `message`
+  // and `app_mention` are one turn.
+  m.dedupe_key = "slack:" + event.value("channel", "") + ":" + event.value("ts", "");
+  m.channel_identifies_customer = true;
+  m.replies_via_outbox = true;
+  m.store_response = false;
+  m.text = WithoutMentions(Unescape(event.value("text", "")));
+  if (!IsValidUtf8(m.text)) return Answer(JsonError(400, "invalid_utf8", "the text is not valid UTF-8"));
+  if (Trim(m.text).empty()) m.text.clear();
+  if (event.contains("files") && event["files"].is_array() && !event["files"].empty()) {
+    in.kind = WebhookIntake::Kind::kFiles;
+    for (size_t i = 0; i < event["files"].size(); ++i) {
+      const json& f = event["files"][i];
+      ChannelFile file;
+      file.file.name = f.value("name", "file");
+      file.file.size = f.value("size", int64_t{0});
+      file.file.content_type = f.value("mimetype", "application/octet-stream");
+      file.message = m;
+      file.message.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
+      // The bytes are fetched by the outbox (url_private needs the bot token), never in this request.
+      if (f.contains("url_private") && f["url_private"].is_string()) {
+        file.download = OutboxRecord{0, "slack_file", "", {{"url", f["url_private"]}, {"size", file.file.size}}, "", 0};
+      }
+      in.files.push_back(std::move(file));
+    }
+    return in;
+  }
+  if (m.text.empty()) return Answer(Acknowledged());
+  in.kind = WebhookIntake::Kind::kTurn;
+  return in;
 }
 
-}  // namespace
+HttpResponse SlackAcknowledgement(const InboundMessage&, const TurnOutcome& out) {
+  if (out.status.ok()) return Acknowledged();
+  // Not stored: a 5xx makes Slack retry the delivery, so nothing is lost.
+  Log(LogLevel::kError, {{"event", "slack_turn_failed"}, {"error", out.status.message()}});
+  return JsonError(503, "unavailable", "the message could not be stored");
+}
 
 void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, ConversationService* service) {
   if (!settings.enabled()) return;
 
   s.Post("/slack/events", [settings, service](const httplib::Request& req, httplib::Response& res) {
-    if (!Admit(settings, req, res)) return;
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) return SendError(res, 400, "malformed_json", "the body is not a JSON object");
-    const std::string type = body.value("type", "");
-    if (type == "url_verification") return SendJson(res, {{"challenge", body.value("challenge", "")}});
-    if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) {
-      res.status = 200;  // an event type we do not handle: acknowledged, ignored
-      return;
-    }
-    const json& event = body["event"];
-    const std::string etype = event.value("type", "");
-    const std::string subtype = event.value("subtype", "");
-    // Loops and noise: the bot's own messages, other bots, edits, deletes, joins.
-    if ((etype != "message" && etype != "app_mention") || event.contains("bot_id") ||
-        (!settings.bot_user_id.empty() && event.value("user", "") == settings.bot_user_id) ||
-        (!subtype.empty() && subtype != "file_share") || !event.contains("user")) {
-      res.status = 200;
-      return;
-    }
-    if (etype == "message" && event.value("channel_type", "") != "im" && event.value("channel", "").rfind('D', 0) != 0 &&
-        !event.contains("thread_ts")) {
-      res.status = 200;  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
-      return;
-    }
-    InboundMessage m;
-    m.channel = "slack";
-    m.channel_user = ConversationKey(event);
-    // One key per Slack message: a retry of the event and the same message arriving as both `message`
-    // and `app_mention` are one turn.
-    m.dedupe_key = "slack:" + event.value("channel", "") + ":" + event.value("ts", "");
-    m.channel_identifies_customer = true;
-    m.replies_via_outbox = true;
-    m.store_response = false;
-    std::string text = WithoutMentions(Unescape(event.value("text", "")));
-    if (!IsValidUtf8(text)) return SendError(res, 400, "invalid_utf8", "the text is not valid UTF-8");
-    if (event.contains("files") && event["files"].is_array() && !event["files"].empty()) {
-      TurnOutcome last;
-      for (size_t i = 0; i < event["files"].size(); ++i) {
-        const json& f = event["files"][i];
-        AttachmentRecord a;
-        a.name = f.value("name", "file");
-        a.size = f.value("size", int64_t{0});
-        a.content_type = f.value("mimetype", "application/octet-stream");
-        InboundMessage fm = m;
-        fm.text = text;
-        fm.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
-        // The bytes are fetched by the outbox (url_private needs the bot token), never in this request.
-        std::optional<OutboxRecord> download;
-        if (f.contains("url_private") && f["url_private"].is_string()) {
-          download = OutboxRecord{0, "slack_file", "", {{"url", f["url_private"]}, {"size", a.size}}, "", 0};
-        }
-        last = service->HandleChannelFile(fm, a, download);
-        if (!last.status.ok()) return Answer(res, last);
-      }
-      if (Trim(text).empty()) return Answer(res, last);
-    }
-    if (Trim(text).empty()) {
-      res.status = 200;
-      return;
-    }
-    m.text = text;
-    Answer(res, service->HandleChannelMessage(m));
+    WebhookIntake in = SlackEventIntake(settings, req.get_header_value("X-Slack-Request-Timestamp"),
+                                        req.get_header_value("X-Slack-Signature"), req.body, SystemClock()->NowUnix());
+    SendResponse(res, RunWebhookIntake(in, service, SlackAcknowledgement));
   });
 
   s.Post("/slack/interactivity", [settings, service](const httplib::Request& req, httplib::Response& res) {
@@ -199,7 +215,7 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
     m.channel_identifies_customer = true;
     m.replies_via_outbox = true;
     m.store_response = false;
-    Answer(res, service->HandleChannelMessage(m));
+    SendResponse(res, SlackAcknowledgement(m, service->HandleChannelMessage(m)));
   });
 }
 

@@ -43,103 +43,135 @@ std::string Cdata(const std::string& s) {
   return out + "]]>";
 }
 
+WebhookIntake Answer(HttpResponse response) {
+  WebhookIntake in;
+  in.answer = std::move(response);
+  return in;
+}
+
+HttpResponse Empty() {
+  HttpResponse r;
+  r.content_type = "text/plain";
+  return r;
+}
+
 }  // namespace
 
-bool RegisterWeComRoutes(httplib::Server& s, const WeComSettings& settings, ConversationService* service, Random* random,
-                         std::string* error) {
-  if (!settings.enabled()) return true;
+std::unique_ptr<WeComCallback> WeComCallback::Create(const WeComSettings& settings, Random* random, std::string* error) {
   auto crypto = WeComCrypto::Create(settings.token, settings.aes_key, settings.corp_id, error);
-  if (!crypto) return false;
-  const WeComCrypto wc = *crypto;
+  if (!crypto) return nullptr;
+  return std::unique_ptr<WeComCallback>(new WeComCallback(std::move(*crypto), random));
+}
 
-  s.Get("/wecom/callback", [wc](const httplib::Request& req, httplib::Response& res) {
-    const std::string sig = req.get_param_value("msg_signature"), ts = req.get_param_value("timestamp"),
-                      nonce = req.get_param_value("nonce"), echostr = req.get_param_value("echostr");
-    if (!wc.Verify(sig, ts, nonce, echostr)) return SendError(res, 401, "bad_signature", "msg_signature does not match");
-    std::string why;
-    auto plain = wc.Decrypt(echostr, &why);
-    if (!plain) return SendError(res, 400, "bad_echostr", why);
-    res.set_content(*plain, "text/plain; charset=utf-8");
-  });
+HttpResponse WeComCallback::VerifyUrl(const std::string& sig, const std::string& ts, const std::string& nonce,
+                                      const std::string& echostr) const {
+  if (!crypto_.Verify(sig, ts, nonce, echostr)) return JsonError(401, "bad_signature", "msg_signature does not match");
+  std::string why;
+  auto plain = crypto_.Decrypt(echostr, &why);
+  if (!plain) return JsonError(400, "bad_echostr", why);
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(*plain);
+  return r;
+}
 
-  s.Post("/wecom/callback", [wc, service, random](const httplib::Request& req, httplib::Response& res) {
-    const std::string sig = req.get_param_value("msg_signature"), ts = req.get_param_value("timestamp"),
-                      nonce = req.get_param_value("nonce");
-    pugi::xml_document outer;
-    if (!ParseXml(req.body, &outer)) return SendError(res, 400, "malformed_xml", "the body is not WeCom's XML");
-    const std::string encrypted = Field(outer.child("xml"), "Encrypt");
-    if (encrypted.empty()) return SendError(res, 400, "malformed_xml", "no Encrypt element");
-    if (!wc.Verify(sig, ts, nonce, encrypted)) {
-      Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", "bad signature"}});
-      return SendError(res, 401, "bad_signature", "msg_signature does not match");
+WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& ts, const std::string& nonce,
+                                    const std::string& body) const {
+  pugi::xml_document outer;
+  if (!ParseXml(body, &outer)) return Answer(JsonError(400, "malformed_xml", "the body is not WeCom's XML"));
+  const std::string encrypted = Field(outer.child("xml"), "Encrypt");
+  if (encrypted.empty()) return Answer(JsonError(400, "malformed_xml", "no Encrypt element"));
+  if (!crypto_.Verify(sig, ts, nonce, encrypted)) {
+    Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", "bad signature"}});
+    return Answer(JsonError(401, "bad_signature", "msg_signature does not match"));
+  }
+  std::string why;
+  auto plain = crypto_.Decrypt(encrypted, &why);
+  if (!plain) {
+    Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", why}});
+    return Answer(JsonError(400, "bad_encrypt", why));
+  }
+  pugi::xml_document inner;
+  if (!ParseXml(*plain, &inner)) return Answer(JsonError(400, "malformed_xml", "the decrypted message is not XML"));
+  const pugi::xml_node msg = inner.child("xml");
+  const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
+  // Events and types the bot does not handle: acknowledged, ignored.
+  if (from.empty() || (type != "text" && type != "image" && type != "file")) return Answer(Empty());
+  WebhookIntake in;
+  InboundMessage& m = in.message;
+  m.channel = "wecom";
+  m.channel_user = from;
+  m.dedupe_key = "wecom:" + (msg_id.empty() ? from + ":" + Field(msg, "CreateTime") : msg_id);
+  m.channel_identifies_customer = true;
+  if (type == "text") {
+    m.text = Field(msg, "Content");
+    if (!IsValidUtf8(m.text)) return Answer(JsonError(400, "invalid_utf8", "Content is not valid UTF-8"));
+    if (Trim(m.text).empty()) return Answer(Empty());
+    in.kind = WebhookIntake::Kind::kTurn;
+    return in;
+  }
+  // An image (or a file): evidence on the claim, named after the message. Its MediaId expires after
+  // three days, so the outbox fetches the bytes (media/get) at once.
+  in.kind = WebhookIntake::Kind::kFiles;
+  ChannelFile f;
+  f.message = m;
+  const std::string title = Field(msg, "Title");
+  f.file.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
+  f.file.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
+  const std::string media_id = Field(msg, "MediaId");
+  if (!media_id.empty()) f.download = OutboxRecord{0, "wecom_media", "", {{"media_id", media_id}}, "", 0};
+  in.files.push_back(std::move(f));
+  return in;
+}
+
+HttpResponse WeComCallback::Reply(const InboundMessage& message, const TurnOutcome& out) const {
+  if (!out.status.ok()) {
+    // No answer: WeCom retries the callback, so nothing is lost.
+    Log(LogLevel::kError, {{"event", "wecom_turn_failed"}, {"error", out.status.message()}});
+    return JsonError(503, "unavailable", "the message could not be stored");
+  }
+  std::string text;
+  if (out.response.is_object()) {
+    if (auto replies = out.response.find("replies"); replies != out.response.end() && replies->is_array()) {
+      for (const auto& r : *replies) {
+        text += (text.empty() ? "" : "\n\n") + r.value("text", "");
+        for (const auto& q : r.value("quick_replies", json::array())) text += "\n· " + q.get<std::string>();
+      }
     }
-    std::string why;
-    auto plain = wc.Decrypt(encrypted, &why);
-    if (!plain) {
-      Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", why}});
-      return SendError(res, 400, "bad_encrypt", why);
-    }
-    pugi::xml_document inner;
-    if (!ParseXml(*plain, &inner)) return SendError(res, 400, "malformed_xml", "the decrypted message is not XML");
-    const pugi::xml_node msg = inner.child("xml");
-    const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
-    if (from.empty() || (type != "text" && type != "image" && type != "file")) {
-      res.status = 200;  // events and types the bot does not handle: acknowledged, ignored
-      return;
-    }
-    InboundMessage m;
-    m.channel = "wecom";
-    m.channel_user = from;
-    m.dedupe_key = "wecom:" + (msg_id.empty() ? from + ":" + Field(msg, "CreateTime") : msg_id);
-    m.channel_identifies_customer = true;
-    TurnOutcome out;
-    if (type == "text") {
-      m.text = Field(msg, "Content");
-      if (!IsValidUtf8(m.text)) return SendError(res, 400, "invalid_utf8", "Content is not valid UTF-8");
-      if (Trim(m.text).empty()) { res.status = 200; return; }
-      out = service->HandleChannelMessage(m);
-    } else {
-      // An image (or a file): evidence on the claim, named after the message. Its MediaId expires after
-      // three days, so the outbox fetches the bytes (media/get) at once.
-      AttachmentRecord a;
-      const std::string title = Field(msg, "Title");
-      a.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
-      a.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
-      std::optional<OutboxRecord> download;
-      const std::string media_id = Field(msg, "MediaId");
-      if (!media_id.empty()) download = OutboxRecord{0, "wecom_media", "", {{"media_id", media_id}}, "", 0};
-      out = service->HandleChannelFile(m, a, download);
-    }
-    if (!out.status.ok()) {
-      // No answer: WeCom retries the callback, so nothing is lost.
-      Log(LogLevel::kError, {{"event", "wecom_turn_failed"}, {"error", out.status.message()}});
-      return SendError(res, 503, "unavailable", "the message could not be stored");
-    }
-    std::string text;
-    const json replies = out.response.is_object() ? out.response.value("replies", json::array()) : json::array();
-    for (const auto& r : replies) {
-      text += (text.empty() ? "" : "\n\n") + r.value("text", "");
-      for (const auto& q : r.value("quick_replies", json::array())) text += "\n· " + q.get<std::string>();
-    }
-    if (text.empty()) { res.status = 200; return; }  // e.g. staff have the conversation: the bot is silent
-    // The passive reply: the answer encrypted for WeCom, signed with a fresh timestamp and nonce.
-    const std::string now = std::to_string(SystemClock()->NowUnix());
-    const std::string reply = "<xml><ToUserName>" + Cdata(from) + "</ToUserName><FromUserName>" + Cdata(wc.receive_id()) +
-                              "</FromUserName><CreateTime>" + now + "</CreateTime><MsgType>" + Cdata("text") +
-                              "</MsgType><Content>" + Cdata(text) + "</Content></xml>";
-    unsigned char rnd[16];
-    random->Fill(rnd, sizeof rnd);
-    static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    std::string prefix, reply_nonce;
-    for (unsigned char b : rnd) prefix += kAlnum[b % 62];
-    for (int i = 0; i < 10; ++i) reply_nonce += static_cast<char>('0' + rnd[i] % 10);
-    const std::string enc = wc.Encrypt(reply, prefix);
-    const std::string body = "<xml><Encrypt>" + Cdata(enc) + "</Encrypt><MsgSignature>" +
-                             Cdata(wc.Signature(now, reply_nonce, enc)) + "</MsgSignature><TimeStamp>" + now +
-                             "</TimeStamp><Nonce>" + Cdata(reply_nonce) + "</Nonce></xml>";
-    res.set_content(body, "application/xml; charset=utf-8");
+  }
+  if (text.empty()) return Empty();  // e.g. staff have the conversation: the bot is silent
+  // The passive reply: the answer encrypted for WeCom, signed with a fresh timestamp and nonce.
+  const std::string now = std::to_string(SystemClock()->NowUnix());
+  const std::string reply = "<xml><ToUserName>" + Cdata(message.channel_user) + "</ToUserName><FromUserName>" +
+                            Cdata(crypto_.receive_id()) + "</FromUserName><CreateTime>" + now + "</CreateTime><MsgType>" +
+                            Cdata("text") + "</MsgType><Content>" + Cdata(text) + "</Content></xml>";
+  unsigned char rnd[16];
+  random_->Fill(rnd, sizeof rnd);
+  static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string prefix, reply_nonce;
+  for (unsigned char b : rnd) prefix += kAlnum[b % 62];
+  for (int i = 0; i < 10; ++i) reply_nonce += static_cast<char>('0' + rnd[i] % 10);
+  const std::string enc = crypto_.Encrypt(reply, prefix);
+  HttpResponse r;
+  r.content_type = "application/xml; charset=utf-8";
+  r.body = "<xml><Encrypt>" + Cdata(enc) + "</Encrypt><MsgSignature>" + Cdata(crypto_.Signature(now, reply_nonce, enc)) +
+           "</MsgSignature><TimeStamp>" + now + "</TimeStamp><Nonce>" + Cdata(reply_nonce) + "</Nonce></xml>";
+  return r;
+}
+
+void RegisterWeComRoutes(httplib::Server& s, const WeComCallback* callback, ConversationService* service) {
+  if (!callback) return;
+  s.Get("/wecom/callback", [callback](const httplib::Request& req, httplib::Response& res) {
+    SendResponse(res, callback->VerifyUrl(req.get_param_value("msg_signature"), req.get_param_value("timestamp"),
+                                          req.get_param_value("nonce"), req.get_param_value("echostr")));
   });
-  return true;
+  s.Post("/wecom/callback", [callback, service](const httplib::Request& req, httplib::Response& res) {
+    WebhookIntake in = callback->Intake(req.get_param_value("msg_signature"), req.get_param_value("timestamp"),
+                                        req.get_param_value("nonce"), req.body);
+    SendResponse(res, RunWebhookIntake(in, service, [callback](const InboundMessage& m, const TurnOutcome& out) {
+                   return callback->Reply(m, out);
+                 }));
+  });
 }
 
 }  // namespace rd

@@ -1,14 +1,18 @@
 // WeCom (企业微信) self-built application callback at /wecom/callback. GET verifies the URL (signature
 // over echostr, decrypt, answer the plain text). POST carries encrypted XML: signature checked, AES
 // decrypted, receive id checked against the corp id, the inner XML parsed with pugixml (documents with
-// a DTD are refused: no external entity, no entity expansion). A text message runs its turn and the
-// answer goes back as a passive encrypted reply; an image is recorded as evidence; events and unknown
-// types are acknowledged and ignored. A repeated MsgId runs no second turn.
+// a DTD are refused: no external entity, no entity expansion). A text message runs its turn (the HTTP
+// loop batches it with other turns) and the answer goes back as a passive encrypted reply; an image or
+// a file is recorded as evidence; events and unknown types are acknowledged and ignored. A repeated
+// MsgId runs no second turn.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "bot/channels/intake.h"
 #include "bot/channels/platform.h"
+#include "bot/channels/wecom_crypto.h"
 #include "bot/env.h"
 
 namespace httplib { class Server; }
@@ -17,9 +21,29 @@ namespace rd {
 
 class ConversationService;
 
-// Registers the routes when WeCom is configured; otherwise they do not exist (404). Fails (false, with
-// `error`) on a malformed EncodingAESKey.
-bool RegisterWeComRoutes(httplib::Server& server, const WeComSettings& settings, ConversationService* service,
-                         Random* random, std::string* error);
+class WeComCallback {
+ public:
+  // Nothing (with `error`) when the EncodingAESKey is malformed. `random` makes the replies' nonces.
+  static std::unique_ptr<WeComCallback> Create(const WeComSettings& settings, Random* random, std::string* error);
+
+  // GET: the URL check WeCom makes when the callback is configured; the decrypted echostr, or 401/400.
+  HttpResponse VerifyUrl(const std::string& msg_signature, const std::string& timestamp, const std::string& nonce,
+                         const std::string& echostr) const;
+  // POST: what the encrypted message asks for (the query's signature, timestamp and nonce, the body).
+  WebhookIntake Intake(const std::string& msg_signature, const std::string& timestamp, const std::string& nonce,
+                       const std::string& body) const;
+  // The answer to a message once its turn ran: the bot's replies as a passive encrypted reply (an
+  // empty 200 when the bot stays silent, as when staff hold the conversation); 503 when the turn could
+  // not be stored, so that WeCom retries.
+  HttpResponse Reply(const InboundMessage& message, const TurnOutcome& outcome) const;
+
+ private:
+  WeComCallback(WeComCrypto crypto, Random* random) : crypto_(std::move(crypto)), random_(random) {}
+  WeComCrypto crypto_;
+  Random* random_;
+};
+
+// Registers the routes when `callback` is set (WeCom configured); otherwise they do not exist (404).
+void RegisterWeComRoutes(httplib::Server& server, const WeComCallback* callback, ConversationService* service);
 
 }  // namespace rd

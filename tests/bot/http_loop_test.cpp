@@ -36,15 +36,17 @@ void EchoHandler(std::string raw, const std::string&, int, std::string* response
 }
 
 // Answers POST /batched on Flush with "batch:<body>:<n>", n = how many requests that Flush answered.
-// A body starting with "wait" is held back (HasWaiting) for one extra Flush; "slow" takes 300 ms to add.
+// A body starting with "wait" is held back (HasWaiting) for one extra Flush; "slow" takes 300 ms to add;
+// "decline" is left to the handler.
 // `finishes_at_once`: it reports finished work (ShouldFlush) as soon as it holds a request.
 class CountingRoute : public BatchRoute {
  public:
   explicit CountingRoute(bool finishes_at_once = false) : finishes_at_once_(finishes_at_once) {}
-  bool Add(const HttpRequestView& request, uint64_t tag, HttpResponse*) override {
+  Taken Add(const HttpRequestView& request, uint64_t tag, HttpResponse*) override {
+    if (request.body == "decline") return Taken::kDeclined;
     if (request.body == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(300));
     kept_.push_back({tag, std::string(request.body)});
-    return false;
+    return Taken::kKept;
   }
   bool ShouldFlush() const override { return finishes_at_once_ && !kept_.empty(); }
   void Flush(std::vector<std::pair<uint64_t, HttpResponse>>* done) override {
@@ -191,6 +193,30 @@ TEST_CASE("http loop: pipelined requests are answered in the order they came", "
   CHECK(Body(c.Response()).rfind("batch:two:", 0) == 0);
   CHECK(Body(c.Response()) == "[POST /echo HTTP/1.1]three");
   CHECK(Body(c.Response()).rfind("batch:four:", 0) == 0);
+}
+
+TEST_CASE("http loop: a request the batched route declines is run by the handler, whole and in order", "[http_loop]") {
+  LoopServer s;
+  Client c(s.port);
+  c.Send(Post("/batched", "one") + Post("/batched", "decline") + Post("/batched", "three"));
+  CHECK(Body(c.Response()).rfind("batch:one:", 0) == 0);
+  CHECK(Body(c.Response()) == "[POST /batched HTTP/1.1]decline");
+  CHECK(Body(c.Response()).rfind("batch:three:", 0) == 0);
+}
+
+TEST_CASE("http loop: query parameters are found by name and percent-decoded", "[http_loop]") {
+  HttpRequestView r;
+  r.target = "/wecom/callback?msg_signature=ab%2Fc&timestamp=1409659813&nonce=a+b%zz&empty=&flag";
+  CHECK(r.Query("msg_signature") == "ab/c");
+  CHECK(r.Query("timestamp") == "1409659813");
+  CHECK(r.Query("nonce") == "a b%zz");
+  CHECK(r.Query("empty").empty());
+  CHECK(r.Query("flag").empty());
+  CHECK(r.Query("missing").empty());
+  CHECK(r.Query("nonc").empty());
+  HttpRequestView bare;
+  bare.target = "/wecom/callback";
+  CHECK(bare.Query("nonce").empty());
 }
 
 TEST_CASE("http loop: every request of the batched route gets its own answer", "[http_loop]") {
