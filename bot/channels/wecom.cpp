@@ -18,10 +18,17 @@ namespace {
 
 // WeCom's XML never has a DTD; one in a request is an attack (external entities, "billion laughs").
 bool HasDtd(const std::string& xml) {
-  std::string lower;
-  lower.reserve(std::min<size_t>(xml.size(), 1 << 20));
-  for (size_t i = 0; i < xml.size() && i < (1 << 20); ++i) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(xml[i])));
-  return lower.find("<!doctype") != std::string::npos || lower.find("<!entity") != std::string::npos;
+  for (size_t lt = xml.find("<!"); lt != std::string::npos; lt = xml.find("<!", lt + 2)) {
+    auto starts = [&](std::string_view word) {
+      if (xml.size() - (lt + 2) < word.size()) return false;
+      for (size_t i = 0; i < word.size(); ++i) {
+        if (std::toupper(static_cast<unsigned char>(xml[lt + 2 + i])) != word[i]) return false;
+      }
+      return true;
+    };
+    if (starts("DOCTYPE") || starts("ENTITY")) return true;
+  }
+  return false;
 }
 
 // Parses without DOCTYPE processing (pugixml never expands custom entities or fetches anything).
@@ -35,12 +42,18 @@ std::string Field(const pugi::xml_node& xml, const char* name) { return xml.chil
 
 // CDATA cannot hold "]]>": split it across two sections.
 std::string Cdata(const std::string& s) {
-  std::string out = "<![CDATA[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s.compare(i, 3, "]]>") == 0) { out += "]]]]><![CDATA[>"; i += 2; continue; }
-    out += s[i];
+  std::string out;
+  out.reserve(s.size() + 12);
+  out += "<![CDATA[";
+  size_t from = 0;
+  for (size_t end = s.find("]]>"); end != std::string::npos; end = s.find("]]>", from)) {
+    out.append(s, from, end - from);
+    out += "]]]]><![CDATA[>";
+    from = end + 3;
   }
-  return out + "]]>";
+  out.append(s, from, std::string::npos);
+  out += "]]>";
+  return out;
 }
 
 WebhookIntake Answer(HttpResponse response) {
