@@ -57,6 +57,7 @@ struct Figures {
   long errors = 0;
   double bot_cpu_us = 0;   // refundbot's CPU time per turn (user + system)
   double fake_cpu_us = 0;  // the fake Slack's, per turn
+  double outbox_cpu_us = 0;  // of bot_cpu_us: its outbox threads' (delivering the Slack replies)
 };
 
 // CPU time a process has used so far, in microseconds (utime + stime of /proc/PID/stat).
@@ -73,6 +74,31 @@ double CpuMicros(pid_t pid) {
     if (i == 15) stime = std::atoll(f.c_str());
   }
   return 1e6 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time of the process's threads named `name` (the bot names its threads: rd-outbox, rd-commit, ...).
+double ThreadCpuMicros(pid_t pid, const std::string& name) {
+  double total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    std::getline(comm, n);
+    if (n != name) continue;
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14) utime = std::atoll(f.c_str());
+      if (i == 15) stime = std::atoll(f.c_str());
+    }
+    total += 1e6 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return total;
 }
 
 // `round` makes every round's users, event ids and message ids new: a repeat would be answered as a
@@ -259,7 +285,8 @@ int main(int argc, char** argv) {
     std::printf("round %d:", round);
     for (const std::string& mode : modes) {
       const long posted_before = posted();
-      const double bot_cpu_before = CpuMicros(pid), fake_cpu_before = CpuMicros(fake_pid);
+      const double bot_cpu_before = CpuMicros(pid), fake_cpu_before = CpuMicros(fake_pid),
+                   outbox_cpu_before = ThreadCpuMicros(pid, "rd-outbox");
       Figures f = Run(mode, round, port, seconds, connections);
       std::printf("  %s %.0f", mode.c_str(), f.turns_per_s);
       std::fflush(stdout);
@@ -278,6 +305,7 @@ int main(int argc, char** argv) {
       if (turns > 0) {
         f.bot_cpu_us = (CpuMicros(pid) - bot_cpu_before) / static_cast<double>(turns);
         f.fake_cpu_us = (CpuMicros(fake_pid) - fake_cpu_before) / static_cast<double>(turns);
+        f.outbox_cpu_us = (ThreadCpuMicros(pid, "rd-outbox") - outbox_cpu_before) / static_cast<double>(turns);
       }
       runs[mode].push_back(f);
     }
@@ -309,7 +337,11 @@ int main(int argc, char** argv) {
                 f.p99_ms, f.errors, f.bot_cpu_us, chat.turns_per_s > 0 ? 100 * f.turns_per_s / chat.turns_per_s : 0,
                 chat_id.turns_per_s > 0 ? 100 * f.turns_per_s / chat_id.turns_per_s : 0);
   }
-  std::printf("the fake Slack (its own process, on the same cores): %.0f us of CPU per Slack turn\n", median("slack").fake_cpu_us);
+  const Figures slack = median("slack");
+  std::printf("of the bot's CPU per Slack turn, its outbox threads (delivering the reply: claim, chat.postMessage, "
+              "record) %.0f us, the rest (signature, event, turn) %.0f us\n",
+              slack.outbox_cpu_us, slack.bot_cpu_us - slack.outbox_cpu_us);
+  std::printf("the fake Slack (its own process, on the same cores): %.0f us of CPU per Slack turn\n", slack.fake_cpu_us);
   std::printf("slack outbox: %ld of %ld replies delivered, the last %.1f s after its round\n", slack_posted, slack_turns,
               slack_drain_s);
   kill(pid, SIGTERM);

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/eventfd.h>
@@ -76,7 +77,12 @@ int64_t SteadyMillis() {
 class HttpLoop::WorkerPool {
  public:
   void Start(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "rd-http-worker");
+        Run();
+      });
+    }
   }
   void Enqueue(std::function<void()> job) {
     {
@@ -754,7 +760,12 @@ bool HttpLoop::Serve() {
   }
   pool_->Start(std::max(1, options_.worker_threads));
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < all.size(); ++i) threads.emplace_back([&all, i] { all[i]->Run(all); });
+  for (size_t i = 1; i < all.size(); ++i) {
+    threads.emplace_back([&all, i] {
+      pthread_setname_np(pthread_self(), "rd-loop");  // the first loop runs on the caller's thread, unnamed
+      all[i]->Run(all);
+    });
+  }
   all[0]->Run(all);
   for (auto& t : threads) t.join();
   pool_->Stop();  // answers still posted go nowhere: their loops have stopped

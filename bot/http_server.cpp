@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,7 +119,10 @@ class TurnRoute : public BatchRoute {
  public:
   TurnRoute(ConversationService* service, const SlackSettings* slack, const WeComCallback* wecom, std::function<void()> wake)
       : service_(service), slack_(slack), wecom_(wecom), filling_(NewBatch()), wake_(std::move(wake)),
-        committer_([this] { CommitLoop(); }) {}
+        committer_([this] {
+          pthread_setname_np(pthread_self(), "rd-commit");
+          CommitLoop();
+        }) {}
 
   ~TurnRoute() override {
     {

@@ -1,6 +1,7 @@
 #include "bot/outbox.h"
 
 #include <httplib.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -93,7 +94,12 @@ void OutboxWorker::Start() {
   // Rows the previous process was sending when it died: it cannot finish them, so they are due now.
   Status st = store_->ReleaseOutboxClaims(clock_->NowUnix());
   if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_release_failed"}, {"error", st.message()}});
-  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < options_.workers; ++i) {
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "rd-outbox");  // named for top -H and webhook_bench
+      Loop();
+    });
+  }
 }
 
 void OutboxWorker::Stop() {

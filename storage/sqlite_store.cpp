@@ -1,5 +1,6 @@
 #include "storage/sqlite_store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -263,7 +264,10 @@ class SqliteStore : public Store {
     if (!Migrate(error)) return false;
     if (!checkpoint_conn_.Open(path_, opt_, false, error)) return false;
     sqlite3_wal_hook(writer_.db(), &SqliteStore::OnWalCommit, this);
-    checkpointer_ = std::thread([this] { CheckpointLoop(); });
+    checkpointer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "rd-checkpoint");
+      CheckpointLoop();
+    });
     return true;
   }
 

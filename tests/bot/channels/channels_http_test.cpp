@@ -381,6 +381,7 @@ TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies,
            std::string("<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><Encrypt>&xxe;</Encrypt></xml>"),
            std::string("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
                        "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]><xml><Encrypt>&lol3;</Encrypt></xml>"),
+           std::string("<?xml version=\"1.0\"?><!doctype xml [<!entity xxe SYSTEM \"file:///etc/passwd\">]><xml><Encrypt>&xxe;</Encrypt></xml>"),
            std::string("{\"not\": \"xml\"}"), std::string("<xml><Encrypt>")}) {
     auto r = c->Post("/wecom/callback?msg_signature=x&timestamp=1&nonce=2", hostile, "application/xml");
     REQUIRE(r);
@@ -393,6 +394,64 @@ TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies,
   CHECK(event->status == 200);
   CHECK(event->body.empty());
   CHECK(Snapshot(db) == before);
+}
+
+TEST_CASE("a new platform user's messages arriving at once open one conversation, each message one turn",
+          "[wecom][slack][channels]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  std::string error;
+  const WeComCrypto crypto = *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error);
+  const std::vector<std::string> texts = {"我要退款", "我是2026年11月1日付款的", "11月5日开通的", "直播延迟400毫秒",
+                                          "有合同", "有付款凭证"};
+  // Six messages of one new WeCom user, and one of them delivered twice, each on its own connection, at once.
+  std::vector<int> statuses(texts.size() + 1, 0);
+  std::vector<std::string> replies(texts.size() + 1);
+  std::vector<std::thread> senders;
+  for (size_t i = 0; i <= texts.size(); ++i) {
+    senders.emplace_back([&, i] {
+      auto c = server.Client();
+      WeCom wecom{*c, crypto};
+      const size_t k = i == texts.size() ? 0 : i;  // the last sender repeats the first message
+      auto r = wecom.Send(WeCom::Text("lisi", texts[k], std::to_string(3000 + k)));
+      if (!r) return;
+      statuses[i] = r->status;
+      if (r->status == 200) replies[i] = wecom.Open(r);
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (size_t i = 0; i <= texts.size(); ++i) {
+    INFO(i);
+    CHECK(statuses[i] == 200);
+    CHECK_FALSE(replies[i].empty());  // every message answered with a passive reply
+  }
+  CHECK(replies[texts.size()] == replies[0]);  // the repeat gets the first delivery's answer
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE channel = 'wecom' AND channel_user = 'lisi'") == 1);
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == static_cast<int64_t>(texts.size()));
+
+  // A Slack event delivered on four connections at once (Slack's retries can overlap): one turn, one reply.
+  auto c = server.Client();
+  Slack slack{*c};
+  const std::string event = slack.Event("hello, I need a refund", "1700000900.000100", "D0RACER");
+  std::vector<std::thread> racers;
+  std::vector<int> acks(4, 0);
+  for (int i = 0; i < 4; ++i) {
+    racers.emplace_back([&, i] {
+      auto client = server.Client();
+      Slack s{*client};
+      auto r = s.Post("/slack/events", event, "application/json", 0, i == 0 ? "" : std::to_string(i));
+      if (r) acks[static_cast<size_t>(i)] = r->status;
+    });
+  }
+  for (auto& t : racers) t.join();
+  for (int status : acks) CHECK(status == 200);
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE channel = 'slack' AND channel_user = 'D0RACER'") == 1);
+  fake.WaitForAccepted("/api/chat.postMessage", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  CHECK(fake.Calls("/api/chat.postMessage").size() == 1);
 }
 
 TEST_CASE("WeCom: staff replies go out by message/send; an expired token is refreshed and the send retried",
