@@ -164,6 +164,7 @@ class TurnRoute : public BatchRoute {
           break;
       }
       w.message = std::move(intake.message);
+      if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
     }
     return TryAdd(std::move(w), response) ? Taken::kAnswered : Taken::kKept;
   }
@@ -231,7 +232,6 @@ class TurnRoute : public BatchRoute {
                                            : filling_->batch.AddChannel(w.message, w.tag, &answered);
     switch (added) {
       case TurnBatch::AddResult::kAdded:
-        if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
         filling_->pending[w.tag] = std::move(w.pending);
         return false;
       case TurnBatch::AddResult::kBusy:
