@@ -298,7 +298,6 @@ TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& 
     cache_.Erase(conversation_id);
     return {st, json(), false};
   }
-  if (!commit.outbox.empty() && on_outbox_) on_outbox_();
   const bool create = commit.create;
   const int64_t now = commit.conversation.updated_at;
   auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
@@ -520,8 +519,7 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
       return st;
     }
     if (commit.ticket) ProcessMetrics().CountTicketFiled();
-    if (!commit.outbox.empty() && on_outbox_) on_outbox_();
-    auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
+      auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
     committed->version += 1;
     committed->last_seq += (commit.inbound.author.empty() ? 0 : 1) + static_cast<int64_t>(commit.replies.size());
     cache_.Put(committed);
@@ -842,7 +840,6 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
     }
     return Status::Ok();
   });
-  if (st.ok() && download && on_outbox_) on_outbox_();
   if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
     json stored;
     if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};

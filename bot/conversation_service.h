@@ -148,8 +148,6 @@ class ConversationService {
   // The bytes of evidence `name` arrived (outbox download): its SHA-256, size and path go on the claim
   // (and the ticket, once filed), and staff can open it.
   Status RecordDownloadedFile(const std::string& conversation_id, const std::string& name, const AttachmentRecord& file);
-  // Called after a commit that queued outbox rows (wakes the outbox worker).
-  void SetOutboxListener(std::function<void()> listener) { on_outbox_ = std::move(listener); }
 
   // The conversation a web session belongs to: its id (cheap, cached), or the whole record.
   Status ResolveSessionId(const std::string& session, std::string* id);
@@ -236,7 +234,6 @@ class ConversationService {
                                          const std::optional<TicketRecord>& ticket, const Knowledge& knowledge);
   size_t ChannelUserStripeOf(const std::string& key) const;
 
-  std::function<void()> on_outbox_;
   // Platform users' locks by hash (a batch holds them until its commit, like the conversations').
   std::array<ConversationLock, 4096> channel_user_stripes_;
   Store* store_;

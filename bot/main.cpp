@@ -162,7 +162,6 @@ int Serve(const rd::Config& config) {
                           [&service](const std::string& id, const std::string& name, const rd::AttachmentRecord& file) {
                             return service.RecordDownloadedFile(id, name, file);
                           });
-  service.SetOutboxListener([&outbox] { outbox.Wake(); });
   outbox.Start();
   int port = server.Bind();
   if (port < 0) {

@@ -94,6 +94,7 @@ void OutboxWorker::Start() {
   // Rows the previous process was sending when it died: it cannot finish them, so they are due now.
   Status st = store_->ReleaseOutboxClaims(clock_->NowUnix());
   if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_release_failed"}, {"error", st.message()}});
+  store_->SetOutboxSink(this);
   for (int i = 0; i < options_.workers; ++i) {
     threads_.emplace_back([this] {
       pthread_setname_np(pthread_self(), "rd-outbox");  // named for top -H and webhook_bench
@@ -103,6 +104,8 @@ void OutboxWorker::Start() {
 }
 
 void OutboxWorker::Stop() {
+  // Rows committed from now on stay pending (or, handed and not sent, leased): the next start sends them.
+  if (!threads_.empty()) store_->SetOutboxSink(nullptr);
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
@@ -112,29 +115,54 @@ void OutboxWorker::Stop() {
   threads_.clear();
 }
 
-void OutboxWorker::Wake() {
+int64_t OutboxWorker::LeaseUntil() { return clock_->NowUnix() + options_.lease_seconds; }
+
+void OutboxWorker::Take(OutboxHandoff handoff) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    ++wakeups_;
+    for (OutboxRecord& row : handoff.rows) handed_.push_back(std::move(row));
+    for (const std::string& target : handoff.blocked_targets) ++waiting_behind_[target];
   }
-  cv_.notify_all();
+  if (!handoff.rows.empty()) cv_.notify_one();
 }
 
 void OutboxWorker::Loop() {
+  std::vector<OutboxRecord> rows;
+  std::vector<Store::OutboxOutcome> outcomes;
   while (true) {
-    uint64_t seen;
+    rows.clear();
+    bool claim = false;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      std::unique_lock<std::mutex> l(mu_);
+      const auto has_work = [&] { return stopping_ || !handed_.empty() || claim_wanted_; };
+      // Nothing for 500 ms: look for retries that came due.
+      if (!has_work() && !cv_.wait_for(l, std::chrono::milliseconds(500), has_work)) claim = true;
       if (stopping_) return;
-      seen = wakeups_;
+      for (; !handed_.empty() && rows.size() < static_cast<size_t>(options_.batch); handed_.pop_front()) {
+        rows.push_back(std::move(handed_.front()));
+      }
+      if (!handed_.empty()) cv_.notify_one();  // more than a batch: another worker takes the rest
+      if (rows.empty() && claim_wanted_) {
+        claim = true;
+        claim_wanted_ = false;
+      }
     }
-    std::vector<OutboxRecord> rows;
-    const int64_t now = clock_->NowUnix();
-    // A batch per claim and one transaction for its outcomes: the store's writer is shared with the
-    // customers' turns, and two commits per message would take it from them.
-    Status st = store_->ClaimOutbox(now, now + options_.lease_seconds, options_.batch, &rows);
-    if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_claim_failed"}, {"error", st.message()}});
-    std::vector<Store::OutboxOutcome> outcomes;
+    if (rows.empty() && claim) {
+      const int64_t now = clock_->NowUnix();
+      // A batch per claim and one transaction for its outcomes: the store's writer is shared with the
+      // customers' turns, and two commits per message would take it from them.
+      Status st = store_->ClaimOutbox(now, now + options_.lease_seconds, options_.batch, &rows);
+      if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_claim_failed"}, {"error", st.message()}});
+      std::lock_guard<std::mutex> l(mu_);
+      if (rows.size() == static_cast<size_t>(options_.batch)) claim_wanted_ = true;  // a full batch: more may be due
+      for (const OutboxRecord& row : rows) {
+        // A first attempt claimed here was queued behind another row (or before a restart).
+        auto it = row.attempts == 1 ? waiting_behind_.find(row.target) : waiting_behind_.end();
+        if (it != waiting_behind_.end() && --it->second == 0) waiting_behind_.erase(it);
+      }
+    }
+    if (rows.empty()) continue;
+    outcomes.clear();
     for (const OutboxRecord& row : rows) {
       Result r = Deliver(row);
       const int64_t after = clock_->NowUnix();
@@ -158,14 +186,17 @@ void OutboxWorker::Loop() {
       if (r.outcome != Outcome::kDelivered) Log(LogLevel::kWarn, line);
       else if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, line);
     }
-    if (!outcomes.empty()) {
-      st = store_->RecordOutboxOutcomes(outcomes, clock_->NowUnix());
-      if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_record_failed"}, {"error", st.message()}});
+    Status st = store_->RecordOutboxOutcomes(outcomes, clock_->NowUnix());
+    if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_record_failed"}, {"error", st.message()}});
+    // Rows waiting behind these are due now (behind a retry, the claim finds nothing: the 500 ms poll
+    // takes them once the retry is done).
+    bool unblocked = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const OutboxRecord& row : rows) unblocked = unblocked || waiting_behind_.count(row.target) > 0;
+      if (unblocked) claim_wanted_ = true;
     }
-    if (rows.empty()) {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stopping_ || wakeups_ != seen; });
-    }
+    if (unblocked) cv_.notify_one();
   }
 }
 

@@ -1,19 +1,24 @@
 // Delivers the outbox (invariant 3): messages to Slack and WeCom customers, staff notices. A bounded
-// number of worker threads claim due rows (one at a time per target, in order), send them, and record
-// the outcome; 429 Retry-After is honoured, 5xx and network errors retried with exponential backoff,
-// permanent errors (a revoked token, an unknown channel) end the row as failed. Rows a crashed process
-// had claimed are due again when the next one starts (one process serves a store), and any other lease
-// that runs out is claimed again, so every row is delivered at least once
+// number of worker threads send rows one at a time per target, in order, and record the outcome; 429
+// Retry-After is honoured, 5xx and network errors retried with exponential backoff, permanent errors (a
+// revoked token, an unknown channel) end the row as failed. A row a commit queued for a target with
+// nothing else undelivered reaches the workers straight from that commit, already claimed (the store's
+// OutboxSink); the others — behind an undelivered row of their target, retries that came due, rows of a
+// process that died — are claimed from the store: when the row before them is done, every 500 ms, and
+// at start. Rows a crashed process had claimed are due again when the next one starts (one process
+// serves a store), and any other lease that runs out is claimed again, so every row is delivered at least once
 // — and, since a platform accepts a message only once per delivery we record, at most once in practice
 // except after a read timeout (the request may have landed), which is retried once and logged.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "bot/channels/platform.h"
@@ -36,15 +41,14 @@ struct OutboxOptions {
 using DownloadSink = std::function<Status(const std::string& conversation_id, const std::string& name,
                                           const AttachmentRecord& file)>;
 
-class OutboxWorker {
+class OutboxWorker : private OutboxSink {
  public:
   OutboxWorker(Store* store, const SlackSettings& slack, const WeComSettings& wecom, OutboxOptions options = {},
                DownloadSink on_download = nullptr);
-  ~OutboxWorker();
+  ~OutboxWorker() override;
+  // Starts the workers and becomes the store's outbox sink (until Stop).
   void Start();
   void Stop();
-  // A turn committed outbox rows: look now rather than at the next poll.
-  void Wake();
 
   enum class Outcome { kDelivered, kRetry, kFailed };
   struct Result {
@@ -55,6 +59,9 @@ class OutboxWorker {
 
  private:
   void Loop();
+  // OutboxSink: rows committed already claimed, and targets with rows waiting behind one.
+  int64_t LeaseUntil() override;
+  void Take(OutboxHandoff handoff) override;
   Result Deliver(const OutboxRecord& row);
   Result DeliverSlack(const OutboxRecord& row);
   Result DeliverWeCom(const OutboxRecord& row);
@@ -75,7 +82,11 @@ class OutboxWorker {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  uint64_t wakeups_ = 0;
+  std::deque<OutboxRecord> handed_;                 // claimed by their commit, not taken by a worker yet
+  // Per target, rows committed behind an undelivered one and not claimed yet: when a row of that target
+  // is done, a worker claims (the next one is due).
+  std::unordered_map<std::string, int> waiting_behind_;
+  bool claim_wanted_ = true;                        // a worker should claim from the store (start: leftovers)
   std::mutex token_mu_;
   std::string wecom_token_;
   int64_t wecom_token_expires_ = 0;

@@ -617,21 +617,11 @@ class SqliteStore : public Store {
     });
   }
 
-  Status EnqueueOutbox(const std::vector<OutboxRecord>& rows, int64_t now) override {
-    for (const auto& o : rows) {
-      Status st = WriteOne("INSERT INTO outbox(kind, target, payload, idempotency_key, next_attempt_at, created_at) "
-                           "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING", [&](sqlite3_stmt* s) {
-        BindText(s, 1, o.kind);
-        BindText(s, 2, o.target);
-        BindText(s, 3, JsonText(o.payload));
-        BindText(s, 4, o.idempotency_key);
-        sqlite3_bind_int64(s, 5, now);
-        sqlite3_bind_int64(s, 6, now);
-      }, "");
-      if (!st.ok()) return st;
-    }
-    return Status::Ok();
+  void SetOutboxSink(OutboxSink* sink) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    outbox_sink_ = sink;
   }
+
 
   Status AddStaff(const std::string& name, const std::string& password_hash, int64_t now) override {
     return WriteOne("INSERT INTO staff(name, password_hash, created_at) VALUES(?, ?, ?)", [&](sqlite3_stmt* s) {
@@ -803,19 +793,26 @@ class SqliteStore : public Store {
   // Returns false when, without isolation, some turn failed (nothing was committed then).
   bool RunBatch(const std::vector<PendingWrite*>& batch, bool isolate) {
     std::string error;
+    handoff_ = OutboxHandoff{};
+    if (outbox_sink_) handoff_lease_until_ = outbox_sink_->LeaseUntil();
     if (!ExecCached("BEGIN IMMEDIATE", &error)) {
       for (PendingWrite* p : batch) p->status = Status::IoError(error);
       return true;
     }
     for (PendingWrite* p : batch) {
       if (isolate && !ExecCached("SAVEPOINT turn", &error)) { p->status = Status::IoError(error); continue; }
+      const size_t handed = handoff_.rows.size(), blocked = handoff_.blocked_targets.size();
       p->status = (*p->write)();
       if (!isolate && !p->status.ok()) {
         ExecCached("ROLLBACK", &error);
         return false;
       }
       if (isolate) {
-        if (!p->status.ok()) ExecCached("ROLLBACK TO turn", &error);
+        if (!p->status.ok()) {
+          ExecCached("ROLLBACK TO turn", &error);
+          handoff_.rows.resize(handed);
+          handoff_.blocked_targets.resize(blocked);
+        }
         ExecCached("RELEASE turn", &error);
       }
     }
@@ -823,6 +820,10 @@ class SqliteStore : public Store {
       std::string ignored;
       ExecCached("ROLLBACK", &ignored);
       for (PendingWrite* p : batch) if (p->status.ok()) p->status = Status::IoError(error);
+      return true;
+    }
+    if (outbox_sink_ && (!handoff_.rows.empty() || !handoff_.blocked_targets.empty())) {
+      outbox_sink_->Take(std::move(handoff_));
     }
     return true;
   }
@@ -985,18 +986,37 @@ class SqliteStore : public Store {
       if (!st.ok()) return st;
     }
     for (const auto& o : t.outbox) {
+      // Claimed at once (see SetOutboxSink) when a sink takes it and nothing of its target is undelivered.
+      // (An INSERT ... SELECT needs its WHERE for SQLite to read the ON CONFLICT as an upsert.)
       sqlite3_stmt* s = writer_.Prepare(
-          "INSERT INTO outbox(kind, target, payload, idempotency_key, next_attempt_at, created_at) "
-          "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING");
+          "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, created_at) "
+          "SELECT ?1, ?2, ?3, ?4, CASE WHEN free THEN 'sending' ELSE 'pending' END, free, "
+          "       CASE WHEN free THEN ?6 ELSE ?5 END, ?5 "
+          "FROM (SELECT ?7 AND NOT EXISTS (SELECT 1 FROM outbox WHERE target = ?2 AND status IN ('pending', 'sending'))"
+          "      AS free) WHERE true "
+          "ON CONFLICT(idempotency_key) DO NOTHING RETURNING id, status");
       if (!s) return Status::IoError(writer_.Error());
+      StmtGuard g{s};
       BindText(s, 1, o.kind);
       BindText(s, 2, o.target);
       BindText(s, 3, JsonText(o.payload));
       BindText(s, 4, o.idempotency_key);
       sqlite3_bind_int64(s, 5, c.updated_at);
-      sqlite3_bind_int64(s, 6, c.updated_at);
-      st = Step(s);
-      if (!st.ok()) return st;
+      sqlite3_bind_int64(s, 6, handoff_lease_until_);
+      sqlite3_bind_int(s, 7, outbox_sink_ != nullptr);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) {
+        if (ColumnText(s, 1) == "sending") {
+          OutboxRecord handed = o;
+          handed.id = sqlite3_column_int64(s, 0);
+          handed.attempts = 1;
+          handoff_.rows.push_back(std::move(handed));
+        } else if (outbox_sink_) {
+          handoff_.blocked_targets.push_back(o.target);
+        }
+        rc = sqlite3_step(s);
+      }
+      if (rc != SQLITE_DONE) return Status::IoError(writer_.Error());
     }
     return Status::Ok();
   }
@@ -1005,7 +1025,10 @@ class SqliteStore : public Store {
   SqliteOptions opt_;
   std::mutex ticket_mu_;
   std::unordered_map<std::string, int64_t> ticket_last_;  // day -> last ticket number handed out
-  std::mutex write_mu_;  // guards writer_: batches and ticket-id reservations
+  std::mutex write_mu_;  // guards writer_: batches and ticket-id reservations; and the three below
+  OutboxSink* outbox_sink_ = nullptr;
+  int64_t handoff_lease_until_ = 0;  // the running transaction's lease for the rows it claims at once
+  OutboxHandoff handoff_;            // what the running transaction hands the sink once committed
   Connection writer_;
   std::mutex queue_mu_;
   std::deque<PendingWrite*> queue_;

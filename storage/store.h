@@ -119,6 +119,20 @@ struct TurnCommit {
   std::vector<OutboxRecord> outbox;
 };
 
+// Where commits hand the outbox rows they queued (bot/outbox.h's worker); see Store::SetOutboxSink.
+struct OutboxHandoff {
+  std::vector<OutboxRecord> rows;             // committed already claimed: send them now
+  std::vector<std::string> blocked_targets;   // a row waits behind an undelivered one of these targets
+};
+class OutboxSink {
+ public:
+  virtual ~OutboxSink() = default;
+  // Until when (Unix seconds) a row handed now is leased: ClaimOutbox leaves it alone until then.
+  virtual int64_t LeaseUntil() = 0;
+  // Called on the committing thread right after the commit, under the store's write lock: queue only.
+  virtual void Take(OutboxHandoff handoff) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -175,8 +189,12 @@ class Store {
   virtual Status ReleaseOutboxClaims(int64_t now) = 0;
   // Rows by status, for tests and operators: pending, sending, delivered, failed.
   virtual Status OutboxCounts(std::map<std::string, int64_t>* out) = 0;
-  // Appends rows outside a turn (a download job, a staff notice of an action that changed no state).
-  virtual Status EnqueueOutbox(const std::vector<OutboxRecord>& rows, int64_t now) = 0;
+  // With a sink set, the outbox rows a commit queues go out without a claim: a row whose target has
+  // nothing else undelivered is inserted already claimed (sending, attempt 1, leased until
+  // sink->LeaseUntil()) and handed to the sink once its transaction has committed; a row queued behind
+  // another of its target is inserted pending (ClaimOutbox takes it, in order, once the one before it
+  // is done) and its target is named to the sink as blocked. Null (the default): every row is pending.
+  virtual void SetOutboxSink(OutboxSink* sink) = 0;
 
   // Staff accounts. `password_hash` is an encoded hash (bot/staff_auth.h), never a password.
   // AddStaff: Duplicate when the name exists. GetStaffPasswordHash: NotFound for an unknown name.

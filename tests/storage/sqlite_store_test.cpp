@@ -277,6 +277,70 @@ TEST_CASE("a turn commits the conversation, its messages, ticket and outbox toge
   CHECK(after.version == 1);
 }
 
+namespace {
+class RecordingSink : public OutboxSink {
+ public:
+  int64_t LeaseUntil() override { return 5000; }
+  void Take(OutboxHandoff handoff) override { takes.push_back(std::move(handoff)); }
+  std::vector<OutboxHandoff> takes;
+};
+
+OutboxRecord Reply(const std::string& target, const std::string& key) {
+  return {0, "slack_message", target, json{{"text", key}}, key, 0};
+}
+}  // namespace
+
+TEST_CASE("with an outbox sink, a commit hands over the rows it claims at once; rows behind another wait, in order",
+          "[storage][outbox]") {
+  TempDb db;
+  auto s = db.Open();
+  RecordingSink sink;
+  s->SetOutboxSink(&sink);
+  TurnCommit t = NewTurn("c1");
+  t.outbox = {Reply("slack:D1", "r1"), Reply("slack:D1", "r2"), Reply("slack:D2", "r3")};
+  REQUIRE(s->CommitTurn(t).ok());
+  REQUIRE(sink.takes.size() == 1);
+  const OutboxHandoff& h = sink.takes[0];
+  REQUIRE(h.rows.size() == 2);  // r2 waits behind r1, of the same target
+  CHECK(h.rows[0].idempotency_key == "r1");
+  CHECK(h.rows[1].idempotency_key == "r3");
+  CHECK(h.rows[0].id > 0);
+  CHECK(h.rows[0].attempts == 1);
+  CHECK(h.rows[0].payload == json{{"text", "r1"}});
+  CHECK(h.blocked_targets == std::vector<std::string>{"slack:D1"});
+  CHECK(db.Number("SELECT count(*) FROM outbox WHERE status = 'sending' AND next_attempt_at = 5000") == 2);
+  CHECK(db.Number("SELECT count(*) FROM outbox WHERE idempotency_key = 'r2' AND status = 'pending'") == 1);
+
+  // The handed rows are leased: a claim takes neither them nor r2, which waits for r1.
+  std::vector<OutboxRecord> claimed;
+  REQUIRE(s->ClaimOutbox(200, 260, 16, &claimed).ok());
+  CHECK(claimed.empty());
+  REQUIRE(s->RecordOutboxOutcomes({{h.rows[0].id, "delivered", json::object(), 0}}, 201).ok());
+  REQUIRE(s->ClaimOutbox(202, 260, 16, &claimed).ok());
+  REQUIRE(claimed.size() == 1);
+  CHECK(claimed[0].idempotency_key == "r2");
+  CHECK(claimed[0].attempts == 1);
+
+  // A turn refused whole hands nothing over.
+  ConversationRecord c;
+  REQUIRE(s->LoadConversation("c1", &c).ok());
+  REQUIRE(s->CommitTurn(NextTurn(c, "one", "slack:D3:1")).ok());
+  REQUIRE(s->LoadConversation("c1", &c).ok());
+  TurnCommit resent = NextTurn(c, "one", "slack:D3:1");
+  resent.outbox = {Reply("slack:D3", "r4")};
+  CHECK(s->CommitTurn(resent).code() == Status::Code::kDuplicate);
+  CHECK(sink.takes.size() == 1);
+  CHECK(db.Number("SELECT count(*) FROM outbox WHERE target = 'slack:D3'") == 0);
+
+  // Without a sink every row waits for a claim.
+  s->SetOutboxSink(nullptr);
+  TurnCommit later = NextTurn(c, "two");
+  later.outbox = {Reply("slack:D4", "r5")};
+  REQUIRE(s->CommitTurn(later).ok());
+  CHECK(sink.takes.size() == 1);
+  CHECK(db.Number("SELECT count(*) FROM outbox WHERE idempotency_key = 'r5' AND status = 'pending' AND attempts = 0") == 1);
+}
+
 TEST_CASE("dedupe keys and version conflicts", "[storage]") {
   TempDb db;
   auto s = db.Open();

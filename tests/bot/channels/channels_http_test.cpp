@@ -301,6 +301,44 @@ TEST_CASE("Slack: 429 Retry-After then 500 then 200 delivers exactly once", "[sl
   CHECK(copies == 1);
 }
 
+TEST_CASE("Slack: replies to messages sent faster than Slack takes them go out one at a time, in order",
+          "[slack][outbox]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  fake.SetDefault("/api/chat.postMessage", {200, R"({"ok": true, "ts": "1.1"})", {}, "application/json", 300});
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  // Each message is acknowledged once stored; its reply is still on its way when the next one comes.
+  for (const char* text : {"hello, I need a refund", "I paid on 2026-11-01", "it was activated on 2026-11-05"}) {
+    REQUIRE(slack.Say(text) == 200);
+  }
+  auto calls = fake.WaitForAccepted("/api/chat.postMessage", 3, 15);
+  REQUIRE(calls.size() == 3);
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, "SELECT json_extract(payload, '$.text') FROM outbox WHERE target = 'slack:D0CUSTOMER' ORDER BY id",
+                             -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> queued;
+  while (sqlite3_step(st) == SQLITE_ROW) queued.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  REQUIRE(queued.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO(i);
+    CHECK(json::parse(calls[i].body)["text"] == queued[i]);  // in the order the turns committed them
+    if (i > 0) CHECK(calls[i].arrived >= calls[i - 1].answered);  // never two at once to one conversation
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Count(db, "SELECT count(*) FROM outbox WHERE status = 'delivered'") < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE status = 'delivered'") == 3);
+}
+
 TEST_CASE("Slack: messages still in the outbox when the bot is killed are delivered after restart, once each",
           "[slack][outbox][crash]") {
   TempDir dir;

@@ -22,17 +22,21 @@ class FakePlatform {
     std::string method, path, body, query;
     httplib::Headers headers;
     int status = 0;  // what we answered
+    std::chrono::steady_clock::time_point arrived, answered;
   };
   struct Answer {
     int status = 200;
     std::string body;
     httplib::Headers headers;
     std::string content_type = "application/json";
+    int delay_ms = 0;  // a slow platform: answers this much later
   };
 
   FakePlatform() {
     auto handle = [this](const httplib::Request& req, httplib::Response& res) {
       Answer a;
+      const auto arrived = std::chrono::steady_clock::now();
+      size_t index = 0;
       {
         std::lock_guard<std::mutex> l(mu_);
         auto& q = script_[req.path];
@@ -44,7 +48,13 @@ class FakePlatform {
         }
         std::string query;
         for (const auto& [k, v] : req.params) query += k + "=" + v + "&";
-        calls_.push_back({req.method, req.path, req.body, query, req.headers, a.status});
+        index = calls_.size();
+        calls_.push_back({req.method, req.path, req.body, query, req.headers, a.status, arrived, arrived});
+      }
+      if (a.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(a.delay_ms));
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        calls_[index].answered = std::chrono::steady_clock::now();
       }
       res.status = a.status;
       for (const auto& [k, v] : a.headers) res.set_header(k, v);
