@@ -156,6 +156,13 @@ CREATE INDEX conversations_channel_user ON conversations(channel, channel_user) 
     R"sql(
 DROP TABLE ticket_counters;
 )sql",
+    // 10: a platform user's newest conversation straight from the index: without its order the lookup
+    // sorted the user's conversations in a temporary b-tree, on every first message since a start.
+    R"sql(
+DROP INDEX conversations_channel_user;
+CREATE INDEX conversations_channel_user ON conversations(channel, channel_user, created_at, id)
+  WHERE channel_user IS NOT NULL;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -235,13 +235,24 @@ TEST_CASE("a platform user's conversation is found through the index, which hold
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(db.path.string().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* plan = nullptr;
-  REQUIRE(sqlite3_prepare_v2(raw, "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE channel = 'slack' AND channel_user = 'D1'",
+  // The lookup's own query: found in the index, newest first, without sorting.
+  REQUIRE(sqlite3_prepare_v2(raw, "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE channel = 'slack' AND channel_user = 'D1' "
+                                  "ORDER BY created_at DESC, id DESC LIMIT 1",
                              -1, &plan, nullptr) == SQLITE_OK);
   std::string detail;
   while (sqlite3_step(plan) == SQLITE_ROW) detail += reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
   sqlite3_finalize(plan);
   sqlite3_close(raw);
   CHECK(detail.find("conversations_channel_user") != std::string::npos);
+  CHECK(detail.find("TEMP B-TREE") == std::string::npos);
+  // A user's newer conversation is the one found.
+  TurnCommit newer = NewTurn("c-slack-2");
+  newer.conversation.channel = "slack";
+  newer.conversation.channel_user = "D1";
+  newer.conversation.created_at = newer.conversation.updated_at = 200;
+  REQUIRE(s->CommitTurn(newer).ok());
+  REQUIRE(s->FindConversationByChannelUser("slack", "D1", &found).ok());
+  CHECK(found.id == "c-slack-2");
 }
 
 TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {
