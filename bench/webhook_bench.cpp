@@ -101,6 +101,10 @@ double ThreadCpuMicros(pid_t pid, const std::string& name) {
   return total;
 }
 
+// WeCom numbers messages with one 64-bit id that grows with time across the whole corp (not a range per
+// user): the bench's MsgIds come from one counter too, shared by its connections and rounds.
+std::atomic<long long> next_msg_id{7300000000000000000LL};
+
 // `round` makes every round's users, event ids and message ids new: a repeat would be answered as a
 // resend (deduplicated), not run as a turn.
 Figures Run(const std::string& mode, int round, int port, int seconds, int connections) {
@@ -144,7 +148,7 @@ Figures Run(const std::string& mode, int round, int port, int seconds, int conne
           const std::string inner = "<xml><ToUserName><![CDATA[" + std::string(kCorp) + "]]></ToUserName><FromUserName><![CDATA[" +
                                     who + "]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
                                     "<Content><![CDATA[" + text + "]]></Content><MsgId>" +
-                                    std::to_string(round * 1000000000LL + t * 10000000LL + msg) + "</MsgId></xml>";
+                                    std::to_string(next_msg_id++) + "</MsgId></xml>";
           const std::string enc = wecom.Encrypt(inner, "0123456789abcdef");
           const std::string nonce = std::to_string(msg);
           return c.Post(("/wecom/callback?msg_signature=" + wecom.Signature("1700000000", nonce, enc) +
