@@ -163,6 +163,21 @@ DROP INDEX conversations_channel_user;
 CREATE INDEX conversations_channel_user ON conversations(channel, channel_user, created_at, id)
   WHERE channel_user IS NOT NULL;
 )sql",
+    // 11: a Slack message's dedupe key leads with its ts ("slack:{ts}:{channel}", was
+    // "slack:{channel}:{ts}"): DM channel ids are random, so every turn put its key at a random place in
+    // the dedupe index (a page of its own in the commit); by ts they arrive in order, at the end.
+    // Stored keys are rewritten, so a retry of a message taken before the upgrade is still recognised.
+    R"sql(
+UPDATE messages SET dedupe_key = k.new_key FROM (
+  SELECT id,
+         'slack:' || CASE WHEN instr(rest, ':') > 0 THEN substr(rest, 1, instr(rest, ':') - 1) ELSE rest END || ':' ||
+         channel || CASE WHEN instr(rest, ':') > 0 THEN substr(rest, instr(rest, ':')) ELSE '' END AS new_key
+  FROM (SELECT id, substr(key, 1, instr(key, ':') - 1) AS channel, substr(key, instr(key, ':') + 1) AS rest
+        FROM (SELECT id, substr(dedupe_key, 7) AS key FROM messages
+              WHERE dedupe_key >= 'slack:' AND dedupe_key < 'slack;' AND dedupe_key NOT LIKE 'slack:action:%')
+        WHERE instr(key, ':') > 1)
+) AS k WHERE messages.id = k.id;
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

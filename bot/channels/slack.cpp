@@ -136,8 +136,9 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
   m.channel = "slack";
   m.channel_user = ConversationKey(event);
   // One key per Slack message: a retry of the event and the same message arriving as both `message`
-  // and `app_mention` are one turn.
-  m.dedupe_key = "slack:" + event.value("channel", "") + ":" + event.value("ts", "");
+  // and `app_mention` are one turn. Its ts first: keys then reach the store's dedupe index in time
+  // order (channel ids are random).
+  m.dedupe_key = "slack:" + event.value("ts", "") + ":" + event.value("channel", "");
   m.channel_identifies_customer = true;
   m.replies_via_outbox = true;
   m.store_response = false;

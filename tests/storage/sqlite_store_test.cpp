@@ -159,6 +159,31 @@ INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedu
   CHECK(HistorySize(*s, "c2") == 2);
 }
 
+TEST_CASE("migration 11: a Slack message's dedupe key leads with its ts; a resend after the upgrade is still caught", "[storage]") {
+  TempDb db;
+  db.CreateAtVersion(10);
+  db.Exec(R"sql(
+INSERT INTO conversations(id, channel, channel_user, state, pending_slot, dialog, version, last_seq, created_at, updated_at)
+  VALUES('c1', 'slack', 'D1', 'collecting', 'payment_date', '{"state":"collecting"}', 1, 6, 100, 100);
+INSERT INTO messages(conversation_id, seq, author, text, at, dedupe_key, response) VALUES
+  ('c1', 1, 'customer', 'hello', 100, 'slack:D1:1700000000.000100', '{"first":true}'),
+  ('c1', 2, 'customer', 'a file', 100, 'slack:D1:1700000001.000200:file:F1', NULL),
+  ('c1', 3, 'customer', 'opened', 100, 'slack:D1:1700000001.000200:file:F1:open', NULL),
+  ('c1', 4, 'customer', 'a click', 100, 'slack:action:1700000002.123', NULL),
+  ('c1', 5, 'customer', 'web', 100, 'web:c1:m1', NULL),
+  ('c1', 6, 'customer', 'odd', 100, 'slack:nocolon', NULL);
+)sql");
+  auto s = db.Open();
+  CHECK(db.Number("SELECT count(*) FROM messages WHERE dedupe_key = 'slack:1700000000.000100:D1'") == 1);
+  CHECK(db.Number("SELECT count(*) FROM messages WHERE dedupe_key = 'slack:1700000001.000200:D1:file:F1'") == 1);
+  CHECK(db.Number("SELECT count(*) FROM messages WHERE dedupe_key = 'slack:1700000001.000200:D1:file:F1:open'") == 1);
+  CHECK(db.Number("SELECT count(*) FROM messages WHERE dedupe_key IN ('slack:action:1700000002.123', 'web:c1:m1', "
+                  "'slack:nocolon')") == 3);
+  json stored;
+  REQUIRE(s->FindDuplicate("slack:1700000000.000100:D1", &stored).ok());
+  CHECK(stored["first"] == true);
+}
+
 TEST_CASE("migration 7: a turn's messages share a row; history reads old and new rows alike, from any seq", "[storage]") {
   TempDb db;
   db.CreateAtVersion(6);
