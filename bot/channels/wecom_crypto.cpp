@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <memory>
@@ -33,9 +32,12 @@ std::string WeComCrypto::Signature(const std::string& timestamp, const std::stri
   std::sort(parts.begin(), parts.end());
   std::string joined;
   for (const auto& p : parts) joined += p;
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
-  return Hex(digest, sizeof digest);
+  // Algorithms fetched once (see Sha256Hex): by name on every call they cost more than the work.
+  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(joined.data(), joined.size(), digest, &len, sha1 ? sha1 : EVP_sha1(), nullptr);
+  return Hex(digest, len);
 }
 
 bool WeComCrypto::Verify(const std::string& signature, const std::string& timestamp, const std::string& nonce,
@@ -51,6 +53,11 @@ struct CipherCtx {
   ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
 };
 
+const EVP_CIPHER* Aes256Cbc() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  return cipher ? cipher : EVP_aes_256_cbc();
+}
+
 }  // namespace
 
 std::optional<std::string> WeComCrypto::Decrypt(const std::string& encrypted, std::string* error) const {
@@ -61,7 +68,7 @@ std::optional<std::string> WeComCrypto::Decrypt(const std::string& encrypted, st
   std::string plain(cipher->size() + 16, '\0');
   int n1 = 0, n2 = 0;
   // Padding is WeCom's (to 32 bytes), not OpenSSL's (to 16): decrypt raw and unpad below.
-  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, key_.data(), key_.data()) != 1 ||
+  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, Aes256Cbc(), nullptr, key_.data(), key_.data()) != 1 ||
       EVP_CIPHER_CTX_set_padding(c.ctx, 0) != 1 ||
       EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(plain.data()), &n1,
                         reinterpret_cast<const unsigned char*>(cipher->data()), static_cast<int>(cipher->size())) != 1 ||
@@ -104,7 +111,7 @@ std::string WeComCrypto::Encrypt(const std::string& message, const std::string& 
   CipherCtx c;
   std::string cipher(plain.size() + 16, '\0');
   int n1 = 0, n2 = 0;
-  EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, key_.data(), key_.data());
+  EVP_EncryptInit_ex(c.ctx, Aes256Cbc(), nullptr, key_.data(), key_.data());
   EVP_CIPHER_CTX_set_padding(c.ctx, 0);
   EVP_EncryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(cipher.data()), &n1,
                     reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(plain.size()));
