@@ -60,9 +60,9 @@ struct Figures {
   double outbox_cpu_us = 0;  // of bot_cpu_us: its outbox threads' (delivering the Slack replies)
 };
 
-// CPU time a process has used so far, in microseconds (utime + stime of /proc/PID/stat).
-double CpuMicros(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// CPU time (utime + stime) in a /proc stat file, in microseconds.
+double StatCpuMicros(const std::string& stat_path) {
+  std::ifstream in(stat_path);
   std::string stat((std::istreambuf_iterator<char>(in)), {});
   const size_t close = stat.rfind(')');  // the command name may hold spaces
   if (close == std::string::npos) return 0;
@@ -76,6 +76,9 @@ double CpuMicros(pid_t pid) {
   return 1e6 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// CPU time a process has used so far.
+double CpuMicros(pid_t pid) { return StatCpuMicros("/proc/" + std::to_string(pid) + "/stat"); }
+
 // CPU time of the process's threads named `name` (the bot names its threads: rd-outbox, rd-commit, ...).
 double ThreadCpuMicros(pid_t pid, const std::string& name) {
   double total = 0;
@@ -84,19 +87,7 @@ double ThreadCpuMicros(pid_t pid, const std::string& name) {
     std::ifstream comm(task.path() / "comm");
     std::string n;
     std::getline(comm, n);
-    if (n != name) continue;
-    std::ifstream in(task.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string f;
-    long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-      if (i == 14) utime = std::atoll(f.c_str());
-      if (i == 15) stime = std::atoll(f.c_str());
-    }
-    total += 1e6 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    if (n == name) total += StatCpuMicros(task.path() / "stat");
   }
   return total;
 }

@@ -2,6 +2,18 @@
 
 namespace rd {
 
+WebhookIntake WebhookIntake::Answered(HttpResponse response) {
+  WebhookIntake in;
+  in.answer = std::move(response);
+  return in;
+}
+
+HttpResponse EmptyAcknowledgement() {
+  HttpResponse r;
+  r.content_type = "text/plain";
+  return r;
+}
+
 HttpResponse RunWebhookIntake(const WebhookIntake& in, ConversationService* service,
                               const std::function<HttpResponse(const InboundMessage&, const TurnOutcome&)>& render) {
   switch (in.kind) {

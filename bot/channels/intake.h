@@ -31,7 +31,13 @@ struct WebhookIntake {
   HttpResponse answer;
   InboundMessage message;
   std::vector<ChannelFile> files;
+
+  // kAnswer with `response`.
+  static WebhookIntake Answered(HttpResponse response);
 };
+
+// The platforms' "taken, nothing to say": 200 with an empty body.
+HttpResponse EmptyAcknowledgement();
 
 // Runs what `intake` asks for, one turn after the other on the calling thread (the router's path), and
 // returns the answer: `render` of the last turn; the first failed turn's when one fails (the platform

@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "bot/conversation_service.h"
 #include "bot/env.h"
@@ -64,29 +65,19 @@ std::string Unescape(std::string s) {
   return s;
 }
 
-bool Admit(const SlackSettings& settings, const httplib::Request& req, httplib::Response& res) {
+// The 401 for a request that is not Slack's (unsigned, forged, stale), logged; nothing when it is.
+std::optional<HttpResponse> Refusal(const SlackSettings& settings, const std::string& timestamp,
+                                    const std::string& signature, const std::string& body, int64_t now) {
   std::string error;
-  if (!VerifySlackRequest(settings.signing_secret, req.get_header_value("X-Slack-Request-Timestamp"), req.body,
-                          req.get_header_value("X-Slack-Signature"), SystemClock()->NowUnix(),
-                          settings.max_clock_skew_seconds, &error)) {
-    Log(LogLevel::kWarn, {{"event", "slack_refused"}, {"reason", error}});
-    SendError(res, 401, "bad_signature", error);
-    return false;
+  if (VerifySlackRequest(settings.signing_secret, timestamp, body, signature, now, settings.max_clock_skew_seconds,
+                         &error)) {
+    return std::nullopt;
   }
-  return true;
+  Log(LogLevel::kWarn, {{"event", "slack_refused"}, {"reason", error}});
+  return JsonError(401, "bad_signature", error);
 }
 
-WebhookIntake Answer(HttpResponse response) {
-  WebhookIntake in;
-  in.answer = std::move(response);
-  return in;
-}
-
-HttpResponse Acknowledged() {
-  HttpResponse r;
-  r.content_type = "text/plain";
-  return r;
-}
+WebhookIntake Answer(HttpResponse response) { return WebhookIntake::Answered(std::move(response)); }
 
 // The conversation key: a DM channel, or a thread in a shared channel ("C123/1700000000.000100").
 std::string ConversationKey(const json& event) {
@@ -102,12 +93,7 @@ std::string ConversationKey(const json& event) {
 
 WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string& timestamp, const std::string& signature,
                                const std::string& body_text, int64_t now) {
-  std::string error;
-  if (!VerifySlackRequest(settings.signing_secret, timestamp, body_text, signature, now, settings.max_clock_skew_seconds,
-                          &error)) {
-    Log(LogLevel::kWarn, {{"event", "slack_refused"}, {"reason", error}});
-    return Answer(JsonError(401, "bad_signature", error));
-  }
+  if (auto refusal = Refusal(settings, timestamp, signature, body_text, now)) return Answer(std::move(*refusal));
   json body = json::parse(body_text, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return Answer(JsonError(400, "malformed_json", "the body is not a JSON object"));
   const std::string type = body.value("type", "");
@@ -117,7 +103,7 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
     return Answer(std::move(r));
   }
   // An event type we do not handle: acknowledged, ignored.
-  if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) return Answer(Acknowledged());
+  if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) return Answer(EmptyAcknowledgement());
   const json& event = body["event"];
   const std::string etype = event.value("type", "");
   const std::string subtype = event.value("subtype", "");
@@ -125,11 +111,11 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
   if ((etype != "message" && etype != "app_mention") || event.contains("bot_id") ||
       (!settings.bot_user_id.empty() && event.value("user", "") == settings.bot_user_id) ||
       (!subtype.empty() && subtype != "file_share") || !event.contains("user")) {
-    return Answer(Acknowledged());
+    return Answer(EmptyAcknowledgement());
   }
   if (etype == "message" && event.value("channel_type", "") != "im" && event.value("channel", "").rfind('D', 0) != 0 &&
       !event.contains("thread_ts")) {
-    return Answer(Acknowledged());  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
+    return Answer(EmptyAcknowledgement());  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
   }
   WebhookIntake in;
   InboundMessage& m = in.message;
@@ -163,13 +149,13 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
     }
     return in;
   }
-  if (m.text.empty()) return Answer(Acknowledged());
+  if (m.text.empty()) return Answer(EmptyAcknowledgement());
   in.kind = WebhookIntake::Kind::kTurn;
   return in;
 }
 
 HttpResponse SlackAcknowledgement(const InboundMessage&, const TurnOutcome& out) {
-  if (out.status.ok()) return Acknowledged();
+  if (out.status.ok()) return EmptyAcknowledgement();
   // Not stored: a 5xx makes Slack retry the delivery, so nothing is lost.
   Log(LogLevel::kError, {{"event", "slack_turn_failed"}, {"error", out.status.message()}});
   return JsonError(503, "unavailable", "the message could not be stored");
@@ -185,7 +171,10 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
   });
 
   s.Post("/slack/interactivity", [settings, service](const httplib::Request& req, httplib::Response& res) {
-    if (!Admit(settings, req, res)) return;
+    if (auto refusal = Refusal(settings, req.get_header_value("X-Slack-Request-Timestamp"),
+                               req.get_header_value("X-Slack-Signature"), req.body, SystemClock()->NowUnix())) {
+      return SendResponse(res, *refusal);
+    }
     const std::string raw = req.has_param("payload") ? req.get_param_value("payload") : "";
     json payload = json::parse(raw, nullptr, false);
     if (payload.is_discarded() || !payload.is_object()) return SendError(res, 400, "malformed_payload", "payload is not JSON");

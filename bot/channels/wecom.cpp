@@ -56,17 +56,7 @@ std::string Cdata(const std::string& s) {
   return out;
 }
 
-WebhookIntake Answer(HttpResponse response) {
-  WebhookIntake in;
-  in.answer = std::move(response);
-  return in;
-}
-
-HttpResponse Empty() {
-  HttpResponse r;
-  r.content_type = "text/plain";
-  return r;
-}
+WebhookIntake Answer(HttpResponse response) { return WebhookIntake::Answered(std::move(response)); }
 
 }  // namespace
 
@@ -109,7 +99,7 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   const pugi::xml_node msg = inner.child("xml");
   const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
   // Events and types the bot does not handle: acknowledged, ignored.
-  if (from.empty() || (type != "text" && type != "image" && type != "file")) return Answer(Empty());
+  if (from.empty() || (type != "text" && type != "image" && type != "file")) return Answer(EmptyAcknowledgement());
   WebhookIntake in;
   InboundMessage& m = in.message;
   m.channel = "wecom";
@@ -119,7 +109,7 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   if (type == "text") {
     m.text = Field(msg, "Content");
     if (!IsValidUtf8(m.text)) return Answer(JsonError(400, "invalid_utf8", "Content is not valid UTF-8"));
-    if (Trim(m.text).empty()) return Answer(Empty());
+    if (Trim(m.text).empty()) return Answer(EmptyAcknowledgement());
     in.kind = WebhookIntake::Kind::kTurn;
     return in;
   }
@@ -152,7 +142,7 @@ HttpResponse WeComCallback::Reply(const InboundMessage& message, const TurnOutco
       }
     }
   }
-  if (text.empty()) return Empty();  // e.g. staff have the conversation: the bot is silent
+  if (text.empty()) return EmptyAcknowledgement();  // e.g. staff have the conversation: the bot is silent
   // The passive reply: the answer encrypted for WeCom, signed with a fresh timestamp and nonce.
   const std::string now = std::to_string(SystemClock()->NowUnix());
   const std::string reply = "<xml><ToUserName>" + Cdata(message.channel_user) + "</ToUserName><FromUserName>" +
