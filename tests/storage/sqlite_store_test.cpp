@@ -270,14 +270,14 @@ TEST_CASE("a platform user's conversation is found through the index, which hold
   sqlite3_close(raw);
   CHECK(detail.find("conversations_channel_user") != std::string::npos);
   CHECK(detail.find("TEMP B-TREE") == std::string::npos);
-  // A user's newer conversation is the one found.
-  TurnCommit newer = NewTurn("c-slack-2");
+  // A user's newer conversation is the one found (its id sorts first: the order is by creation).
+  TurnCommit newer = NewTurn("c-older-id");
   newer.conversation.channel = "slack";
   newer.conversation.channel_user = "D1";
   newer.conversation.created_at = newer.conversation.updated_at = 200;
   REQUIRE(s->CommitTurn(newer).ok());
   REQUIRE(s->FindConversationByChannelUser("slack", "D1", &found).ok());
-  CHECK(found.id == "c-slack-2");
+  CHECK(found.id == "c-older-id");
 }
 
 TEST_CASE("a turn commits the conversation, its messages, ticket and outbox together", "[storage]") {

@@ -352,6 +352,14 @@ TEST_CASE("Slack: messages still in the outbox when the bot is killed are delive
     Slack slack{*c};
     REQUIRE(slack.Say("hello, I need a refund") == 200);
     REQUIRE(Count(db, "SELECT count(*) FROM outbox") >= 1);
+    // The reply goes out at once (handed over by its commit): let the platform answer that attempt
+    // (503) before the kill. A request still unread when the platform comes back could be accepted
+    // from the dead process — a real second copy, at-least-once delivery, but not what this tests.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (fake.Calls("/api/chat.postMessage").empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(fake.Calls("/api/chat.postMessage").size() == 1);
     server.Kill(SIGKILL);
   }
   const int64_t queued = Count(db, "SELECT count(*) FROM outbox");
