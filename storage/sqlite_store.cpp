@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "storage/json_writer.h"
+#include "storage/wal_write_vfs.h"
 
 namespace rd {
 
@@ -199,7 +200,7 @@ class Connection {
   bool Open(const std::string& path, const SqliteOptions& opt, bool readonly, std::string* error) {
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                 SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, WalWriteVfsName()) != SQLITE_OK) {
       *error = "cannot open database " + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
       return false;
     }
