@@ -49,6 +49,16 @@ std::shared_ptr<const ConversationRecord> ConversationCache::Get(const std::stri
   return it == sh.records.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<const ConversationRecord> ConversationCache::Take(const std::string& id) {
+  Shard& sh = ShardFor(id);
+  std::lock_guard<std::mutex> l(sh.mu);
+  auto it = sh.records.find(id);
+  if (it == sh.records.end()) return nullptr;
+  std::shared_ptr<const ConversationRecord> record = std::move(it->second);
+  sh.records.erase(it);
+  return record;
+}
+
 void ConversationCache::Put(std::shared_ptr<const ConversationRecord> record) {
   Shard& sh = ShardFor(record->id);
   std::lock_guard<std::mutex> l(sh.mu);
@@ -196,9 +206,15 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     conv.channel = m.channel;
     conv.channel_user = m.channel_user;
   } else {
-    std::shared_ptr<const ConversationRecord> base;
-    if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
-    state = DialogStateFromJson(base->dialog);
+    // The turn holds the conversation's lock, so its record leaves the cache: the commit puts the new
+    // one back, and a turn that fails leaves the conversation to be read from the store again. When
+    // nobody else holds the old record (the staff API may), its dialog is moved, not copied.
+    std::shared_ptr<const ConversationRecord> base = cache_.Take(conversation_id);
+    if (!base) {
+      if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
+    }
+    state = DialogStateFromJson(base.use_count() == 1 ? std::move(const_cast<ConversationRecord&>(*base).dialog)
+                                                      : base->dialog);
     conv.id = base->id;
     conv.channel = base->channel;
     conv.channel_user = base->channel_user;

@@ -109,6 +109,8 @@ class ConversationCache {
  public:
   explicit ConversationCache(size_t capacity = 100000) : per_shard_(capacity / kShards + 1) {}
   std::shared_ptr<const ConversationRecord> Get(const std::string& id);
+  // Get, and the record leaves the cache: for a turn, which puts its new record back when it commits.
+  std::shared_ptr<const ConversationRecord> Take(const std::string& id);
   void Put(std::shared_ptr<const ConversationRecord> record);
   void Erase(const std::string& id);
   bool SessionToId(const std::string& session_hash, std::string* id);

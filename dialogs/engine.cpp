@@ -32,17 +32,17 @@ json ToJson(DialogState s) {
 
 // Reads members in place (find, not value()): value() copies each object and array it returns, and this
 // runs on every turn.
-DialogState DialogStateFromJson(const json& j) {
+DialogState DialogStateFromJson(json j) {
   DialogState s;
   if (!j.is_object()) return s;
-  const auto member = [&](const char* key) -> const json* {
+  const auto member = [&](const char* key) -> json* {
     auto it = j.find(key);
     return it == j.end() ? nullptr : &*it;
   };
   s.state = j.value("state", std::string(kStart));
   ParseLang(j.value("lang", std::string("en")), &s.lang);
   s.lang_known = j.value("lang_known", false);
-  if (const json* slots = member("slots"); slots && slots->is_object()) s.slots = *slots;
+  if (json* slots = member("slots"); slots && slots->is_object()) s.slots = std::move(*slots);
   s.pending = j.value("pending", "");
   if (const json* failures = member("failures"); failures && failures->is_object()) {
     for (const auto& [k, v] : failures->items()) s.failures[k] = v.get<int>();

@@ -42,9 +42,9 @@ struct DialogState {
   int64_t last_active = 0;                          // unix seconds of the last customer message
 };
 
-// By value: a caller done with its state moves it in, and the slots are not copied.
+// By value: a caller done with its state (or its stored tree) moves it in, and the slots are not copied.
 nlohmann::json ToJson(DialogState s);
-DialogState DialogStateFromJson(const nlohmann::json& j);
+DialogState DialogStateFromJson(nlohmann::json j);
 
 struct Reply {
   std::string text;

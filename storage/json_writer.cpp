@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace rd {
 
@@ -28,6 +29,19 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
+// Whether any of the 8 bytes at p is a control character, '"', '\\' or not ASCII (bit tricks on one
+// word: a zero byte in x shows as a high bit in (x - 0x01..01) & ~x & 0x80..80). Strings are mostly
+// plain text, and a byte at a time was a fifth of the bot's instructions spent writing JSON.
+bool NeedsEscapeIn8(const char* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  const auto has_zero_byte = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
+  return ((w & kHighs) | below_space | has_zero_byte(w ^ (kOnes * '"')) | has_zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string_view s, std::string* out) {
@@ -35,8 +49,9 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   size_t i = 0;
   while (i < s.size()) {
-    // Copy the run of bytes that need no escape at once.
+    // Copy the run of bytes that need no escape at once; eight at a time while none does.
     size_t run = i;
+    while (run + 8 <= s.size() && !NeedsEscapeIn8(s.data() + run)) run += 8;
     while (run < s.size()) {
       const unsigned char c = static_cast<unsigned char>(s[run]);
       if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;

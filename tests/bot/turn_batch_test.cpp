@@ -62,6 +62,22 @@ std::string Start(ConversationService& s) {
 
 }  // namespace
 
+TEST_CASE("the conversation cache: a turn takes its record out, and a reader holding it keeps it whole", "[batch]") {
+  ConversationCache cache;
+  auto record = std::make_shared<ConversationRecord>();
+  record->id = "cv_1";
+  record->dialog = {{"state", "collecting"}, {"slots", {{"payment_date", "2026-11-01"}}}};
+  cache.Put(record);
+  record.reset();
+  std::shared_ptr<const ConversationRecord> reader = cache.Get("cv_1");
+  std::shared_ptr<const ConversationRecord> taken = cache.Take("cv_1");
+  REQUIRE(taken);
+  CHECK(taken.use_count() == 2);  // the reader's: a turn copies the dialog then, it does not move it
+  CHECK(cache.Get("cv_1") == nullptr);  // the next reader goes to the store until the commit puts it back
+  CHECK(cache.Take("cv_1") == nullptr);
+  CHECK(reader->dialog["slots"]["payment_date"] == "2026-11-01");
+}
+
 TEST_CASE("a batch answers every turn after one commit, and a second turn of a conversation waits for the next batch", "[batch]") {
   Service env;
   const std::string a = Start(*env.service), b = Start(*env.service);

@@ -42,6 +42,22 @@ TEST_CASE("JsonWriter escapes control characters and replaces bytes that are not
   CHECK(back[1] == json::parse(json("ok \xff\xfe end").dump(-1, ' ', false, json::error_handler_t::replace)));
 }
 
+TEST_CASE("JsonWriter escapes a character wherever it sits in a long string (strings are scanned by words)", "[json_writer]") {
+  // Each character that needs care, at every offset of a 40-byte string: before, inside and after
+  // each 8-byte word, and in the tail shorter than a word.
+  const std::vector<std::string> specials = {"\"", "\\", "\n", std::string(1, '\x01'), std::string(1, '\x1f'),
+                                             "\x7f", "é", "退", "\xff"};
+  for (const std::string& special : specials) {
+    for (size_t at = 0; at <= 40; ++at) {
+      std::string text(40, 'a');
+      text.insert(at, special);
+      const json value = text;
+      INFO("special " << json(special).dump(-1, ' ', false, json::error_handler_t::replace) << " at " << at);
+      REQUIRE(JsonText(value) == value.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+  }
+}
+
 TEST_CASE("JsonWriter writes numbers JSON can hold", "[json_writer]") {
   JsonWriter w;
   w.BeginArray().Number(12.3456789).Number(0).Number(1e21).Number(NAN).Int(INT64_MIN).EndArray();
