@@ -1,5 +1,7 @@
 #include "bot/conversation_service.h"
 
+#include "storage/json_writer.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -160,9 +162,9 @@ TurnOutcome ConversationService::HandleWebMessage(const WebTurnRequest& request)
   InboundMessage m;
   std::string new_session;
   Status st = WebInbound(request, &m, &new_session);
-  if (!st.ok()) return {st, json(), false};
+  if (!st.ok()) return TurnOutcome::Of(st);
   TurnOutcome out = HandleMessage(m, new_session);
-  if (out.status.ok() && !request.session.empty()) out.response["session"] = request.session;
+  if (out.status.ok() && !request.session.empty()) AddSessionToAnswer(request.session, &out);
   return out;
 }
 
@@ -183,7 +185,7 @@ TurnOutcome ConversationService::HandleMessageLocked(const InboundMessage& m, co
   for (int attempt = 0; attempt < 3; ++attempt) {
     PreparedTurn turn;
     Status st = BuildTurn(m, conversation_id, new_session, started, &turn);
-    if (!st.ok()) return {st, json(), false};
+    if (!st.ok()) return TurnOutcome::Of(st);
     st = store_->CommitTurn(turn.commit);
     if (st.code() == Status::Code::kConflict && !create) {  // another writer moved it on: reload, redo
       cache_.Erase(conversation_id);
@@ -191,7 +193,7 @@ TurnOutcome ConversationService::HandleMessageLocked(const InboundMessage& m, co
     }
     return CompleteTurn(turn, st);
   }
-  return {Status::Conflict("the conversation kept changing; try again"), json(), false};
+  return TurnOutcome::Of(Status::Conflict("the conversation kept changing; try again"));
 }
 
 Status ConversationService::BuildTurn(const InboundMessage& m, const std::string& conversation_id,
@@ -253,12 +255,24 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     commit.ticket = std::move(ticket);
   }
 
-  json replies = json::array();
+  // The answer, written once as text: the web chat sends it as it is, other callers get its tree
+  // (CompleteTurn), a resend replays it from the store. Members in the order a tree writes them, so the
+  // text reads the same either way.
+  const std::string pending = result.state.pending;  // a copy: the state is moved out below
+  JsonWriter answer;
+  answer.BeginObject().Member("conversation_id", conversation_id).Key("pending_slot");
+  if (pending.empty()) answer.Null();
+  else answer.String(pending);
+  answer.Key("replies").BeginArray();
   for (Reply& r : result.replies) {
     if (ticket_id) ReplaceAll(&r.text, kTicketIdPlaceholder, *ticket_id);
-    json jr = {{"text", r.text}};
-    if (!r.quick_replies.empty()) jr["quick_replies"] = r.quick_replies;
-    replies.push_back(jr);
+    answer.BeginObject();
+    if (!r.quick_replies.empty()) {
+      answer.Key("quick_replies").BeginArray();
+      for (const std::string& q : r.quick_replies) answer.String(q);
+      answer.EndArray();
+    }
+    answer.Member("text", r.text).EndObject();
     MessageRecord rec;
     rec.author = r.author;
     rec.text = r.text;
@@ -267,14 +281,13 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     commit.replies.push_back(std::move(rec));
   }
 
-  const std::string pending = result.state.pending;  // a copy: the state is moved out below
-  json& response = turn->response;
-  response = {{"conversation_id", conversation_id},
-              {"state", result.state.state},
-              {"pending_slot", pending.empty() ? json(nullptr) : json(pending)},
-              {"replies", std::move(replies)}};
-  if (commit.ticket) response["ticket"] = commit.ticket->ticket;
-  if (create && !new_session.empty()) response["session"] = new_session;
+  answer.EndArray();
+  if (create && !new_session.empty()) answer.Member("session", new_session);
+  answer.Member("state", result.state.state);
+  if (commit.ticket) answer.Key("ticket").Value(commit.ticket->ticket);
+  answer.EndObject();
+  turn->response = answer.Take();
+  turn->answer_as_text = m.answer_as_text;
 
   conv.state = result.state.state;
   conv.assignee = create ? "" : assignee_before;
@@ -296,7 +309,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
   // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
   // just needs to know the message was taken.
-  if (!m.dedupe_key.empty() && m.store_response) commit.response = response;
+  if (!m.dedupe_key.empty() && m.store_response) commit.response = turn->response;
   return Status::Ok();
 }
 
@@ -304,15 +317,18 @@ TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& 
   TurnCommit& commit = turn.commit;
   const std::string conversation_id = commit.conversation.id;  // a copy: the record moves into the cache
   if (st.code() == Status::Code::kDuplicate && !turn.dedupe_key.empty()) {
-    json stored;
-    if (store_->FindDuplicate(turn.dedupe_key, &stored).ok()) {
+    TurnOutcome replay;
+    if (store_->FindDuplicate(turn.dedupe_key, &replay.response).ok()) {
       ProcessMetrics().CountTurn(0, true);
-      return {Status::Ok(), stored, true};
+      replay.duplicate = true;
+      replay.conversation_id = conversation_id;
+      if (turn.answer_as_text) replay.response_text = JsonText(std::exchange(replay.response, json()));
+      return replay;
     }
   }
   if (!st.ok()) {
     cache_.Erase(conversation_id);
-    return {st, json(), false};
+    return TurnOutcome::Of(st);
   }
   const bool create = commit.create;
   const int64_t now = commit.conversation.updated_at;
@@ -336,7 +352,21 @@ TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& 
     if (commit.ticket) line.Add("ticket_id", commit.ticket->id);
     if (LogEnabled(LogLevel::kDebug)) line.Add("text", turn.text);
   }
-  return {Status::Ok(), std::move(turn.response), false};
+  TurnOutcome out;
+  out.conversation_id = conversation_id;
+  if (turn.answer_as_text) out.response_text = std::move(turn.response);
+  else out.response = json::parse(turn.response);
+  return out;
+}
+
+void AddSessionToAnswer(const std::string& session, TurnOutcome* out) {
+  if (out->response_text.empty()) {
+    out->response["session"] = session;
+    return;
+  }
+  std::string member = ",\"session\":";
+  AppendJsonString(session, &member);
+  out->response_text.insert(out->response_text.size() - 1, member);  // before the closing brace
 }
 
 size_t ConversationService::StripeOf(const std::string& id) const {
@@ -366,9 +396,10 @@ TurnBatch::AddResult TurnBatch::Add(const WebTurnRequest& request, uint64_t tag,
   e.session = request.session;
   Status st = service_->WebInbound(request, &e.message, &e.new_session);
   if (!st.ok()) {
-    *answered = {st, json(), false};
+    *answered = TurnOutcome::Of(st);
     return AddResult::kAnswered;
   }
+  e.message.answer_as_text = true;  // the loop sends it as it is
   const std::string conversation_id =
       e.message.conversation_id.empty() ? service_->NewConversationId() : e.message.conversation_id;
   return AddLocked(std::move(e), conversation_id, started, answered);
@@ -392,7 +423,7 @@ TurnBatch::AddResult TurnBatch::AddChannel(const InboundMessage& message, uint64
       e.message.conversation_id = existing.id;
     } else if (st.code() != Status::Code::kNotFound) {
       user_lock.unlock();
-      *answered = {st, json(), false};
+      *answered = TurnOutcome::Of(st);
       return AddResult::kAnswered;
     }
   }
@@ -411,7 +442,7 @@ TurnBatch::AddResult TurnBatch::AddLocked(Entry e, const std::string& conversati
   Status st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
   if (!st.ok()) {
     service_->stripes_[e.stripe].unlock();
-    *answered = {st, json(), false};
+    *answered = TurnOutcome::Of(st);
     return AddResult::kAnswered;
   }
   entries_.push_back(std::move(e));
@@ -443,10 +474,9 @@ void TurnBatch::Commit(std::vector<Answer>* answers) {
     } else {
       out = service_->CompleteTurn(e.turn, statuses[i]);
     }
-    if (out.status.ok() && !e.session.empty()) out.response["session"] = e.session;
-    // A replayed Slack delivery has no stored answer (store_response false): nothing to learn from it.
-    if (!e.user_key.empty() && out.status.ok() && out.response.is_object() && out.response.contains("conversation_id")) {
-      service_->cache_.PutSession(e.user_key, out.response["conversation_id"].get<std::string>());
+    if (out.status.ok() && !e.session.empty()) AddSessionToAnswer(e.session, &out);
+    if (!e.user_key.empty() && out.status.ok() && !out.conversation_id.empty()) {
+      service_->cache_.PutSession(e.user_key, out.conversation_id);
     }
     answers->push_back({e.tag, std::move(out)});
   }
@@ -705,7 +735,7 @@ Status ConversationService::ChangeTicketStatus(const std::string& ticket_id, con
 TurnOutcome ConversationService::HandleWebUpload(const std::string& session, const AttachmentRecord& file) {
   std::string id;
   Status st = ResolveSessionId(session, &id);
-  if (!st.ok()) return {st, json(), false};
+  if (!st.ok()) return TurnOutcome::Of(st);
   json response;
   st = RunStaffEdit(id, [&](const ConversationRecord& before, DialogState& state, const DialogContext& ctx,
                             TurnCommit& commit) {
@@ -732,9 +762,9 @@ TurnOutcome ConversationService::HandleWebUpload(const std::string& session, con
                 {"attachment", {{"name", file.name}, {"sha256", file.sha256}, {"size", file.size}}}};
     return Status::Ok();
   });
-  if (!st.ok()) return {st, json(), false};
+  if (!st.ok()) return TurnOutcome::Of(st);
   response["session"] = session;
-  return {Status::Ok(), response, false};
+  return TurnOutcome::Of(Status::Ok(), std::move(response));
 }
 
 Status ConversationService::StaffView(const std::string& id, json* out) {
@@ -787,7 +817,7 @@ TurnOutcome ConversationService::HandleChannelMessage(InboundMessage m) {
     ConversationRecord existing;
     Status st = store_->FindConversationByChannelUser(m.channel, m.channel_user, &existing);
     if (st.ok()) m.conversation_id = existing.id;
-    else if (st.code() != Status::Code::kNotFound) return {st, json(), false};
+    else if (st.code() != Status::Code::kNotFound) return TurnOutcome::Of(st);
   }
   TurnOutcome out = HandleMessage(m);
   // A replayed Slack delivery has no stored answer (store_response false): nothing to learn from it.
@@ -801,7 +831,7 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
                                                    const std::optional<OutboxRecord>& download) {
   if (!m.dedupe_key.empty()) {
     json stored;
-    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return TurnOutcome::Of(Status::Ok(), std::move(stored), true);
   }
   std::string id;
   {
@@ -820,11 +850,11 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
       if (id.empty()) {  // a replayed Slack delivery (no stored answer): the conversation exists by now
         ConversationRecord created;
         Status found = store_->FindConversationByChannelUser(m.channel, m.channel_user, &created);
-        if (!found.ok()) return {found, json(), false};
+        if (!found.ok()) return TurnOutcome::Of(found);
         id = created.id;
       }
     } else if (!st.ok()) {
-      return {st, json(), false};
+      return TurnOutcome::Of(st);
     } else {
       id = existing.id;
     }
@@ -842,7 +872,7 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
     json replies = json::array();
     for (const Reply& reply : r.replies) replies.push_back({{"text", reply.text}});
     response = {{"conversation_id", before.id}, {"state", state.state}, {"replies", replies}};
-    if (!m.dedupe_key.empty()) commit.response = response;
+    if (!m.dedupe_key.empty()) commit.response = JsonText(response);
     if (m.replies_via_outbox) {
       commit.outbox = ChannelOutbox(before, commit.replies, state.pending, "reply:" + m.dedupe_key + ":");
     }
@@ -858,10 +888,10 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
   });
   if (st.code() == Status::Code::kDuplicate && !m.dedupe_key.empty()) {
     json stored;
-    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return {Status::Ok(), stored, true};
+    if (store_->FindDuplicate(m.dedupe_key, &stored).ok()) return TurnOutcome::Of(Status::Ok(), std::move(stored), true);
   }
-  if (!st.ok()) return {st, json(), false};
-  return {Status::Ok(), response, false};
+  if (!st.ok()) return TurnOutcome::Of(st);
+  return TurnOutcome::Of(Status::Ok(), std::move(response));
 }
 
 Status ConversationService::RecordDownloadedFile(const std::string& id, const std::string& name,

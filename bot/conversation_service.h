@@ -70,6 +70,9 @@ struct InboundMessage {
   // web API's body, WeCom's passive reply).
   bool replies_via_outbox = false;
   bool store_response = true;  // keep the answer for a resend to replay (false: Slack, answered by the outbox)
+  // The caller only sends the answer on: it gets TurnOutcome::response_text, no tree (the web chat's
+  // batches, where building, writing and freeing the tree cost a tenth of the turn).
+  bool answer_as_text = false;
 };
 
 // A message to the web chat API (POST /api/chat). `session` empty starts a conversation.
@@ -84,7 +87,20 @@ struct TurnOutcome {
   Status status;          // NotFound: unknown conversation; IoError: storage failed
   nlohmann::json response;  // the API answer: session?, conversation_id, state, pending_slot, replies, ticket?
   bool duplicate = false;   // a replay of an earlier delivery; nothing changed
+  std::string response_text;  // instead of `response`, its JSON text, when the message was answer_as_text
+  std::string conversation_id;  // of a turn that ran or was replayed
+
+  static TurnOutcome Of(Status status, nlohmann::json response = nullptr, bool duplicate = false) {
+    TurnOutcome out;
+    out.status = std::move(status);
+    out.response = std::move(response);
+    out.duplicate = duplicate;
+    return out;
+  }
 };
+
+// Adds "session" to an answer: to the tree, or at the end of its JSON text.
+void AddSessionToAnswer(const std::string& session, TurnOutcome* out);
 
 // A conversation's lock. Unlike std::mutex it may be released by another thread than the one that
 // took it: an event loop locks the turns of a batch and the thread that commits the batch releases them.
@@ -186,7 +202,8 @@ class ConversationService {
   // A turn the engine has decided and nothing has written yet.
   struct PreparedTurn {
     TurnCommit commit;
-    nlohmann::json response;
+    std::string response;  // the answer's JSON text
+    bool answer_as_text = false;
     std::string channel;
     std::string dedupe_key;
     std::string state_before;

@@ -165,6 +165,7 @@ class TurnRoute : public BatchRoute {
       }
       w.message = std::move(intake.message);
       if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
+      if (w.pending.source == Source::kSlack) w.message.answer_as_text = true;  // acknowledged empty: no tree needed
     }
     return TryAdd(std::move(w), response) ? Taken::kAnswered : Taken::kKept;
   }
@@ -294,13 +295,11 @@ class TurnRoute : public BatchRoute {
       return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), p, "");
     }
     HttpResponse r;
-    r.body = JsonText(out.response);
+    r.body = out.response_text.empty() ? JsonText(out.response) : std::move(out.response_text);
     return Finish(std::move(r), p, ConversationOf(out));
   }
 
-  static std::string ConversationOf(const TurnOutcome& out) {
-    return out.status.ok() && out.response.is_object() ? out.response.value("conversation_id", "") : "";
-  }
+  static std::string ConversationOf(const TurnOutcome& out) { return out.status.ok() ? out.conversation_id : ""; }
 
   // The headers every route carries (the widget's also CORS), the request's log line and count.
   static HttpResponse Finish(HttpResponse r, const Pending& p, const std::string& conversation_id) {

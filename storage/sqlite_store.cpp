@@ -894,7 +894,7 @@ class SqliteStore : public Store {
 
   // A row: `m` at `seq`, and `more` (messages of the same turn, following it) when not empty.
   Status InsertMessage(const std::string& conv, const MessageRecord& m, int64_t seq, const std::string& dedupe,
-                       const json& response, const std::string& more) {
+                       const std::string& response, const std::string& more) {
     sqlite3_stmt* s = writer_.Prepare(
         "INSERT INTO messages(conversation_id, seq, author, text, quick_replies, at, dedupe_key, response, more) "
         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -906,7 +906,7 @@ class SqliteStore : public Store {
     if (m.quick_replies.is_array() && !m.quick_replies.empty()) BindText(s, 5, JsonText(m.quick_replies));
     sqlite3_bind_int64(s, 6, m.at);
     BindTextOrNull(s, 7, dedupe);
-    if (!response.is_null()) BindText(s, 8, JsonText(response));
+    if (!response.empty()) BindText(s, 8, response);
     if (!more.empty()) BindText(s, 9, more);
     return Step(s);
   }
@@ -956,7 +956,7 @@ class SqliteStore : public Store {
       st = InsertMessage(c.id, t.inbound, seq + 1, t.dedupe_key, t.response,
                          MoreOf(t.replies.begin(), t.replies.end(), t.inbound.at));
     } else if (!t.replies.empty()) {
-      st = InsertMessage(c.id, t.replies.front(), seq + 1, "", json(),
+      st = InsertMessage(c.id, t.replies.front(), seq + 1, "", "",
                          MoreOf(t.replies.begin() + 1, t.replies.end(), t.replies.front().at));
     }
     if (!st.ok()) return st;

@@ -111,7 +111,7 @@ struct TurnCommit {
   std::string session_hash;         // with create: SHA-256 of the session secret
   MessageRecord inbound;            // customer (or staff) message; author empty: none (a staff action)
   std::string dedupe_key;           // empty: no dedupe
-  nlohmann::json response;          // the API answer of this turn, replayed for a duplicate
+  std::string response;             // the API answer's JSON text, replayed for a duplicate; empty: none kept
   std::vector<MessageRecord> replies;
   std::optional<TicketRecord> ticket;         // a new ticket
   std::optional<TicketRecord> ticket_update;  // an existing ticket's new status and body

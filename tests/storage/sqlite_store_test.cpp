@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "storage/json_writer.h"
 #include "storage/sqlite_store.h"
 
 namespace rd {
@@ -72,7 +73,7 @@ TurnCommit NewTurn(const std::string& id, const std::string& dedupe = "") {
   t.conversation = {id, "web", "", "collecting", "payment_date", json{{"state", "collecting"}}, 0, 0, 100, 100, "", 0};
   t.inbound = {0, "customer", "hello", nullptr, 100};
   t.dedupe_key = dedupe;
-  t.response = {{"replies", json::array({{{"text", "hi"}}})}};
+  t.response = R"({"replies":[{"text":"hi"}]})";
   t.replies.push_back({0, "bot", "hi", json::array({"a", "b"}), 100});
   return t;
 }
@@ -83,7 +84,7 @@ TurnCommit NextTurn(const ConversationRecord& c, const std::string& text, const 
   t.conversation.updated_at = c.updated_at + 1;
   t.inbound = {0, "customer", text, nullptr, c.updated_at + 1};
   t.dedupe_key = dedupe;
-  t.response = {{"echo", text}};
+  t.response = JsonText(json{{"echo", text}});
   t.replies.push_back({0, "bot", "re: " + text, nullptr, c.updated_at + 1});
   return t;
 }
