@@ -244,11 +244,11 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
 
   TurnCommit& commit = turn->commit;
   std::optional<std::string> ticket_id;
-  for (const Effect& e : result.effects) {
+  for (Effect& e : result.effects) {
     if (e.kind == Effect::Kind::kHandOff) turn->handed_off = true;
     if (e.kind != Effect::Kind::kFileTicket) continue;
     TicketRecord ticket;
-    Status st = MakeTicket(e, conv, result.state, ctx, &ticket);
+    Status st = MakeTicket(std::move(e), conv, result.state, ctx, &ticket);
     if (!st.ok()) return st;
     ticket_id = ticket.id;
     result.state.ticket_id = ticket.id;
@@ -498,12 +498,13 @@ DialogContext ConversationService::ContextFor(const Knowledge& knowledge, int64_
   return ctx;
 }
 
-Status ConversationService::MakeTicket(const Effect& e, const ConversationRecord& conv, const DialogState& state,
+Status ConversationService::MakeTicket(Effect e, const ConversationRecord& conv, const DialogState& state,
                                        const DialogContext& ctx, TicketRecord* out) {
   std::string id;
   Status st = store_->AllocateTicketId(Compact(ctx.today), &id);
   if (!st.ok()) return st;
-  json contact = e.claim.value("contact", json::object());
+  json& claim = e.claim;  // the effect's last use: its parts move into the ticket
+  json contact = claim.contains("contact") ? std::move(claim["contact"]) : json::object();
   contact["channel"] = conv.channel;
   if (!conv.channel_user.empty()) contact["channel_user"] = conv.channel_user;
   json ticket = {{"id", id},
@@ -512,14 +513,14 @@ Status ConversationService::MakeTicket(const Effect& e, const ConversationRecord
                  {"created_at", FormatTimestampUtc(ctx.now)},
                  {"status", "open"},
                  {"lang", LangCode(state.lang)},
-                 {"payment_date", e.claim["payment_date"]},
-                 {"activation_date", e.claim["activation_date"]},
-                 {"problems", e.claim["problems"]},
-                 {"evidence", e.claim["evidence"]},
-                 {"contact", contact},
-                 {"assessment", e.assessment}};
+                 {"payment_date", std::move(claim["payment_date"])},
+                 {"activation_date", std::move(claim["activation_date"])},
+                 {"problems", std::move(claim["problems"])},
+                 {"evidence", std::move(claim["evidence"])},
+                 {"contact", std::move(contact)},
+                 {"assessment", std::move(e.assessment)}};
   for (const char* optional : {"billing_model", "amount_paid", "currency", "traffic_used_pct"}) {
-    if (e.claim.contains(optional)) ticket[optional] = e.claim[optional];
+    if (claim.contains(optional)) ticket[optional] = std::move(claim[optional]);
   }
   *out = TicketRecord{id, conv.id, "open", std::move(ticket)};
   return Status::Ok();
@@ -678,10 +679,10 @@ Status ConversationService::FileByStaff(const std::string& id, const std::string
       return Status::Conflict("the claim is filed already as " + state.ticket_id);
     }
     StepResult r = ApplyStaffAction(state, {StaffAction::Kind::kFile, staff}, ctx);
-    for (const Effect& e : r.effects) {
+    for (Effect& e : r.effects) {
       if (e.kind != Effect::Kind::kFileTicket) continue;
       TicketRecord ticket;
-      st = MakeTicket(e, before, r.state, ctx, &ticket);
+      st = MakeTicket(std::move(e), before, r.state, ctx, &ticket);
       if (!st.ok()) return st;
       ticket.ticket["filed_by"] = staff;
       r.state.ticket_id = ticket.id;

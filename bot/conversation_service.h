@@ -237,8 +237,8 @@ class ConversationService {
   Status HolderAction(const std::string& conversation_id, const std::string& staff, const StaffAction& action,
                       const std::string& assignee_after);
   DialogContext ContextFor(const Knowledge& knowledge, int64_t now, const InboundMessage* message);
-  // The ticket for a kFileTicket effect (allocates its id).
-  Status MakeTicket(const Effect& effect, const ConversationRecord& conv, const DialogState& state,
+  // The ticket for a kFileTicket effect (allocates its id); the effect's claim moves into it.
+  Status MakeTicket(Effect effect, const ConversationRecord& conv, const DialogState& state,
                     const DialogContext& ctx, TicketRecord* out);
 
   ConversationLock& LockFor(const std::string& conversation_id);
