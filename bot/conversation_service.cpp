@@ -287,6 +287,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   if (commit.ticket) answer.Key("ticket").Value(commit.ticket->ticket);
   answer.EndObject();
   turn->response = answer.Take();
+  turn->replies = std::move(result.replies);
   turn->answer_as_text = m.answer_as_text;
 
   conv.state = result.state.state;
@@ -354,6 +355,7 @@ TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& 
   }
   TurnOutcome out;
   out.conversation_id = conversation_id;
+  out.replies = std::move(turn.replies);
   if (turn.answer_as_text) out.response_text = std::move(turn.response);
   else out.response = json::parse(turn.response);
   return out;

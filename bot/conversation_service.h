@@ -89,6 +89,7 @@ struct TurnOutcome {
   bool duplicate = false;   // a replay of an earlier delivery; nothing changed
   std::string response_text;  // instead of `response`, its JSON text, when the message was answer_as_text
   std::string conversation_id;  // of a turn that ran or was replayed
+  std::vector<Reply> replies;   // what the bot said, for a channel that formats it itself; empty for a replay
 
   static TurnOutcome Of(Status status, nlohmann::json response = nullptr, bool duplicate = false) {
     TurnOutcome out;
@@ -204,6 +205,7 @@ class ConversationService {
     TurnCommit commit;
     std::string response;  // the answer's JSON text
     bool answer_as_text = false;
+    std::vector<Reply> replies;
     std::string channel;
     std::string dedupe_key;
     std::string state_before;

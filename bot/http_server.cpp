@@ -165,7 +165,7 @@ class TurnRoute : public BatchRoute {
       }
       w.message = std::move(intake.message);
       if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
-      if (w.pending.source == Source::kSlack) w.message.answer_as_text = true;  // acknowledged empty: no tree needed
+      w.message.answer_as_text = true;  // Slack is acknowledged empty, WeCom's passive reply reads `replies`
     }
     return TryAdd(std::move(w), response) ? Taken::kAnswered : Taken::kKept;
   }

@@ -134,11 +134,16 @@ HttpResponse WeComCallback::Reply(const InboundMessage& message, const TurnOutco
     return JsonError(503, "unavailable", "the message could not be stored");
   }
   std::string text;
-  if (out.response.is_object()) {
-    if (auto replies = out.response.find("replies"); replies != out.response.end() && replies->is_array()) {
-      for (const auto& r : *replies) {
-        text += (text.empty() ? "" : "\n\n") + r.value("text", "");
-        for (const auto& q : r.value("quick_replies", json::array())) text += "\n· " + q.get<std::string>();
+  const auto add = [&text](const std::string& reply, const std::vector<std::string>& quick_replies) {
+    text += (text.empty() ? "" : "\n\n") + reply;
+    for (const std::string& q : quick_replies) text += "\n· " + q;
+  };
+  for (const rd::Reply& r : out.replies) add(r.text, r.quick_replies);
+  if (out.replies.empty()) {  // a replay, or a file's turn: the replies are in the answer
+    const json answer = out.response_text.empty() ? out.response : json::parse(out.response_text, nullptr, false);
+    if (answer.is_object()) {
+      if (auto replies = answer.find("replies"); replies != answer.end() && replies->is_array()) {
+        for (const auto& r : *replies) add(r.value("text", ""), r.value("quick_replies", std::vector<std::string>{}));
       }
     }
   }
