@@ -215,8 +215,10 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     if (!base) {
       if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
     }
-    state = DialogStateFromJson(base.use_count() == 1 ? std::move(const_cast<ConversationRecord&>(*base).dialog)
-                                                      : base->dialog);
+    const bool sole_owner = base.use_count() == 1;
+    // A reader that let go of the record did so with a release; its reads happen before our move.
+    if (sole_owner) std::atomic_thread_fence(std::memory_order_acquire);
+    state = DialogStateFromJson(sole_owner ? std::move(const_cast<ConversationRecord&>(*base).dialog) : base->dialog);
     conv.id = base->id;
     conv.channel = base->channel;
     conv.channel_user = base->channel_user;
