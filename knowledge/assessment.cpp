@@ -105,10 +105,17 @@ json AssessClaim(const json& claim, const Policy& policy, Date today) {
     a["within_window"] = nullptr;
   }
 
+  // Members read in place: value() copies the arrays and objects it returns.
+  static const json kNoArray = json::array(), kNoObject = json::object();
+  const auto member = [](const json& j, const char* key, const json& fallback) -> const json& {
+    if (!j.is_object()) return fallback;
+    auto it = j.find(key);
+    return it == j.end() || it->type() != fallback.type() ? fallback : *it;
+  };
   json grounds = json::array();
-  for (const auto& p : claim.value("problems", json::array())) {
+  for (const auto& p : member(claim, "problems", kNoArray)) {
     const std::string category = p.value("category", "");
-    const json m = p.value("metrics", json::object());
+    const json& m = member(p, "metrics", kNoObject);
     if (category == "availability" && m.contains("availability_pct") &&
         m["availability_pct"].get<double>() < policy.availability_pct_min) {
       grounds.push_back({{"ground", "quality_below_promise"}, {"metric", "availability_pct"},
@@ -129,7 +136,7 @@ json AssessClaim(const json& claim, const Policy& policy, Date today) {
   a["grounds"] = grounds;
 
   json missing = json::array();
-  const json evidence = claim.value("evidence", json::array());
+  const json& evidence = member(claim, "evidence", kNoArray);
   for (const auto& type : policy.expected_evidence) {
     bool have = std::any_of(evidence.begin(), evidence.end(),
                             [&](const json& e) { return e.value("type", "") == type; });
