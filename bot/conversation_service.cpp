@@ -265,6 +265,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   answer.BeginObject().Member("conversation_id", conversation_id).Key("pending_slot");
   if (pending.empty()) answer.Null();
   else answer.String(pending);
+  const size_t replies_begin = answer.text().size();
   answer.Key("replies").BeginArray();
   for (Reply& r : result.replies) {
     if (ticket_id) ReplaceAll(&r.text, kTicketIdPlaceholder, *ticket_id);
@@ -284,6 +285,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   }
 
   answer.EndArray();
+  const size_t replies_end = answer.text().size();
   if (create && !new_session.empty()) answer.Member("session", new_session);
   answer.Member("state", result.state.state);
   if (commit.ticket) answer.Key("ticket").Value(commit.ticket->ticket);
@@ -312,7 +314,11 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
   // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
   // just needs to know the message was taken.
-  if (!m.dedupe_key.empty() && m.store_response) commit.response = turn->response;
+  if (!m.dedupe_key.empty() && m.store_response) {
+    // Stored without its replies (",\"replies\":[…]"): the message row holds them, and a resend's
+    // answer gets them back from there (Store::FindDuplicate). A third less to write per turn.
+    commit.response = turn->response.substr(0, replies_begin) + turn->response.substr(replies_end);
+  }
   return Status::Ok();
 }
 

@@ -308,7 +308,7 @@ class SqliteStore : public Store {
 
   Status FindDuplicate(const std::string& key, json* response) override {
     return WithReader([&](Connection& c) -> Status {
-      sqlite3_stmt* s = c.Prepare("SELECT response FROM messages WHERE dedupe_key = ?");
+      sqlite3_stmt* s = c.Prepare("SELECT response, more, at FROM messages WHERE dedupe_key = ?");
       if (!s) return Status::IoError(c.Error());
       StmtGuard g{s};
       BindText(s, 1, key);
@@ -316,6 +316,20 @@ class SqliteStore : public Store {
       if (rc == SQLITE_DONE) return Status::NotFound("no message with that key");
       if (rc != SQLITE_ROW) return Status::IoError(c.Error());
       *response = json::parse(ColumnText(s, 0), nullptr, false);
+      if (response->is_object() && !response->contains("replies")) {
+        // Stored without them: the replies are the row's messages after the customer's.
+        json replies = json::array();
+        const json more = json::parse(ColumnText(s, 1), nullptr, false);
+        if (more.is_array()) {
+          for (const json& j : more) {
+            MessageRecord m = FollowingMessage(j, 0, sqlite3_column_int64(s, 2));
+            json reply = {{"text", m.text}};
+            if (m.quick_replies.is_array() && !m.quick_replies.empty()) reply["quick_replies"] = m.quick_replies;
+            replies.push_back(std::move(reply));
+          }
+        }
+        (*response)["replies"] = std::move(replies);
+      }
       return Status::Ok();
     });
   }
