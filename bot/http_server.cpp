@@ -80,31 +80,86 @@ class MemoryStream : public httplib::Stream {
   int port_;
 };
 
+namespace {
+
+// The chat request's members, taken as the parser meets them: no tree is built for a body whose four
+// strings are all a turn needs (the tree was 2.6 % of the bot's CPU). Other members are skipped; a
+// member given twice counts as its last value, as in a tree.
+class ChatRequestReader : public nlohmann::json_sax<json> {
+ public:
+  struct Member {
+    bool given = false;  // present and not null
+    bool is_string = false;
+    std::string value;
+  };
+  Member text, session, client_message_id, lang;
+  bool is_object = false;
+
+  bool null() override { return Scalar(nullptr, false); }
+  bool boolean(bool) override { return Scalar(nullptr, true); }
+  bool number_integer(number_integer_t) override { return Scalar(nullptr, true); }
+  bool number_unsigned(number_unsigned_t) override { return Scalar(nullptr, true); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(nullptr, true); }
+  bool string(string_t& s) override { return Scalar(&s, true); }
+  bool binary(binary_t&) override { return Scalar(nullptr, true); }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool end_object() override { --depth_; return true; }
+  bool end_array() override { --depth_; return true; }
+  bool key(string_t& k) override {
+    if (depth_ == 1) next_ = k == "text" ? &text : k == "session" ? &session : k == "client_message_id" ? &client_message_id
+                          : k == "lang" ? &lang : nullptr;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  // A value at the top level of the object goes to the member its key named (if one of ours).
+  bool Scalar(std::string* s, bool given) {
+    if (depth_ == 1 && next_) {
+      next_->given = given;
+      next_->is_string = s != nullptr;
+      next_->value = s ? std::move(*s) : std::string();
+      next_ = nullptr;
+    }
+    return true;
+  }
+  bool Open(bool object) {
+    if (depth_ == 0) is_object = object;
+    Scalar(nullptr, true);  // an object or array as one of our members: given, not a string
+    ++depth_;
+    return true;
+  }
+  int depth_ = 0;
+  Member* next_ = nullptr;
+};
+
+}  // namespace
+
 // POST /api/chat's body → the turn it asks for, or the 400 that says what is wrong with it.
 std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurnRequest* request) {
   if (!IsValidUtf8(text_body)) return JsonError(400, "invalid_utf8", "the body is not valid UTF-8");
-  json body = json::parse(text_body, nullptr, false);
-  if (body.is_discarded()) return JsonError(400, "malformed_json", "the body is not valid JSON");
-  if (!body.is_object()) return JsonError(400, "malformed_json", "the body must be a JSON object");
-  auto text = body.find("text");
-  if (text == body.end() || !text->is_string()) return JsonError(400, "missing_text", "\"text\" (a string) is required");
-  request->text = text->get<std::string>();
+  ChatRequestReader body;
+  if (!json::sax_parse(text_body, &body)) return JsonError(400, "malformed_json", "the body is not valid JSON");
+  if (!body.is_object) return JsonError(400, "malformed_json", "the body must be a JSON object");
+  if (!body.text.is_string) return JsonError(400, "missing_text", "\"text\" (a string) is required");
+  request->text = std::move(body.text.value);
   if (Trim(request->text).empty()) return JsonError(400, "empty_text", "\"text\" must not be empty");
-  if (auto session = body.find("session"); session != body.end() && !session->is_null()) {
-    if (!session->is_string()) return JsonError(400, "bad_session", "\"session\" must be a string");
-    request->session = session->get<std::string>();
+  if (body.session.given) {
+    if (!body.session.is_string) return JsonError(400, "bad_session", "\"session\" must be a string");
+    request->session = std::move(body.session.value);
     if (request->session.empty()) return JsonError(400, "bad_session", "\"session\" must not be empty");
   }
-  if (auto cmid = body.find("client_message_id"); cmid != body.end() && !cmid->is_null()) {
-    if (!cmid->is_string() || cmid->get_ref<const std::string&>().size() > 128)
+  if (body.client_message_id.given) {
+    if (!body.client_message_id.is_string || body.client_message_id.value.size() > 128)
       return JsonError(400, "bad_client_message_id", "\"client_message_id\" must be a string of at most 128 characters");
-    request->client_message_id = cmid->get<std::string>();
+    request->client_message_id = std::move(body.client_message_id.value);
   }
-  if (auto lang = body.find("lang"); lang != body.end() && !lang->is_null()) {
+  if (body.lang.given) {
     Lang l;
-    if (!lang->is_string() || !ParseLang(lang->get<std::string>(), &l))
+    if (!body.lang.is_string || !ParseLang(body.lang.value, &l))
       return JsonError(400, "bad_lang", "\"lang\" must be \"zh\" or \"en\"");
-    request->lang_hint = lang->get<std::string>();
+    request->lang_hint = std::move(body.lang.value);
   }
   return std::nullopt;
 }

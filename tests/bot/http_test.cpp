@@ -177,6 +177,10 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[http]") {
       {"not an object", "[\"hi\"]", 400, "malformed_json"},
       {"missing text", "{\"session\": \"" + w.session + "\"}", 400, "missing_text"},
       {"text not a string", "{\"text\": 42}", 400, "missing_text"},
+      {"text an object", "{\"text\": {\"text\": \"hi\"}}", 400, "missing_text"},
+      {"text given twice, the last not a string", "{\"text\": \"hi\", \"text\": [\"hi\"]}", 400, "missing_text"},
+      {"trailing garbage", "{\"text\": \"hi\"} x", 400, "malformed_json"},
+      {"client_message_id not a string", "{\"text\": \"hi\", \"client_message_id\": 5}", 400, "bad_client_message_id"},
       {"empty text", "{\"text\": \"\", \"session\": \"" + w.session + "\"}", 400, "empty_text"},
       {"blank text", "{\"text\": \"  \\n \", \"session\": \"" + w.session + "\"}", 400, "empty_text"},
       {"invalid UTF-8", "{\"text\": \"caf\xc3\x28 \xff\", \"session\": \"" + w.session + "\"}", 400, "invalid_utf8"},
@@ -195,8 +199,10 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[http]") {
     CHECK(r.body["message"].is_string());
   }
   CHECK(Snapshot(dir.File("rd.sqlite3")) == before);
-  // The conversation goes on as if nothing happened.
-  ChatReply ok = PostChat(*c, {{"session", w.session}, {"text", "2026-11-01"}});
+  // The conversation goes on as if nothing happened; members it does not know are skipped, even when
+  // they hold one named like its own.
+  ChatReply ok = PostRaw(*c, "{\"extra\": {\"text\": 5, \"session\": [1]}, \"session\": \"" + w.session +
+                                  "\", \"text\": \"2026-11-01\", \"lang\": null}");
   CHECK(ok.status == 200);
   CHECK(ok.body["pending_slot"] == "activation_date");
 }
