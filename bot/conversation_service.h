@@ -70,8 +70,9 @@ struct InboundMessage {
   // web API's body, WeCom's passive reply).
   bool replies_via_outbox = false;
   bool store_response = true;  // keep the answer for a resend to replay (false: Slack, answered by the outbox)
-  // The caller only sends the answer on: it gets TurnOutcome::response_text, no tree (the web chat's
-  // batches, where building, writing and freeing the tree cost a tenth of the turn).
+  // The caller has no use for the answer's tree: it gets TurnOutcome::response_text (and `replies`)
+  // instead (the loop's batches: web chat, Slack, WeCom; building, writing and freeing the tree cost a
+  // tenth of a turn).
   bool answer_as_text = false;
 };
 

@@ -2,8 +2,9 @@
 // the chat answer, log lines, the chat.postMessage body), where nlohmann's dump — or building a tree
 // first — cost more than the text it became. Here because the store is its lowest user.
 // The caller keeps the structure right: Begin/End pairs, and Key() before each member of an object.
-// A string that is not valid UTF-8 has each bad byte replaced by U+FFFD, as nlohmann's
-// error_handler_t::replace does, so the output always parses.
+// A string that is not valid UTF-8 has each bad byte replaced by U+FFFD, so the output always parses
+// (nlohmann's error_handler_t::replace does the same, except that it replaces a sequence cut short with
+// one U+FFFD where this writes one per byte).
 #pragma once
 
 #include <cstdint>
