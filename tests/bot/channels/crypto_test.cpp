@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "bot/channels/platform.h"
 #include "bot/channels/slack.h"
@@ -47,6 +50,31 @@ TEST_CASE("Slack: the official signature example verifies; one changed byte, a s
   CHECK(error.find("stale") != std::string::npos);
   CHECK(!VerifySlackRequest(kSlackSecret, "", kSlackBody, kSlackSignature, 1531420618, 300, &error));
   CHECK(!VerifySlackRequest(kSlackSecret, "1531420618x", kSlackBody, kSlackSignature, 1531420618, 300, &error));
+}
+
+// The key is derived once per thread and secret: a signature under another secret in between, or on
+// another thread, must not leave the official example signed with the wrong key.
+TEST_CASE("Slack: signatures under different secrets and threads never mix their keys", "[slack][conformance]") {
+  const std::string other = SlackSignature("another-signing-secret", "1531420618", kSlackBody);
+  CHECK(other.size() == std::string(kSlackSignature).size());
+  CHECK(other != kSlackSignature);
+  CHECK(SlackSignature(kSlackSecret, "1531420618", kSlackBody) == kSlackSignature);
+  CHECK(SlackSignature("another-signing-secret", "1531420618", kSlackBody) == other);
+  CHECK(SlackSignature(kSlackSecret, "1531420618", kSlackBody) == kSlackSignature);  // the first key again
+  std::vector<std::string> on_threads(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < on_threads.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int n = 0; n < 50; ++n) {
+        const bool ours = (n + i) % 2 == 0;
+        const std::string sig = SlackSignature(ours ? kSlackSecret : "another-signing-secret", "1531420618", kSlackBody);
+        if (sig != (ours ? std::string(kSlackSignature) : other)) { on_threads[i] = sig; return; }
+      }
+      on_threads[i] = "ok";
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const std::string& result : on_threads) CHECK(result == "ok");
 }
 
 TEST_CASE("WeCom: the official URL-check and message vectors verify and decrypt", "[wecom][conformance]") {
