@@ -151,6 +151,31 @@ size_t FindWord(std::string_view text, std::string_view word, size_t from) {
   return std::string_view::npos;
 }
 
+SubstringFilter::SubstringFilter(std::string_view text) {
+  unsigned char prev = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    bytes_[c >> 6] |= uint64_t{1} << (c & 63);
+    if (i > 0) {
+      const size_t bit = PairBit(prev, c);
+      pairs_[bit >> 6] |= uint64_t{1} << (bit & 63);
+    }
+    prev = c;
+  }
+}
+
+bool SubstringFilter::MayContain(std::string_view word) const {
+  if (word.size() == 1) {
+    const auto c = static_cast<unsigned char>(word[0]);
+    return (bytes_[c >> 6] >> (c & 63)) & 1;
+  }
+  for (size_t i = 0; i + 1 < word.size(); ++i) {
+    const size_t bit = PairBit(static_cast<unsigned char>(word[i]), static_cast<unsigned char>(word[i + 1]));
+    if (!((pairs_[bit >> 6] >> (bit & 63)) & 1)) return false;
+  }
+  return true;
+}
+
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r')) ++b;

@@ -1,6 +1,8 @@
 // Text utilities shared by the language-understanding code. Pure functions, no I/O.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -34,6 +36,22 @@ inline bool IsAsciiAlnum(char c) {
 // Finds `word` in `text` at a word boundary when `word` starts/ends with an ASCII letter (so "no" does
 // not match "not" or "know"); Chinese words match anywhere. Returns npos when absent.
 size_t FindWord(std::string_view text, std::string_view word, size_t from = 0);
+
+// Rules words out of a search in one text before the search: MayContain(w) is false only when `w` does
+// not occur in the text (never a wrong "no"), and true for most words that do not occur either only
+// when the text is long. The understanding looks for hundreds of vocabulary words in each short
+// message: the text's bytes alone let most English words through (a sentence has most letters), its
+// byte pairs rule out nearly all of them. One pass over the text to build.
+class SubstringFilter {
+ public:
+  explicit SubstringFilter(std::string_view text);
+  bool MayContain(std::string_view word) const;
+
+ private:
+  static size_t PairBit(unsigned char a, unsigned char b) { return (a * 251u + b) & 1023u; }
+  uint64_t bytes_[4] = {0, 0, 0, 0};  // bit c: byte c occurs
+  uint64_t pairs_[16] = {};           // bit PairBit(a, b): the bytes a b occur next to each other
+};
 
 std::string Trim(std::string_view s);
 

@@ -29,32 +29,14 @@ bool ReadStringLists(const json& j, std::map<std::string, std::vector<std::strin
   return true;
 }
 
-// Which byte values occur in a text: a word with a byte the text lacks cannot occur in it. Lists are
-// long (hundreds of words across a vocabulary) and messages short, so most words are ruled out
-// without a search.
-class BytesPresent {
- public:
-  explicit BytesPresent(std::string_view text) {
-    for (unsigned char c : text) bits_[c >> 6] |= uint64_t{1} << (c & 63);
-  }
-  bool MayContain(std::string_view word) const {
-    for (unsigned char c : word) {
-      if (!(bits_[c >> 6] & (uint64_t{1} << (c & 63)))) return false;
-    }
-    return true;
-  }
-
- private:
-  uint64_t bits_[4] = {0, 0, 0, 0};
-};
-
-// Earliest position of any of `words` in `text` (word-boundary aware), with the matched length.
-size_t FindAny(std::string_view text, const std::vector<std::string>& words, size_t* len = nullptr,
-               size_t from = 0) {
+// Earliest position of any of `words` in `text` at or after `from` (word-boundary aware), with the
+// matched length. `filter` was built on `text` or on a text containing it (the whole message, for a
+// clause): built once per message, since the understanding makes about a hundred searches in each.
+size_t FindAny(const SubstringFilter& filter, std::string_view text, const std::vector<std::string>& words,
+               size_t* len = nullptr, size_t from = 0) {
   size_t best = std::string_view::npos, best_len = 0;
-  const BytesPresent present(text.substr(std::min(from, text.size())));
   for (const auto& w : words) {
-    if (!present.MayContain(w)) continue;
+    if (!filter.MayContain(w)) continue;
     size_t p = FindWord(text, w, from);
     if (p < best || (p == best && w.size() > best_len)) { best = p; best_len = w.size(); }
   }
@@ -258,9 +240,10 @@ bool OneOf(std::string_view u, std::initializer_list<std::string_view> list) {
 }
 
 // Distance from a figure to the nearest keyword in `words`, or npos when none is present.
-size_t DistanceTo(std::string_view s, const std::vector<std::string>& words, size_t at) {
+size_t DistanceTo(const SubstringFilter& filter, std::string_view s, const std::vector<std::string>& words, size_t at) {
   size_t best = std::string_view::npos;
   for (const auto& w : words) {
+    if (!filter.MayContain(w)) continue;
     for (size_t p = FindWord(s, w); p != std::string_view::npos; p = FindWord(s, w, p + 1)) {
       size_t d = p > at ? p - at : at - std::min(at, p + w.size());
       best = std::min(best, d);
@@ -282,7 +265,8 @@ const std::vector<std::string>& Words(const Vocabulary& vocab, const std::string
   return it == vocab.problems.end() ? kNone : it->second;
 }
 
-std::vector<Problem> FindProblems(std::string_view original, std::string_view s, const Vocabulary& vocab) {
+std::vector<Problem> FindProblems(std::string_view original, std::string_view s, const SubstringFilter& filter,
+                                  const Vocabulary& vocab) {
   std::map<std::string, Problem> by_category;
   auto get = [&](const std::string& category) -> Problem& {
     Problem& p = by_category[category];
@@ -290,7 +274,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
     return p;
   };
   for (const auto& [category, words] : vocab.problems) {
-    if (FindAny(s, words) != std::string_view::npos) get(category);
+    if (FindAny(filter, s, words) != std::string_view::npos) get(category);
   }
   const auto& latency_words = Words(vocab, "latency");
   const auto& loss_words = Words(vocab, "packet_loss");
@@ -298,21 +282,21 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   const auto& bandwidth_words = Words(vocab, "bandwidth");
   for (const Number& n : FindNumbers(s)) {
     std::string_view unit = n.percent_prefix ? std::string_view("%") : UnitAfter(s, n.end);
-    size_t near_jitter = DistanceTo(s, vocab.jitter_words, n.begin);
+    size_t near_jitter = DistanceTo(filter, s, vocab.jitter_words, n.begin);
     if (OneOf(unit, {"milliseconds", "millisecond", "msec", "ms", "毫秒"})) {
-      bool jitter = near_jitter != std::string_view::npos && near_jitter <= DistanceTo(s, latency_words, n.begin);
+      bool jitter = near_jitter != std::string_view::npos && near_jitter <= DistanceTo(filter, s, latency_words, n.begin);
       AddMetric(get("latency").metrics, jitter ? "jitter_ms" : "latency_ms", n.value);
     } else if (OneOf(unit, {"seconds", "second", "secs", "sec", "秒", "s"})) {
       // "2 s" is a latency only where latency is the subject; "down for 30 seconds" is not.
-      size_t dl = DistanceTo(s, latency_words, n.begin);
+      size_t dl = DistanceTo(filter, s, latency_words, n.begin);
       if (dl != std::string_view::npos && dl < 24) AddMetric(get("latency").metrics, "latency_ms", n.value * 1000);
     } else if (OneOf(unit, {"mbps", "mb/s", "mbit/s", "mbit", "megabits", "mbits", "m/s", "兆"}) ||
                ((unit == "m" || unit == "g" || unit == "gbps" || unit == "k" || unit == "kbps") &&
-                DistanceTo(s, bandwidth_words, n.begin) != std::string_view::npos)) {
+                DistanceTo(filter, s, bandwidth_words, n.begin) != std::string_view::npos)) {
       double mbps = n.value * (unit == "g" || unit == "gbps" ? 1000 : (unit == "k" || unit == "kbps" ? 0.001 : 1));
       AddMetric(get("bandwidth").metrics, "bandwidth_mbps", mbps);
     } else if (OneOf(unit, {"percent", "per cent", "pct", "%"})) {
-      size_t dl = DistanceTo(s, loss_words, n.begin), da = DistanceTo(s, avail_words, n.begin);
+      size_t dl = DistanceTo(filter, s, loss_words, n.begin), da = DistanceTo(filter, s, avail_words, n.begin);
       if (dl == std::string_view::npos && da == std::string_view::npos) continue;
       if (da < dl || (dl == std::string_view::npos && n.value >= 50)) {
         AddMetric(get("availability").metrics, "availability_pct", n.value);
@@ -321,7 +305,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
       }
     } else if (unit.empty() && n.value >= 20 && n.value <= 10000) {
       // "ping 300", "延迟300": a bare figure right after a latency word is milliseconds.
-      size_t dl = DistanceTo(s, latency_words, n.begin);
+      size_t dl = DistanceTo(filter, s, latency_words, n.begin);
       auto latency = by_category.find("latency");
       bool have = latency != by_category.end() && latency->second.metrics.contains("latency_ms");
       if (dl != std::string_view::npos && dl <= 12 && !have) AddMetric(get("latency").metrics, "latency_ms", n.value);
@@ -332,12 +316,12 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
     bool fine = false;
     if (it->second.metrics.empty()) {
       size_t len = 0;
-      size_t at = FindAny(s, Words(vocab, it->first), &len);
+      size_t at = FindAny(filter, s, Words(vocab, it->first), &len);
       if (at != std::string_view::npos) {
         size_t b = at, e = at + len;
         while (b > 0 && !IsClauseBreakAt(s, b - 1)) --b;
         while (e < s.size() && !IsClauseBreakAt(s, e) && s.compare(e, 4, " but") != 0 && s.compare(e, 6, "但是") != 0) ++e;
-        fine = FindAny(s.substr(b, e - b), vocab.fine_cues) != std::string_view::npos;
+        fine = FindAny(filter, s.substr(b, e - b), vocab.fine_cues) != std::string_view::npos;
       }
     }
     it = fine ? by_category.erase(it) : std::next(it);
@@ -351,7 +335,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
     if (p < region_pos) { region_pos = p; region = canonical; }
   }
   if (!region.empty()) {
-    if (FindAny(s, vocab.unreachable_cues) != std::string_view::npos) {
+    if (FindAny(filter, s, vocab.unreachable_cues) != std::string_view::npos) {
       by_category.erase("availability");  // "can't connect" there is about the region, not uptime
       get("region_unreachable").metrics["region"] = region;
     } else {
@@ -360,7 +344,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   }
   // The period the customer observed it over, in their words ("这两周", "every evening").
   size_t period_len = 0;
-  size_t period_pos = FindAny(s, vocab.period_cues, &period_len);
+  size_t period_pos = FindAny(filter, s, vocab.period_cues, &period_len);
   if (period_pos != std::string_view::npos) {
     std::string period(s.substr(period_pos, period_len));
     for (auto& [c, p] : by_category) p.metrics["period"] = period;
@@ -414,13 +398,13 @@ bool TrafficUnit(std::string_view s, size_t pos, double* to_gb) {
 }
 
 // The billing model, the amount paid and the share of traffic used, for the refund estimate.
-void FindBilling(std::string_view s, const Vocabulary& vocab, Understanding* u) {
+void FindBilling(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab, Understanding* u) {
   size_t first = std::string_view::npos;
   for (const auto& [model, cues] : vocab.billing_models) {
-    size_t at = FindAny(s, cues);
+    size_t at = FindAny(filter, s, cues);
     if (at < first) { first = at; u->billing_model = model; }
   }
-  const bool about_traffic = !vocab.traffic_words.empty() && FindAny(s, vocab.traffic_words) != std::string_view::npos;
+  const bool about_traffic = !vocab.traffic_words.empty() && FindAny(filter, s, vocab.traffic_words) != std::string_view::npos;
   std::vector<std::pair<double, size_t>> volumes;  // GB figures and where they stand
   for (const Number& n : FindNumbers(s)) {
     double multiplier = 1, gb = 1;
@@ -429,7 +413,7 @@ void FindBilling(std::string_view s, const Vocabulary& vocab, Understanding* u) 
       u->amount_paid = n.value * multiplier;
       u->currency = code;
     } else if (about_traffic && (n.percent_prefix || UnitAfter(s, n.end) == "%" || UnitAfter(s, n.end) == "percent") &&
-               DistanceTo(s, vocab.traffic_words, n.begin) <= 16 && n.value <= 100) {
+               DistanceTo(filter, s, vocab.traffic_words, n.begin) <= 16 && n.value <= 100) {
       u->traffic_used_pct = n.value;
     } else if (about_traffic && TrafficUnit(s, n.end, &gb)) {
       volumes.push_back({n.value * gb, n.begin});
@@ -458,11 +442,11 @@ std::optional<std::string> FindEmail(std::string_view s) {
 
 bool AccountChar(char c) { return IsAsciiAlnum(c) || c == '-' || c == '_'; }
 
-std::optional<std::string> FindAccount(std::string_view s, const Vocabulary& vocab,
+std::optional<std::string> FindAccount(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                                        bool contact_pending) {
   size_t len = 0;
-  for (size_t p = FindAny(s, vocab.contact_cues, &len); p != std::string_view::npos;
-       p = FindAny(s, vocab.contact_cues, &len, p + 1)) {
+  for (size_t p = FindAny(filter, s, vocab.contact_cues, &len); p != std::string_view::npos;
+       p = FindAny(filter, s, vocab.contact_cues, &len, p + 1)) {
     size_t q = p + len;
     // Skips connecting words and punctuation: "order number: ", "订单号是", "account #".
     for (bool moved = true; moved;) {
@@ -575,8 +559,9 @@ std::string EvidenceTypeForFile(std::string_view file_name, const Vocabulary& vo
   for (char& c : name) if (c == '_' || c == '-' || c == '.') c = ' ';  // "speed_test-report.pdf" -> words
   size_t best = std::string::npos;
   std::string type;
+  const SubstringFilter filter(name);
   for (const auto& [t, words] : vocab.evidence) {
-    size_t p = FindAny(name, words);
+    size_t p = FindAny(filter, name, words);
     if (p < best) { best = p; type = t; }
   }
   if (!type.empty()) return type;
@@ -610,6 +595,7 @@ std::vector<std::string> FindTicketIds(std::string_view s) {
 Understanding Understand(std::string_view original, std::string_view s, Date today,
                          const Vocabulary& vocab, std::string_view pending_slot, const DateOptions& date_options) {
   Understanding u;
+  const SubstringFilter filter(s);  // for every search of `s` and its clauses
   std::string core = CoreOf(s, vocab, false);
   std::string bare = CoreOf(s, vocab, true);
   for (const auto& entry : vocab.intents) {
@@ -618,7 +604,7 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
     auto exact = [&](const std::string& c) {
       return std::find(phrases.exact.begin(), phrases.exact.end(), c) != phrases.exact.end();
     };
-    bool hit = exact(core) || exact(bare) || FindAny(s, phrases.contains) != std::string_view::npos;
+    bool hit = exact(core) || exact(bare) || FindAny(filter, s, phrases.contains) != std::string_view::npos;
     if (!hit && (name == "yes" || name == "no")) hit = StartsWithPhrase(core, phrases.exact);
     if (hit) u.intents[name] = true;
   }
@@ -633,6 +619,7 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
     size_t best_distance = std::string_view::npos;
     for (const auto& [role, cues] : vocab.date_roles) {
       for (const auto& cue : cues) {
+        if (!filter.MayContain(cue)) continue;
         for (size_t p = FindWord(s, cue, clause_begin); p != std::string_view::npos && p < clause_end;
              p = FindWord(s, cue, p + 1)) {
           if (p >= m.begin && p < m.end) continue;
@@ -647,22 +634,22 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
     if (best_role.empty()) {
       std::string_view clause = s.substr(clause_begin, clause_end - clause_begin);
       for (const auto& [category, words] : vocab.problems) {
-        if (FindAny(clause, words) != std::string_view::npos) { about_problem = true; break; }
+        if (FindAny(filter, clause, words) != std::string_view::npos) { about_problem = true; break; }
       }
     }
     u.dates.push_back({m.date, best_role, m.alternative, about_problem});
   }
 
-  u.problems = FindProblems(original, s, vocab);
+  u.problems = FindProblems(original, s, filter, vocab);
   for (const auto& [type, words] : vocab.evidence) {
-    if (FindAny(s, words) != std::string_view::npos) u.evidence.push_back({type, Trim(original)});
+    if (FindAny(filter, s, words) != std::string_view::npos) u.evidence.push_back({type, Trim(original)});
   }
-  FindBilling(s, vocab, &u);
+  FindBilling(s, filter, vocab, &u);
   u.email = FindEmail(s);
-  u.account = FindAccount(s, vocab, pending_slot == "contact" && !u.email);
+  u.account = FindAccount(s, filter, vocab, pending_slot == "contact" && !u.email);
   if (u.account) u.account = AsWritten(original, *u.account);
   u.ticket_ids = FindTicketIds(s);
-  bool asks = FindAny(s, vocab.questions.contains) != std::string_view::npos;
+  bool asks = FindAny(filter, s, vocab.questions.contains) != std::string_view::npos;
   for (const auto& start : vocab.questions.exact) {  // the "starts" list
     if (asks) break;
     asks = FindWord(core, start) == 0;
