@@ -37,11 +37,11 @@ inline bool IsAsciiAlnum(char c) {
 // not match "not" or "know"); Chinese words match anywhere. Returns npos when absent.
 size_t FindWord(std::string_view text, std::string_view word, size_t from = 0);
 
-// Rules words out of a search in one text before the search: MayContain(w) is false only when `w` does
-// not occur in the text (never a wrong "no"), and true for most words that do not occur either only
-// when the text is long. The understanding looks for hundreds of vocabulary words in each short
-// message: the text's bytes alone let most English words through (a sentence has most letters), its
-// byte pairs rule out nearly all of them. One pass over the text to build.
+// Rules words out of a search in one text before the search. MayContain(w) is false only when `w` does
+// not occur in the text (never a wrong "no"); for a word that does not occur it is rarely true, unless
+// the text is long. Also right for any part of the text. The understanding looks for hundreds of
+// vocabulary words in each short message: the text's bytes alone let most English words through (a
+// sentence has most letters), its byte pairs rule out nearly all of them. One pass over the text.
 class SubstringFilter {
  public:
   explicit SubstringFilter(std::string_view text);
