@@ -49,7 +49,7 @@ class SubstringFilter {
 
  private:
   static size_t PairBit(unsigned char a, unsigned char b) { return (a * 251u + b) & 1023u; }
-  uint64_t bytes_[4] = {0, 0, 0, 0};  // bit c: byte c occurs
+  uint64_t bytes_[4] = {};            // bit c: byte c occurs
   uint64_t pairs_[16] = {};           // bit PairBit(a, b): the bytes a b occur next to each other
 };
 
