@@ -58,6 +58,7 @@ struct Figures {
   double bot_cpu_us = 0;   // refundbot's CPU time per turn (user + system)
   double fake_cpu_us = 0;  // the fake Slack's, per turn
   double outbox_cpu_us = 0;  // of bot_cpu_us: its outbox threads' (delivering the Slack replies)
+  double load_cpu_us = 0;    // this process's (the load generator's), per turn
 };
 
 // CPU time (utime + stime) in a /proc stat file, in microseconds.
@@ -281,7 +282,7 @@ int main(int argc, char** argv) {
     for (const std::string& mode : modes) {
       const long posted_before = posted();
       const double bot_cpu_before = CpuMicros(pid), fake_cpu_before = CpuMicros(fake_pid),
-                   outbox_cpu_before = ThreadCpuMicros(pid, "rd-outbox");
+                   outbox_cpu_before = ThreadCpuMicros(pid, "rd-outbox"), load_cpu_before = CpuMicros(getpid());
       Figures f = Run(mode, round, port, seconds, connections);
       std::printf("  %s %.0f", mode.c_str(), f.turns_per_s);
       std::fflush(stdout);
@@ -301,6 +302,7 @@ int main(int argc, char** argv) {
         f.bot_cpu_us = (CpuMicros(pid) - bot_cpu_before) / static_cast<double>(turns);
         f.fake_cpu_us = (CpuMicros(fake_pid) - fake_cpu_before) / static_cast<double>(turns);
         f.outbox_cpu_us = (ThreadCpuMicros(pid, "rd-outbox") - outbox_cpu_before) / static_cast<double>(turns);
+        f.load_cpu_us = (CpuMicros(getpid()) - load_cpu_before) / static_cast<double>(turns);
       }
       runs[mode].push_back(f);
     }
@@ -333,6 +335,8 @@ int main(int argc, char** argv) {
                 chat_id.turns_per_s > 0 ? 100 * f.turns_per_s / chat_id.turns_per_s : 0);
   }
   const Figures slack = median("slack");
+  std::printf("the load generator (this process, on the same cores) per turn: chat %.0f us, with id %.0f, slack %.0f, wecom %.0f\n",
+              chat.load_cpu_us, chat_id.load_cpu_us, slack.load_cpu_us, median("wecom").load_cpu_us);
   std::printf("of the bot's CPU per Slack turn, its outbox threads (delivering the reply: claim, chat.postMessage, "
               "record) %.0f us, the rest (signature, event, turn) %.0f us\n",
               slack.outbox_cpu_us, slack.bot_cpu_us - slack.outbox_cpu_us);

@@ -36,6 +36,7 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "staff_cookie_secure") cfg->staff_cookie_secure = v.get<bool>();
       else if (key == "public_base_url") cfg->public_base_url = v.get<std::string>();
       else if (key == "outbox_workers") cfg->outbox_workers = v.get<int>();
+      else if (key == "tls_ca_file") cfg->tls_ca_file = v.get<std::string>();
       else if (key == "slack") {
         for (const auto& [k, x] : v.items()) {
           SlackSettings& sl = cfg->slack;
@@ -87,6 +88,7 @@ bool ApplyEnvironment(Config* cfg, std::string* error) {
   str("REFUNDBOT_LOG_LEVEL", &cfg->log_level);
   str("REFUNDBOT_FIXED_NOW", &cfg->fixed_now);
   str("REFUNDBOT_PUBLIC_URL", &cfg->public_base_url);
+  str("REFUNDBOT_TLS_CA_FILE", &cfg->tls_ca_file);
   str("SLACK_SIGNING_SECRET", &cfg->slack.signing_secret);
   str("SLACK_BOT_TOKEN", &cfg->slack.bot_token);
   str("SLACK_API_BASE", &cfg->slack.api_base);

@@ -28,6 +28,7 @@ struct Config {
   bool staff_cookie_secure = false;           // mark the staff login cookie Secure (serve over HTTPS)
   std::string public_base_url = "http://localhost:8080";  // links in staff notices point here
   int outbox_workers = 4;                     // threads delivering to Slack/WeCom
+  std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // CA bundle for the platforms' HTTPS
   SlackSettings slack;                        // off unless signing secret and bot token are set
   WeComSettings wecom;                        // off unless corp id, token and AES key are set
 };
@@ -35,7 +36,7 @@ struct Config {
 // Reads `path` into `cfg` (only the keys present change). False with `error` on a bad file or value.
 bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error);
 // Applies REFUNDBOT_HOST, REFUNDBOT_PORT, REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL,
-// REFUNDBOT_UTC_OFFSET_MINUTES, REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL and the channel secrets
+// REFUNDBOT_UTC_OFFSET_MINUTES, REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL, REFUNDBOT_TLS_CA_FILE and the channel secrets
 // (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL,
 // WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY, WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE,
 // WECOM_ROBOT_WEBHOOK) when set.

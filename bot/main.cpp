@@ -55,7 +55,7 @@ Usage:
 Options are read in this order, later ones winning: built-in defaults, the config file (see
 deploy/refundbot.example.json for every option), environment variables (REFUNDBOT_HOST, REFUNDBOT_PORT,
 REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL, REFUNDBOT_UTC_OFFSET_MINUTES,
-REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL; channel secrets SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN,
+REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL, REFUNDBOT_TLS_CA_FILE; channel secrets SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN,
 SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL, WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY,
 WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE, WECOM_ROBOT_WEBHOOK — see deploy/secrets.env.example),
 then flags. --now (fixed_now) stops the clock at a UTC timestamp such as
@@ -158,6 +158,7 @@ int Serve(const rd::Config& config) {
   outbox_options.workers = config.outbox_workers;
   outbox_options.uploads_dir = server.uploads_dir();
   outbox_options.max_download_bytes = config.max_upload_bytes;
+  outbox_options.tls_ca_file = config.tls_ca_file;
   rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options,
                           [&service](const std::string& id, const std::string& name, const rd::AttachmentRecord& file) {
                             return service.RecordDownloadedFile(id, name, file);

@@ -1,6 +1,5 @@
 #include "bot/outbox.h"
 
-#include <httplib.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "bot/channels/platform_http.h"
 #include "bot/log.h"
 #include "storage/json_writer.h"
 
@@ -18,17 +18,20 @@ using nlohmann::json;
 
 namespace {
 
-// One client per worker thread and platform, kept alive between deliveries: a TLS handshake per message
-// would cost more than the message.
-httplib::Client& ClientFor(const BaseUrl& base) {
-  thread_local std::map<std::string, std::unique_ptr<httplib::Client>> clients;
-  auto& c = clients[base.scheme_host_port];
-  if (!c) {
-    c = MakePlatformClient(base);
-    c->set_keep_alive(true);
-    c->set_tcp_nodelay(true);
+// RFC 3986 unreserved characters stay, everything else is %XX: for tokens and ids in a query.
+std::string QueryEscape(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
   }
-  return *c;
+  return out;
 }
 
 // Slack's mrkdwn treats &, < and > as markup.
@@ -163,28 +166,31 @@ void OutboxWorker::Loop() {
     }
     if (rows.empty()) continue;
     outcomes.clear();
-    for (const OutboxRecord& row : rows) {
-      Result r = Deliver(row);
+    const std::vector<Result> results = DeliverAll(rows);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const OutboxRecord& row = rows[i];
+      const Result& r = results[i];
       const int64_t after = clock_->NowUnix();
-      json line = {{"event", "outbox"}, {"id", row.id}, {"kind", row.kind}, {"attempt", row.attempts}};
+      std::string_view outcome = "delivered";
+      int64_t delay = 0;
       if (r.outcome == Outcome::kDelivered) {
         outcomes.push_back({row.id, "delivered", r.detail, 0});
-        line["outcome"] = "delivered";
       } else if (r.outcome == Outcome::kRetry && row.attempts < options_.max_attempts) {
-        int64_t delay = r.retry_after_seconds > 0
-                            ? r.retry_after_seconds
-                            : std::min<int64_t>(options_.max_backoff_seconds, int64_t{1} << std::min(row.attempts - 1, 20));
+        delay = r.retry_after_seconds > 0
+                    ? r.retry_after_seconds
+                    : std::min<int64_t>(options_.max_backoff_seconds, int64_t{1} << std::min(row.attempts - 1, 20));
         outcomes.push_back({row.id, "pending", r.detail, after + delay});
-        line["outcome"] = "retry";
-        line["retry_in_s"] = delay;
-        line["detail"] = r.detail;
+        outcome = "retry";
       } else {
         outcomes.push_back({row.id, "failed", r.detail, 0});
-        line["outcome"] = "failed";
-        line["detail"] = r.detail;
+        outcome = "failed";
       }
-      if (r.outcome != Outcome::kDelivered) Log(LogLevel::kWarn, line);
-      else if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, line);
+      const LogLevel level = r.outcome == Outcome::kDelivered ? LogLevel::kDebug : LogLevel::kWarn;
+      if (!LogEnabled(level)) continue;
+      json line = {{"event", "outbox"}, {"id", row.id}, {"kind", row.kind}, {"attempt", row.attempts}, {"outcome", outcome}};
+      if (outcome == "retry") line["retry_in_s"] = delay;
+      if (outcome != "delivered") line["detail"] = r.detail;
+      Log(level, line);
     }
     Status st = store_->RecordOutboxOutcomes(outcomes, clock_->NowUnix());
     if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_record_failed"}, {"error", st.message()}});
@@ -200,8 +206,53 @@ void OutboxWorker::Loop() {
   }
 }
 
+
+PlatformHttp& OutboxWorker::HttpFor(const BaseUrl& base) {
+  // One client per worker thread and origin, its connections kept alive between deliveries: a TLS
+  // handshake per message would cost more than the message.
+  thread_local std::map<std::string, std::unique_ptr<PlatformHttp>> clients;
+  auto& c = clients[base.scheme_host_port];
+  if (!c) {
+    PlatformHttpOptions o;
+    o.ca_file = options_.tls_ca_file;
+    o.max_body_bytes = std::max<size_t>(options_.max_download_bytes, 1 << 20);
+    c = std::make_unique<PlatformHttp>(base, o);
+  }
+  return *c;
+}
+
+std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<OutboxRecord>& rows) {
+  std::vector<Result> results(rows.size());
+  // Slack messages of different targets (a batch never holds two of one target) go out together; the
+  // rest one by one.
+  std::vector<size_t> slack_rows;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].kind == "slack_message") slack_rows.push_back(i);
+    else results[i] = Deliver(rows[i]);
+  }
+  if (slack_rows.empty()) return results;
+  BaseUrl base;
+  std::string error;
+  if (!slack_.enabled()) error = "slack is not configured";
+  else ParseBaseUrl(slack_.api_base, &base, &error);
+  if (!error.empty()) {
+    for (size_t i : slack_rows) results[i] = {Outcome::kFailed, 0, {{"error", error}}};
+    return results;
+  }
+  std::vector<PlatformRequest> requests(slack_rows.size());
+  for (size_t k = 0; k < slack_rows.size(); ++k) {
+    PlatformRequest& q = requests[k];
+    q.target = base.path + "/chat.postMessage";
+    q.headers = {{"Authorization", "Bearer " + slack_.bot_token}};
+    q.content_type = "application/json; charset=utf-8";
+    q.body = SlackMessage(rows[slack_rows[k]].payload);
+  }
+  const std::vector<PlatformResponse> answers = HttpFor(base).ExchangeAll(requests);
+  for (size_t k = 0; k < slack_rows.size(); ++k) results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
+  return results;
+}
+
 OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
-  if (row.kind == "slack_message") return DeliverSlack(row);
   if (row.kind == "wecom_message") return DeliverWeCom(row);
   if (row.kind == "wecom_robot") return DeliverRobot(row);
   if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row);
@@ -210,20 +261,19 @@ OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
 
 namespace {
 
-// What an HTTP failure means for a retry. A read timeout means the request may have landed: retry it
-// once at most (a second post is possible, and says so in the log).
-OutboxWorker::Result NetworkFailure(const httplib::Result& r, int attempts) {
-  const httplib::Error e = r.error();
-  json detail = {{"error", "network"}, {"detail", httplib::to_string(e)}};
-  if (e == httplib::Error::Read) {
+// What a failed exchange means for a retry. A request that may have landed (written whole, no answer)
+// is retried once at most: a second post is possible, and the log says so.
+OutboxWorker::Result NetworkFailure(const PlatformResponse& r, int attempts) {
+  json detail = {{"error", "network"}, {"detail", r.error}};
+  if (r.maybe_delivered) {
     detail["maybe_delivered"] = true;
     return {attempts >= 2 ? OutboxWorker::Outcome::kFailed : OutboxWorker::Outcome::kRetry, 0, detail};
   }
   return {OutboxWorker::Outcome::kRetry, 0, detail};
 }
 
-int64_t RetryAfter(const httplib::Response& res) {
-  const std::string v = res.get_header_value("Retry-After");
+int64_t RetryAfter(const PlatformResponse& res) {
+  const std::string& v = res.retry_after;
   char* end = nullptr;
   long long s = std::strtoll(v.c_str(), &end, 10);
   return v.empty() || *end != '\0' || s < 1 ? 1 : std::min<long long>(s, 3600);
@@ -231,20 +281,12 @@ int64_t RetryAfter(const httplib::Response& res) {
 
 }  // namespace
 
-OutboxWorker::Result OutboxWorker::DeliverSlack(const OutboxRecord& row) {
-  if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
-  BaseUrl base;
-  std::string error;
-  if (!ParseBaseUrl(slack_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
-  httplib::Client& client = ClientFor(base);
-  httplib::Headers headers = {{"Authorization", "Bearer " + slack_.bot_token}};
-  auto res = client.Post((base.path + "/chat.postMessage").c_str(), headers, SlackMessage(row.payload),
-                          "application/json; charset=utf-8");
-  if (!res) return NetworkFailure(res, row.attempts);
-  if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
-  if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
-  json body = json::parse(res->body, nullptr, false);
-  if (res->status != 200 || !body.is_object()) return {Outcome::kFailed, 0, {{"status", res->status}}};
+OutboxWorker::Result OutboxWorker::SlackResult(const PlatformResponse& res, int attempts) {
+  if (!res.ok()) return NetworkFailure(res, attempts);
+  if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
+  if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
+  json body = json::parse(res.body, nullptr, false);
+  if (res.status != 200 || !body.is_object()) return {Outcome::kFailed, 0, {{"status", res.status}}};
   if (body.value("ok", false)) return {Outcome::kDelivered, 0, {{"ts", body.value("ts", "")}}};
   const std::string err = body.value("error", "unknown");
   if (err == "ratelimited" || err == "internal_error" || err == "service_unavailable" || err == "request_timeout")
@@ -261,13 +303,14 @@ bool OutboxWorker::WeComToken(bool force, std::string* token, std::string* error
   }
   BaseUrl base;
   if (!ParseBaseUrl(wecom_.api_base, &base, error)) return false;
-  httplib::Client& client = ClientFor(base);
-  auto res = client.Get((base.path + "/gettoken?corpid=" + httplib::detail::encode_query_param(wecom_.corp_id) +
-                          "&corpsecret=" + httplib::detail::encode_query_param(wecom_.secret)).c_str());
-  if (!res) { *error = "gettoken: " + httplib::to_string(res.error()); return false; }
-  json body = json::parse(res->body, nullptr, false);
-  if (res->status != 200 || !body.is_object() || body.value("errcode", -1) != 0 || !body.contains("access_token")) {
-    *error = "gettoken answered " + std::to_string(res->status) + " errcode " +
+  PlatformRequest q;
+  q.method = "GET";
+  q.target = base.path + "/gettoken?corpid=" + QueryEscape(wecom_.corp_id) + "&corpsecret=" + QueryEscape(wecom_.secret);
+  const PlatformResponse res = HttpFor(base).Exchange(q);
+  if (!res.ok()) { *error = "gettoken: " + res.error; return false; }
+  json body = json::parse(res.body, nullptr, false);
+  if (res.status != 200 || !body.is_object() || body.value("errcode", -1) != 0 || !body.contains("access_token")) {
+    *error = "gettoken answered " + std::to_string(res.status) + " errcode " +
              std::to_string(body.is_object() ? body.value("errcode", -1) : -1);
     return false;
   }
@@ -283,18 +326,19 @@ OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row) {
   BaseUrl base;
   std::string error;
   if (!ParseBaseUrl(wecom_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
-  json body = {{"touser", row.payload.value("touser", "")}, {"msgtype", "text"}, {"agentid", std::atoi(wecom_.agent_id.c_str())},
-               {"text", {{"content", row.payload.value("text", "")}}}};
+  PlatformRequest q;
+  q.content_type = "application/json; charset=utf-8";
+  q.body = json{{"touser", row.payload.value("touser", "")}, {"msgtype", "text"}, {"agentid", std::atoi(wecom_.agent_id.c_str())},
+                {"text", {{"content", row.payload.value("text", "")}}}}.dump();
   for (int round = 0; round < 2; ++round) {
     std::string token;
     if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
-    httplib::Client& client = ClientFor(base);
-    auto res = client.Post((base.path + "/message/send?access_token=" + httplib::detail::encode_query_param(token)).c_str(),
-                            body.dump(), "application/json; charset=utf-8");
-    if (!res) return NetworkFailure(res, row.attempts);
-    if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
-    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
-    json answer = json::parse(res->body, nullptr, false);
+    q.target = base.path + "/message/send?access_token=" + QueryEscape(token);
+    const PlatformResponse res = HttpFor(base).Exchange(q);
+    if (!res.ok()) return NetworkFailure(res, row.attempts);
+    if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
+    if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
+    json answer = json::parse(res.body, nullptr, false);
     const int code = answer.is_object() ? answer.value("errcode", -2) : -2;
     if (code == 0) return {Outcome::kDelivered, 0, {{"msgid", answer.value("msgid", "")}}};
     if (code == 42001 || code == 40014 || code == 40001) continue;  // expired or invalid token: fetch anew, once
@@ -311,15 +355,17 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
   std::string error;
   if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
     return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad robot webhook URL" : error}}};
-  httplib::Client& client = ClientFor(base);
-  json body = {{"msgtype", "text"}, {"text", {{"content", row.payload.value("text", "")}}}};
-  auto res = client.Post(url.substr(path_start).c_str(), body.dump(), "application/json; charset=utf-8");
-  if (!res) return NetworkFailure(res, row.attempts);
-  if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
-  if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
-  json answer = json::parse(res->body, nullptr, false);
+  PlatformRequest q;
+  q.target = url.substr(path_start);
+  q.content_type = "application/json; charset=utf-8";
+  q.body = json{{"msgtype", "text"}, {"text", {{"content", row.payload.value("text", "")}}}}.dump();
+  const PlatformResponse res = HttpFor(base).Exchange(q);
+  if (!res.ok()) return NetworkFailure(res, row.attempts);
+  if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
+  if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
+  json answer = json::parse(res.body, nullptr, false);
   if (answer.is_object() && answer.value("errcode", -2) == 0) return {Outcome::kDelivered, 0, json::object()};
-  return {Outcome::kFailed, 0, {{"status", res->status}, {"body", Truncated(res->body, 200)}}};
+  return {Outcome::kFailed, 0, {{"status", res.status}, {"body", Truncated(res.body, 200)}}};
 }
 
 OutboxWorker::Result OutboxWorker::Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type) {
@@ -349,23 +395,28 @@ OutboxWorker::Result OutboxWorker::Keep(const OutboxRecord& row, const std::stri
 }
 
 OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
+  // A file over the limit is not fetched at all when its size is known, and never read past it.
+  const auto too_large = [] { return Result{Outcome::kFailed, 0, {{"error", "file larger than the limit"}}}; };
   if (row.kind == "slack_file") {
     if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
-    if (row.payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes))
-      return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
+    if (row.payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes)) return too_large();
     const std::string url = row.payload.value("url", "");
     const size_t path_start = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
     BaseUrl base;
     std::string error;
     if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
       return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad file URL" : error}}};
-    httplib::Client& client = ClientFor(base);
-    auto res = client.Get(url.substr(path_start).c_str(), {{"Authorization", "Bearer " + slack_.bot_token}});
-    if (!res) return NetworkFailure(res, row.attempts);
-    if (res->status == 429) return {Outcome::kRetry, RetryAfter(*res), {{"status", 429}}};
-    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
-    if (res->status != 200) return {Outcome::kFailed, 0, {{"status", res->status}}};
-    return Keep(row, res->body, res->get_header_value("Content-Type"));
+    PlatformRequest q;
+    q.method = "GET";
+    q.target = url.substr(path_start);
+    q.headers = {{"Authorization", "Bearer " + slack_.bot_token}};
+    const PlatformResponse res = HttpFor(base).Exchange(q);
+    if (res.failure == PlatformResponse::Failure::kTooLarge) return too_large();
+    if (!res.ok()) return NetworkFailure(res, 0);  // a GET: retrying cannot do anything twice
+    if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
+    if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
+    if (res.status != 200) return {Outcome::kFailed, 0, {{"status", res.status}}};
+    return Keep(row, res.body, res.content_type);
   }
   // WeCom media/get with the cached token.
   if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
@@ -375,19 +426,23 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
   for (int round = 0; round < 2; ++round) {
     std::string token;
     if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
-    auto res = ClientFor(base).Get((base.path + "/media/get?access_token=" + httplib::detail::encode_query_param(token) +
-                                    "&media_id=" + httplib::detail::encode_query_param(row.payload.value("media_id", ""))).c_str());
-    if (!res) return NetworkFailure(res, row.attempts);
-    if (res->status >= 500) return {Outcome::kRetry, 0, {{"status", res->status}}};
-    const std::string type = res->get_header_value("Content-Type");
-    if (res->status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
-      return Keep(row, res->body, type);
+    PlatformRequest q;
+    q.method = "GET";
+    q.target = base.path + "/media/get?access_token=" + QueryEscape(token) + "&media_id=" +
+               QueryEscape(row.payload.value("media_id", ""));
+    const PlatformResponse res = HttpFor(base).Exchange(q);
+    if (res.failure == PlatformResponse::Failure::kTooLarge) return too_large();
+    if (!res.ok()) return NetworkFailure(res, 0);
+    if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
+    const std::string& type = res.content_type;
+    if (res.status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
+      return Keep(row, res.body, type);
     }
-    json answer = json::parse(res->body, nullptr, false);  // an error comes as JSON
+    json answer = json::parse(res.body, nullptr, false);  // an error comes as JSON
     const int code = answer.is_object() ? answer.value("errcode", -2) : -2;
     if (code == 42001 || code == 40014 || code == 40001) continue;
     if (code == -1) return {Outcome::kRetry, 0, {{"errcode", code}}};
-    return {Outcome::kFailed, 0, {{"status", res->status}, {"errcode", code}}};
+    return {Outcome::kFailed, 0, {{"status", res.status}, {"errcode", code}}};
   }
   return {Outcome::kRetry, 0, {{"error", "the token was refused twice"}}};
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bot/channels/platform.h"
+#include "bot/channels/platform_http.h"
 #include "bot/env.h"
 #include "storage/store.h"
 
@@ -35,6 +36,7 @@ struct OutboxOptions {
   int64_t max_backoff_seconds = 300;
   std::string uploads_dir = "uploads";   // downloaded evidence, named by SHA-256
   size_t max_download_bytes = 10 << 20;  // larger files stay at the platform
+  std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // the platforms' certificates chain to these
 };
 
 // Where a downloaded file is recorded (ConversationService::RecordDownloadedFile).
@@ -62,8 +64,11 @@ class OutboxWorker : private OutboxSink {
   // OutboxSink: rows committed already claimed, and targets with rows waiting behind one.
   int64_t LeaseUntil() override;
   void Take(OutboxHandoff handoff) override;
+  // Each row's result, in order: Slack messages sent together (PlatformHttp::ExchangeAll), the rest one
+  // by one.
+  std::vector<Result> DeliverAll(const std::vector<OutboxRecord>& rows);
   Result Deliver(const OutboxRecord& row);
-  Result DeliverSlack(const OutboxRecord& row);
+  static Result SlackResult(const PlatformResponse& answer, int attempts);
   Result DeliverWeCom(const OutboxRecord& row);
   Result DeliverRobot(const OutboxRecord& row);
   Result Download(const OutboxRecord& row);
@@ -71,6 +76,8 @@ class OutboxWorker : private OutboxSink {
   Result Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type);
   // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
   bool WeComToken(bool force, std::string* token, std::string* error);
+  // This thread's client for `base`.
+  PlatformHttp& HttpFor(const BaseUrl& base);
 
   Store* store_;
   SlackSettings slack_;

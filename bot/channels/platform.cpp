@@ -1,6 +1,5 @@
 #include "bot/channels/platform.h"
 
-#include <httplib.h>
 
 namespace rd {
 
@@ -21,18 +20,6 @@ bool ParseBaseUrl(const std::string& url, BaseUrl* out, std::string* error) {
   out->path = slash == std::string::npos ? "" : url.substr(slash);
   while (!out->path.empty() && out->path.back() == '/') out->path.pop_back();
   return true;
-}
-
-std::unique_ptr<httplib::Client> MakePlatformClient(const BaseUrl& base, int connect_seconds, int read_seconds) {
-  auto client = std::make_unique<httplib::Client>(base.scheme_host_port);
-  client->set_connection_timeout(connect_seconds, 0);
-  client->set_read_timeout(read_seconds, 0);
-  client->set_write_timeout(read_seconds, 0);
-  if (base.scheme_host_port.rfind("https://", 0) == 0) {
-    client->enable_server_certificate_verification(true);
-    client->set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
-  }
-  return client;
 }
 
 }  // namespace rd

@@ -2,10 +2,8 @@
 // channel adapters and the outbox worker.
 #pragma once
 
-#include <memory>
+#include <cstdint>
 #include <string>
-
-namespace httplib { class Client; }
 
 namespace rd {
 
@@ -28,15 +26,12 @@ struct WeComSettings {
   bool enabled() const { return !corp_id.empty() && !token.empty() && !aes_key.empty(); }
 };
 
-// "https://host[:port]/path" split for cpp-httplib; plain "http://" only for loopback hosts, so a
+// "https://host[:port]/path" split into origin and path; plain "http://" only for loopback hosts, so a
 // misconfigured base URL cannot send a token in clear text over a network.
 struct BaseUrl {
   std::string scheme_host_port;  // "https://slack.com"
   std::string path;              // "/api"
 };
 bool ParseBaseUrl(const std::string& url, BaseUrl* out, std::string* error);
-
-// A client for `base`: TLS certificates verified against the system CA bundle, connect/read timeouts.
-std::unique_ptr<httplib::Client> MakePlatformClient(const BaseUrl& base, int connect_seconds = 5, int read_seconds = 10);
 
 }  // namespace rd
