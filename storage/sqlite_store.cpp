@@ -1035,36 +1035,41 @@ class SqliteStore : public Store {
     }
     for (const auto& o : t.outbox) {
       // Claimed at once (see SetOutboxSink) when a sink takes it and nothing of its target is undelivered.
-      // (An INSERT ... SELECT needs its WHERE for SQLite to read the ON CONFLICT as an upsert.)
+      // Two plain statements: one INSERT ... SELECT reading the outbox it writes made SQLite build a
+      // temporary table for every row (and RETURNING another), twice the cost of these.
+      bool free = false;
+      if (outbox_sink_ != nullptr) {
+        sqlite3_stmt* busy = writer_.Prepare(
+            "SELECT EXISTS(SELECT 1 FROM outbox WHERE target = ? AND status IN ('pending', 'sending'))");
+        if (!busy) return Status::IoError(writer_.Error());
+        StmtGuard bg{busy};
+        BindText(busy, 1, o.target);
+        if (sqlite3_step(busy) != SQLITE_ROW) return Status::IoError(writer_.Error());
+        free = sqlite3_column_int(busy, 0) == 0;
+      }
       sqlite3_stmt* s = writer_.Prepare(
           "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, created_at) "
-          "SELECT ?1, ?2, ?3, ?4, CASE WHEN free THEN 'sending' ELSE 'pending' END, free, "
-          "       CASE WHEN free THEN ?6 ELSE ?5 END, ?5 "
-          "FROM (SELECT ?7 AND NOT EXISTS (SELECT 1 FROM outbox WHERE target = ?2 AND status IN ('pending', 'sending'))"
-          "      AS free) WHERE true "
-          "ON CONFLICT(idempotency_key) DO NOTHING RETURNING id, status");
+          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(idempotency_key) DO NOTHING");
       if (!s) return Status::IoError(writer_.Error());
-      StmtGuard g{s};
       BindText(s, 1, o.kind);
       BindText(s, 2, o.target);
       BindText(s, 3, JsonText(o.payload));
       BindText(s, 4, o.idempotency_key);
-      sqlite3_bind_int64(s, 5, c.updated_at);
-      sqlite3_bind_int64(s, 6, handoff_lease_until_);
-      sqlite3_bind_int(s, 7, outbox_sink_ != nullptr);
-      int rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) {
-        if (ColumnText(s, 1) == "sending") {
-          OutboxRecord handed = o;
-          handed.id = sqlite3_column_int64(s, 0);
-          handed.attempts = 1;
-          handoff_.rows.push_back(std::move(handed));
-        } else if (outbox_sink_) {
-          handoff_.blocked_targets.push_back(o.target);
-        }
-        rc = sqlite3_step(s);
+      sqlite3_bind_text(s, 5, free ? "sending" : "pending", -1, SQLITE_STATIC);
+      sqlite3_bind_int(s, 6, free ? 1 : 0);
+      sqlite3_bind_int64(s, 7, free ? handoff_lease_until_ : c.updated_at);
+      sqlite3_bind_int64(s, 8, c.updated_at);
+      st = Step(s);
+      if (!st.ok()) return st;
+      if (sqlite3_changes(writer_.db()) == 0) continue;  // enqueued before: never twice
+      if (free) {
+        OutboxRecord handed = o;
+        handed.id = sqlite3_last_insert_rowid(writer_.db());
+        handed.attempts = 1;
+        handoff_.rows.push_back(std::move(handed));
+      } else if (outbox_sink_) {
+        handoff_.blocked_targets.push_back(o.target);
       }
-      if (rc != SQLITE_DONE) return Status::IoError(writer_.Error());
     }
     return Status::Ok();
   }
