@@ -7,6 +7,7 @@
 #include <map>
 #include <functional>
 
+#include "bot/channels/slack.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "knowledge/assessment.h"
@@ -889,8 +890,11 @@ TurnOutcome ConversationService::HandleChannelFile(const InboundMessage& m, cons
     }
     if (download) {
       OutboxRecord job = *download;
-      job.payload["conversation_id"] = before.id;
-      job.payload["name"] = file.name;
+      json payload = json::parse(job.payload, nullptr, false);
+      if (!payload.is_object()) payload = json::object();
+      payload["conversation_id"] = before.id;
+      payload["name"] = file.name;
+      job.payload = payload.dump();
       job.target = "download:" + before.id;
       job.idempotency_key = "download:" + m.dedupe_key;
       commit.outbox.push_back(job);
@@ -947,29 +951,31 @@ std::vector<OutboxRecord> ConversationService::ChannelOutbox(const ConversationR
   // What one turn says goes out as one platform message: one post, in order, and a third of the rows.
   if (replies.empty() || (conv.channel != "slack" && conv.channel != "wecom")) return {};
   std::string text;
-  json quick = json::array();
+  std::vector<std::string> quick;  // the last message's choices
   for (const MessageRecord& r : replies) {
     text += (text.empty() ? "" : "\n\n") + r.text;
-    quick = r.quick_replies.is_array() ? r.quick_replies : json::array();  // the last message's choices
+    quick.clear();
+    if (r.quick_replies.is_array()) {
+      for (const auto& q : r.quick_replies) if (q.is_string()) quick.push_back(q.get<std::string>());
+    }
   }
   OutboxRecord o;
   o.idempotency_key = key_prefix + "0";
   if (conv.channel == "slack") {
     // channel_user is the DM channel, or "channel/thread_ts" for a thread in a shared channel.
     const size_t slash = conv.channel_user.find('/');
-    o.kind = "slack_message";
-    o.target = "slack:" + conv.channel_user;
-    o.payload = {{"channel", conv.channel_user.substr(0, slash)}, {"text", text}};
-    if (slash != std::string::npos) o.payload["thread_ts"] = conv.channel_user.substr(slash + 1);
-    if (!quick.empty()) o.payload["quick_replies"] = quick;
+    const std::string_view key = conv.channel_user;
     const bool date_question = pending_slot == "payment_date" || pending_slot == "activation_date";
-    if (date_question && replies.back().author == "bot") o.payload["date_picker"] = true;
+    o.kind = "slack_post";
+    o.target = "slack:" + conv.channel_user;
+    o.payload = SlackPostBody(key.substr(0, slash), slash == std::string::npos ? std::string_view() : key.substr(slash + 1),
+                              text, quick, date_question && replies.back().author == "bot");
   } else {
     // WeCom text messages have no buttons: the choices are listed to type back.
-    for (const auto& q : quick) text += "\n· " + q.get<std::string>();
+    for (const auto& q : quick) text += "\n· " + q;
     o.kind = "wecom_message";
     o.target = "wecom:" + conv.channel_user;
-    o.payload = {{"touser", conv.channel_user}, {"text", text}};
+    o.payload = json{{"touser", conv.channel_user}, {"text", text}}.dump();
   }
   return {o};
 }
@@ -995,11 +1001,11 @@ std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRe
   }
   for (const auto& [key, text] : notices) {
     if (!options_.slack_staff_channel.empty()) {
-      rows.push_back({0, "slack_message", "slack:" + options_.slack_staff_channel,
-                      {{"channel", options_.slack_staff_channel}, {"text", text}}, "notice:slack:" + key, 0});
+      rows.push_back({0, "slack_post", "slack:" + options_.slack_staff_channel,
+                      SlackPostBody(options_.slack_staff_channel, "", text, {}, false), "notice:slack:" + key, 0});
     }
     if (!options_.wecom_robot_webhook.empty()) {
-      rows.push_back({0, "wecom_robot", options_.wecom_robot_webhook, {{"text", text}}, "notice:wecom:" + key, 0});
+      rows.push_back({0, "wecom_robot", options_.wecom_robot_webhook, json{{"text", text}}.dump(), "notice:wecom:" + key, 0});
     }
   }
   return rows;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "bot/channels/platform_http.h"
+#include "bot/channels/slack.h"
 #include "bot/log.h"
 #include "storage/json_writer.h"
 
@@ -34,18 +35,6 @@ std::string QueryEscape(const std::string& s) {
   return out;
 }
 
-// Slack's mrkdwn treats &, < and > as markup.
-std::string SlackEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
-  }
-  return out;
-}
-
 std::string Truncated(const std::string& s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t n = max_bytes;
@@ -53,36 +42,17 @@ std::string Truncated(const std::string& s, size_t max_bytes) {
   return s.substr(0, n);
 }
 
-// chat.postMessage body: the text, and its quick replies as buttons or a date question as a datepicker.
-// Written straight to text (JsonWriter): as a tree it was a sixth of a Slack delivery's CPU.
-std::string SlackMessage(const json& p) {
-  const auto field = [&](const char* key) -> std::string_view {
+// A slack_message row (queued before slack_post existed) as a chat.postMessage body.
+std::string LegacySlackBody(const json& p) {
+  const auto field = [&](const char* key) {
     auto it = p.find(key);
-    return it != p.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : std::string_view();
+    return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  const std::string_view text = field("text");
-  JsonWriter w;
-  w.BeginObject().Member("channel", field("channel")).Member("text", text);
-  if (auto ts = p.find("thread_ts"); ts != p.end() && ts->is_string()) w.Member("thread_ts", ts->get_ref<const std::string&>());
-  w.Key("blocks").BeginArray();
-  w.BeginObject().Member("type", "section").Key("text").BeginObject().Member("type", "mrkdwn")
-      .Member("text", SlackEscape(Truncated(std::string(text), 2900))).EndObject().EndObject();
-  auto quick = p.find("quick_replies");
-  const size_t buttons = quick != p.end() && quick->is_array() ? std::min<size_t>(quick->size(), 24) : 0;
-  const bool date_picker = p.value("date_picker", false);
-  if (buttons > 0 || date_picker) {
-    w.BeginObject().Member("type", "actions").Key("elements").BeginArray();
-    for (size_t i = 0; i < buttons; ++i) {
-      const std::string label = (*quick)[i].is_string() ? (*quick)[i].get<std::string>() : std::string();
-      w.BeginObject().Member("type", "button").Member("action_id", "qr_" + std::to_string(i))
-          .Key("text").BeginObject().Member("type", "plain_text").Member("text", Truncated(label, 75)).EndObject()
-          .Member("value", Truncated(label, 2000)).EndObject();
-    }
-    if (date_picker) w.BeginObject().Member("type", "datepicker").Member("action_id", "date").EndObject();
-    w.EndArray().EndObject();
+  std::vector<std::string> quick;
+  if (auto it = p.find("quick_replies"); it != p.end() && it->is_array()) {
+    for (const auto& q : *it) quick.push_back(q.is_string() ? q.get<std::string>() : std::string());
   }
-  w.EndArray().EndObject();
-  return w.Take();
+  return SlackPostBody(field("channel"), field("thread_ts"), field("text"), quick, p.value("date_picker", false));
 }
 
 }  // namespace
@@ -227,7 +197,7 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
   // rest one by one.
   std::vector<size_t> slack_rows;
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].kind == "slack_message") slack_rows.push_back(i);
+    if (rows[i].kind == "slack_post" || rows[i].kind == "slack_message") slack_rows.push_back(i);
     else results[i] = Deliver(rows[i]);
   }
   if (slack_rows.empty()) return results;
@@ -245,7 +215,8 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
     q.target = base.path + "/chat.postMessage";
     q.headers = {{"Authorization", "Bearer " + slack_.bot_token}};
     q.content_type = "application/json; charset=utf-8";
-    q.body = SlackMessage(rows[slack_rows[k]].payload);
+    const OutboxRecord& row = rows[slack_rows[k]];
+    q.body = row.kind == "slack_post" ? row.payload : LegacySlackBody(json::parse(row.payload, nullptr, false));
   }
   const std::vector<PlatformResponse> answers = HttpFor(base).ExchangeAll(requests);
   for (size_t k = 0; k < slack_rows.size(); ++k) results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
@@ -253,9 +224,11 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
 }
 
 OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
-  if (row.kind == "wecom_message") return DeliverWeCom(row);
-  if (row.kind == "wecom_robot") return DeliverRobot(row);
-  if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row);
+  json payload = json::parse(row.payload, nullptr, false);
+  if (!payload.is_object()) return {Outcome::kFailed, 0, {{"error", "the payload is not a JSON object"}}};
+  if (row.kind == "wecom_message") return DeliverWeCom(row, payload);
+  if (row.kind == "wecom_robot") return DeliverRobot(row, payload);
+  if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row, payload);
   return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};
 }
 
@@ -321,15 +294,15 @@ bool OutboxWorker::WeComToken(bool force, std::string* token, std::string* error
   return true;
 }
 
-OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row) {
+OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row, const json& payload) {
   if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
   BaseUrl base;
   std::string error;
   if (!ParseBaseUrl(wecom_.api_base, &base, &error)) return {Outcome::kFailed, 0, {{"error", error}}};
   PlatformRequest q;
   q.content_type = "application/json; charset=utf-8";
-  q.body = json{{"touser", row.payload.value("touser", "")}, {"msgtype", "text"}, {"agentid", std::atoi(wecom_.agent_id.c_str())},
-                {"text", {{"content", row.payload.value("text", "")}}}}.dump();
+  q.body = json{{"touser", payload.value("touser", "")}, {"msgtype", "text"}, {"agentid", std::atoi(wecom_.agent_id.c_str())},
+                {"text", {{"content", payload.value("text", "")}}}}.dump();
   for (int round = 0; round < 2; ++round) {
     std::string token;
     if (!WeComToken(round > 0, &token, &error)) return {Outcome::kRetry, 0, {{"error", error}}};
@@ -348,7 +321,7 @@ OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row) {
   return {Outcome::kRetry, 0, {{"error", "the token was refused twice"}}};
 }
 
-OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
+OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const json& payload) {
   const std::string url = row.target;
   const size_t path_start = url.find('/', url.find("://") + 3);
   BaseUrl base;
@@ -358,7 +331,7 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
   PlatformRequest q;
   q.target = url.substr(path_start);
   q.content_type = "application/json; charset=utf-8";
-  q.body = json{{"msgtype", "text"}, {"text", {{"content", row.payload.value("text", "")}}}}.dump();
+  q.body = json{{"msgtype", "text"}, {"text", {{"content", payload.value("text", "")}}}}.dump();
   const PlatformResponse res = HttpFor(base).Exchange(q);
   if (!res.ok()) return NetworkFailure(res, row.attempts);
   if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
@@ -368,12 +341,12 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row) {
   return {Outcome::kFailed, 0, {{"status", res.status}, {"body", Truncated(res.body, 200)}}};
 }
 
-OutboxWorker::Result OutboxWorker::Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type) {
+OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes, const std::string& content_type) {
   if (bytes.size() > options_.max_download_bytes) return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
   if (!on_download_) return {Outcome::kFailed, 0, {{"error", "no place to keep downloads"}}};
   AttachmentRecord a;
   a.sha256 = Sha256Hex(bytes);
-  a.name = row.payload.value("name", "file");
+  a.name = payload.value("name", "file");
   a.content_type = content_type.empty() ? "application/octet-stream" : content_type.substr(0, content_type.find(';'));
   a.size = static_cast<int64_t>(bytes.size());
   std::error_code ec;
@@ -389,18 +362,18 @@ OutboxWorker::Result OutboxWorker::Keep(const OutboxRecord& row, const std::stri
     std::filesystem::rename(tmp, a.path, ec);
     if (ec) return {Outcome::kRetry, 0, {{"error", ec.message()}}};
   }
-  Status st = on_download_(row.payload.value("conversation_id", ""), a.name, a);
+  Status st = on_download_(payload.value("conversation_id", ""), a.name, a);
   if (!st.ok() && st.code() != Status::Code::kNotFound) return {Outcome::kRetry, 0, {{"error", st.message()}}};
   return {Outcome::kDelivered, 0, {{"sha256", a.sha256}, {"size", a.size}}};
 }
 
-OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
+OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json& payload) {
   // A file over the limit is not fetched at all when its size is known, and never read past it.
   const auto too_large = [] { return Result{Outcome::kFailed, 0, {{"error", "file larger than the limit"}}}; };
   if (row.kind == "slack_file") {
     if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
-    if (row.payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes)) return too_large();
-    const std::string url = row.payload.value("url", "");
+    if (payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes)) return too_large();
+    const std::string url = payload.value("url", "");
     const size_t path_start = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
     BaseUrl base;
     std::string error;
@@ -416,7 +389,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
     if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     if (res.status != 200) return {Outcome::kFailed, 0, {{"status", res.status}}};
-    return Keep(row, res.body, res.content_type);
+    return Keep(payload, res.body, res.content_type);
   }
   // WeCom media/get with the cached token.
   if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
@@ -429,14 +402,14 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row) {
     PlatformRequest q;
     q.method = "GET";
     q.target = base.path + "/media/get?access_token=" + QueryEscape(token) + "&media_id=" +
-               QueryEscape(row.payload.value("media_id", ""));
+               QueryEscape(payload.value("media_id", ""));
     const PlatformResponse res = HttpFor(base).Exchange(q);
     if (res.failure == PlatformResponse::Failure::kTooLarge) return too_large();
     if (!res.ok()) return NetworkFailure(res, 0);
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     const std::string& type = res.content_type;
     if (res.status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
-      return Keep(row, res.body, type);
+      return Keep(payload, res.body, type);
     }
     json answer = json::parse(res.body, nullptr, false);  // an error comes as JSON
     const int code = answer.is_object() ? answer.value("errcode", -2) : -2;

@@ -69,11 +69,12 @@ class OutboxWorker : private OutboxSink {
   std::vector<Result> DeliverAll(const std::vector<OutboxRecord>& rows);
   Result Deliver(const OutboxRecord& row);
   static Result SlackResult(const PlatformResponse& answer, int attempts);
-  Result DeliverWeCom(const OutboxRecord& row);
-  Result DeliverRobot(const OutboxRecord& row);
-  Result Download(const OutboxRecord& row);
+  // The rest take the row's payload parsed.
+  Result DeliverWeCom(const OutboxRecord& row, const nlohmann::json& payload);
+  Result DeliverRobot(const OutboxRecord& row, const nlohmann::json& payload);
+  Result Download(const OutboxRecord& row, const nlohmann::json& payload);
   // Stores `bytes` under uploads_dir and hands them to the sink.
-  Result Keep(const OutboxRecord& row, const std::string& bytes, const std::string& content_type);
+  Result Keep(const nlohmann::json& payload, const std::string& bytes, const std::string& content_type);
   // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
   bool WeComToken(bool force, std::string* token, std::string* error);
   // This thread's client for `base`.

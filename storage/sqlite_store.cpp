@@ -606,7 +606,7 @@ class SqliteStore : public Store {
         r.id = sqlite3_column_int64(s, 0);
         r.kind = ColumnText(s, 1);
         r.target = ColumnText(s, 2);
-        r.payload = json::parse(ColumnText(s, 3), nullptr, false);
+        r.payload = ColumnText(s, 3);
         r.idempotency_key = ColumnText(s, 4);
         r.attempts = sqlite3_column_int(s, 5);
         claimed.push_back(std::move(r));
@@ -1053,7 +1053,7 @@ class SqliteStore : public Store {
       if (!s) return Status::IoError(writer_.Error());
       BindText(s, 1, o.kind);
       BindText(s, 2, o.target);
-      BindText(s, 3, JsonText(o.payload));
+      BindText(s, 3, o.payload);
       BindText(s, 4, o.idempotency_key);
       sqlite3_bind_text(s, 5, free ? "sending" : "pending", -1, SQLITE_STATIC);
       sqlite3_bind_int(s, 6, free ? 1 : 0);

@@ -88,9 +88,12 @@ struct TicketRecord {
 
 struct OutboxRecord {
   int64_t id = 0;
-  std::string kind;             // slack_message | wecom_message | wecom_robot | slack_file | wecom_media
+  // slack_post (payload: the chat.postMessage body, sent as it is) | slack_message (rows queued before
+  // slack_post: {channel, text, thread_ts, quick_replies, date_picker}) | wecom_message | wecom_robot |
+  // slack_file | wecom_media
+  std::string kind;
   std::string target;           // rows of one target are delivered one at a time, in order
-  nlohmann::json payload;
+  std::string payload;          // JSON text, kept as it is: the store never parses it
   std::string idempotency_key;  // unique: the same key is never enqueued twice
   int attempts = 0;             // deliveries tried so far (the current one included, once claimed)
 };

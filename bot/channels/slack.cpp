@@ -13,6 +13,7 @@
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
+#include "storage/json_writer.h"
 
 namespace rd {
 
@@ -123,6 +124,26 @@ std::optional<HttpResponse> Refusal(const SlackSettings& settings, const std::st
 
 WebhookIntake Answer(HttpResponse response) { return WebhookIntake::Answered(std::move(response)); }
 
+// Slack's mrkdwn treats &, < and > as markup.
+std::string MrkdwnEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string_view Truncated(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // never cut a UTF-8 sequence
+  return s.substr(0, n);
+}
+
 // The conversation key: a DM channel, or a thread in a shared channel ("C123/1700000000.000100").
 std::string ConversationKey(const json& event) {
   const std::string channel = event.value("channel", "");
@@ -134,6 +155,30 @@ std::string ConversationKey(const json& event) {
 }
 
 }  // namespace
+
+std::string SlackPostBody(std::string_view channel, std::string_view thread_ts, std::string_view text,
+                          const std::vector<std::string>& quick_replies, bool date_picker) {
+  // Written straight to text (JsonWriter): as a tree it was a sixth of a Slack delivery's CPU.
+  JsonWriter w;
+  w.BeginObject().Member("channel", channel).Member("text", text);
+  if (!thread_ts.empty()) w.Member("thread_ts", thread_ts);
+  w.Key("blocks").BeginArray();
+  w.BeginObject().Member("type", "section").Key("text").BeginObject().Member("type", "mrkdwn")
+      .Member("text", MrkdwnEscape(Truncated(text, 2900))).EndObject().EndObject();
+  const size_t buttons = std::min<size_t>(quick_replies.size(), 24);  // Slack's limit is 25 elements
+  if (buttons > 0 || date_picker) {
+    w.BeginObject().Member("type", "actions").Key("elements").BeginArray();
+    for (size_t i = 0; i < buttons; ++i) {
+      w.BeginObject().Member("type", "button").Member("action_id", "qr_" + std::to_string(i))
+          .Key("text").BeginObject().Member("type", "plain_text").Member("text", Truncated(quick_replies[i], 75)).EndObject()
+          .Member("value", Truncated(quick_replies[i], 2000)).EndObject();
+    }
+    if (date_picker) w.BeginObject().Member("type", "datepicker").Member("action_id", "date").EndObject();
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
 
 WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string& timestamp, const std::string& signature,
                                const std::string& body_text, int64_t now) {
@@ -187,7 +232,7 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
       file.message.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
       // The bytes are fetched by the outbox (url_private needs the bot token), never in this request.
       if (f.contains("url_private") && f["url_private"].is_string()) {
-        file.download = OutboxRecord{0, "slack_file", "", {{"url", f["url_private"]}, {"size", file.file.size}}, "", 0};
+        file.download = OutboxRecord{0, "slack_file", "", json{{"url", f["url_private"]}, {"size", file.file.size}}.dump(), "", 0};
       }
       in.files.push_back(std::move(file));
     }

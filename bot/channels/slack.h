@@ -7,6 +7,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "bot/channels/intake.h"
 #include "bot/channels/platform.h"
@@ -32,6 +34,12 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
 // Slack's answer to a message once its turn ran: 200 when stored (replies go through the outbox), else
 // 503 so that Slack retries the delivery and nothing is lost.
 HttpResponse SlackAcknowledgement(const InboundMessage& message, const TurnOutcome& outcome);
+
+// A chat.postMessage body: `text` as a mrkdwn section, with `quick_replies` as buttons (action ids
+// qr_0, qr_1, ...; a click comes back as the label) and a datepicker (action id "date") when
+// `date_picker`. `thread_ts` empty: not in a thread. Built once, when the turn queues the reply.
+std::string SlackPostBody(std::string_view channel, std::string_view thread_ts, std::string_view text,
+                          const std::vector<std::string>& quick_replies, bool date_picker);
 
 // Registers the routes when Slack is configured; otherwise they do not exist (404).
 void RegisterSlackRoutes(httplib::Server& server, const SlackSettings& settings, ConversationService* service);

@@ -122,7 +122,7 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   f.file.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
   f.file.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
   const std::string media_id = Field(msg, "MediaId");
-  if (!media_id.empty()) f.download = OutboxRecord{0, "wecom_media", "", {{"media_id", media_id}}, "", 0};
+  if (!media_id.empty()) f.download = OutboxRecord{0, "wecom_media", "", json{{"media_id", media_id}}.dump(), "", 0};
   in.files.push_back(std::move(f));
   return in;
 }

@@ -286,7 +286,7 @@ TEST_CASE("a turn commits the conversation, its messages, ticket and outbox toge
   auto s = db.Open();
   TurnCommit t = NewTurn("c1", "k1");
   t.ticket = TicketRecord{"RF-20261110-0001", "c1", "open", json{{"id", "RF-20261110-0001"}, {"problems", json::array()}}};
-  t.outbox.push_back({0, "staff_notice", "slack", json{{"text", "new ticket"}}, "notice:c1:1"});
+  t.outbox.push_back({0, "staff_notice", "slack", json{{"text", "new ticket"}}.dump(), "notice:c1:1"});
   REQUIRE(s->CommitTurn(t).ok());
   ConversationRecord c;
   REQUIRE(s->FindConversationBySession("hash-c1", &c).ok());
@@ -323,7 +323,7 @@ class RecordingSink : public OutboxSink {
 };
 
 OutboxRecord Reply(const std::string& target, const std::string& key) {
-  return {0, "slack_message", target, json{{"text", key}}, key, 0};
+  return {0, "slack_post", target, json{{"text", key}}.dump(), key, 0};
 }
 }  // namespace
 
@@ -343,7 +343,7 @@ TEST_CASE("with an outbox sink, a commit hands over the rows it claims at once; 
   CHECK(h.rows[1].idempotency_key == "r3");
   CHECK(h.rows[0].id > 0);
   CHECK(h.rows[0].attempts == 1);
-  CHECK(h.rows[0].payload == json{{"text", "r1"}});
+  CHECK(h.rows[0].payload == R"({"text":"r1"})");
   CHECK(h.blocked_targets == std::vector<std::string>{"slack:D1"});
   CHECK(db.Number("SELECT count(*) FROM outbox WHERE status = 'sending' AND next_attempt_at = 5000") == 2);
   CHECK(db.Number("SELECT count(*) FROM outbox WHERE idempotency_key = 'r2' AND status = 'pending'") == 1);

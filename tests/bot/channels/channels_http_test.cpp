@@ -377,6 +377,48 @@ TEST_CASE("Slack: messages still in the outbox when the bot is killed are delive
   CHECK(Count(db, "SELECT count(*) FROM outbox WHERE status = 'delivered'") == queued);
 }
 
+TEST_CASE("Slack: a reply queued by an earlier version (its fields, not the post's body) still goes out whole",
+          "[slack][outbox]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  {
+    ServerProcess first(db);  // creates the schema
+    StartWithChannels(first, fake);
+    first.Kill(SIGTERM);
+  }
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  const char* legacy =
+      "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, created_at) "
+      "VALUES('slack_message', 'slack:COLD/1700000000.000100', "
+      "'{\"channel\":\"COLD\",\"text\":\"Paid <when>? A & B\",\"thread_ts\":\"1700000000.000100\","
+      "\"quick_replies\":[\"Yes\",\"No\"],\"date_picker\":true}', 'legacy:1', 'pending', 0, 0, 1700000000)";
+  REQUIRE(sqlite3_exec(h, legacy, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(h);
+
+  ServerProcess again(db);
+  StartWithChannels(again, fake);
+  auto posts = fake.WaitForAccepted("/api/chat.postMessage", 1, 20);
+  REQUIRE(posts.size() == 1);
+  json body = json::parse(posts[0].body);
+  CHECK(body["channel"] == "COLD");
+  CHECK(body["thread_ts"] == "1700000000.000100");
+  CHECK(body["text"] == "Paid <when>? A & B");
+  CHECK(body["blocks"][0]["text"]["text"] == "Paid &lt;when&gt;? A &amp; B");
+  const json& elements = body["blocks"][1]["elements"];
+  REQUIRE(elements.size() == 3);
+  CHECK(elements[0]["value"] == "Yes");
+  CHECK(elements[1]["value"] == "No");
+  CHECK(elements[2]["type"] == "datepicker");
+  const char* delivered = "SELECT count(*) FROM outbox WHERE idempotency_key = 'legacy:1' AND status = 'delivered'";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Count(db, delivered) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Count(db, delivered) == 1);
+}
+
 TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies, a repeated MsgId, bad input",
           "[wecom][channels]") {
   TempDir dir;
