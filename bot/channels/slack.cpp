@@ -144,14 +144,95 @@ std::string_view Truncated(std::string_view s, size_t max_bytes) {
   return s.substr(0, n);
 }
 
+// The members of an Events API body a turn needs, taken as the parser meets them: Slack's bodies
+// carry much more (authorizations, rich-text blocks), and a tree of it all was the largest part of
+// reading an event. A member given twice counts as its last value, as in a tree; a member that is not
+// a string reads as absent.
+class SlackEventReader : public nlohmann::json_sax<json> {
+ public:
+  struct Event {
+    std::string type, subtype, user, channel, channel_type, thread_ts, ts, text;
+    bool has_user = false, has_bot_id = false, has_thread_ts = false, has_files = false;
+  };
+  bool is_object = false;
+  std::string type, challenge;
+  bool has_event = false;  // "event" is an object
+  Event event;
+
+  bool null() override { return Scalar(nullptr); }
+  bool boolean(bool) override { return Scalar(nullptr); }
+  bool number_integer(number_integer_t) override { return Scalar(nullptr); }
+  bool number_unsigned(number_unsigned_t) override { return Scalar(nullptr); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(nullptr); }
+  bool string(string_t& s) override { return Scalar(&s); }
+  bool binary(binary_t&) override { return Scalar(nullptr); }
+  bool start_object(std::size_t) override { return Open(true); }
+  bool start_array(std::size_t) override { return Open(false); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) {
+      top_ = k == "type" ? &type : k == "challenge" ? &challenge : nullptr;
+      event_key_ = k == "event";
+    } else if (depth_ == 2 && in_event_) {
+      field_ = k == "type" ? &event.type : k == "subtype" ? &event.subtype : k == "user" ? &event.user
+             : k == "channel" ? &event.channel : k == "channel_type" ? &event.channel_type
+             : k == "thread_ts" ? &event.thread_ts : k == "ts" ? &event.ts : k == "text" ? &event.text : nullptr;
+      if (k == "user") event.has_user = true;
+      if (k == "bot_id") event.has_bot_id = true;
+      if (k == "thread_ts") event.has_thread_ts = true;
+      if (k == "files") event.has_files = true;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool Scalar(std::string* s) {
+    if (depth_ == 1) {
+      if (top_) *top_ = s ? std::move(*s) : std::string();
+      if (event_key_) { has_event = false; event = Event{}; }
+      top_ = nullptr;
+      event_key_ = false;
+    } else if (depth_ == 2 && in_event_ && field_) {
+      *field_ = s ? std::move(*s) : std::string();
+      field_ = nullptr;
+    }
+    return true;
+  }
+  bool Open(bool object) {
+    if (depth_ == 0) is_object = object;
+    if (depth_ == 1) {
+      if (top_) top_->clear();
+      if (event_key_) {  // a later "event" replaces an earlier one, as in a tree
+        has_event = object;
+        event = Event{};
+        in_event_ = object;
+      }
+      top_ = nullptr;
+      event_key_ = false;
+    } else if (depth_ == 2 && in_event_ && field_) {
+      field_->clear();
+      field_ = nullptr;
+    }
+    ++depth_;
+    return true;
+  }
+  bool Close() {
+    if (--depth_ == 1) in_event_ = false;
+    return true;
+  }
+  int depth_ = 0;
+  std::string* top_ = nullptr;
+  std::string* field_ = nullptr;
+  bool event_key_ = false, in_event_ = false;
+};
+
 // The conversation key: a DM channel, or a thread in a shared channel ("C123/1700000000.000100").
-std::string ConversationKey(const json& event) {
-  const std::string channel = event.value("channel", "");
-  const bool direct = event.value("channel_type", "") == "im" || (!channel.empty() && channel[0] == 'D');
-  if (direct) return channel;
-  const std::string thread = event.contains("thread_ts") && event["thread_ts"].is_string() ? event["thread_ts"].get<std::string>()
-                                                                                             : event.value("ts", "");
-  return channel + "/" + thread;
+std::string ConversationKey(const SlackEventReader::Event& event) {
+  const bool direct = event.channel_type == "im" || (!event.channel.empty() && event.channel[0] == 'D');
+  if (direct) return event.channel;
+  return event.channel + "/" + (event.has_thread_ts && !event.thread_ts.empty() ? event.thread_ts : event.ts);
 }
 
 }  // namespace
@@ -183,27 +264,25 @@ std::string SlackPostBody(std::string_view channel, std::string_view thread_ts, 
 WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string& timestamp, const std::string& signature,
                                const std::string& body_text, int64_t now) {
   if (auto refusal = Refusal(settings, timestamp, signature, body_text, now)) return Answer(std::move(*refusal));
-  json body = json::parse(body_text, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return Answer(JsonError(400, "malformed_json", "the body is not a JSON object"));
-  const std::string type = body.value("type", "");
-  if (type == "url_verification") {
+  SlackEventReader body;
+  if (!json::sax_parse(body_text, &body) || !body.is_object) {
+    return Answer(JsonError(400, "malformed_json", "the body is not a JSON object"));
+  }
+  if (body.type == "url_verification") {
     HttpResponse r;
-    r.body = json{{"challenge", body.value("challenge", "")}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    r.body = json{{"challenge", body.challenge}}.dump(-1, ' ', false, json::error_handler_t::replace);
     return Answer(std::move(r));
   }
   // An event type we do not handle: acknowledged, ignored.
-  if (type != "event_callback" || !body.contains("event") || !body["event"].is_object()) return Answer(EmptyAcknowledgement());
-  const json& event = body["event"];
-  const std::string etype = event.value("type", "");
-  const std::string subtype = event.value("subtype", "");
+  if (body.type != "event_callback" || !body.has_event) return Answer(EmptyAcknowledgement());
+  const SlackEventReader::Event& event = body.event;
   // Loops and noise: the bot's own messages, other bots, edits, deletes, joins.
-  if ((etype != "message" && etype != "app_mention") || event.contains("bot_id") ||
-      (!settings.bot_user_id.empty() && event.value("user", "") == settings.bot_user_id) ||
-      (!subtype.empty() && subtype != "file_share") || !event.contains("user")) {
+  if ((event.type != "message" && event.type != "app_mention") || event.has_bot_id ||
+      (!settings.bot_user_id.empty() && event.user == settings.bot_user_id) ||
+      (!event.subtype.empty() && event.subtype != "file_share") || !event.has_user) {
     return Answer(EmptyAcknowledgement());
   }
-  if (etype == "message" && event.value("channel_type", "") != "im" && event.value("channel", "").rfind('D', 0) != 0 &&
-      !event.contains("thread_ts")) {
+  if (event.type == "message" && event.channel_type != "im" && event.channel.rfind('D', 0) != 0 && !event.has_thread_ts) {
     return Answer(EmptyAcknowledgement());  // in shared channels the bot answers where it is mentioned (app_mention), or in its threads
   }
   WebhookIntake in;
@@ -213,17 +292,20 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
   // One key per Slack message: a retry of the event and the same message arriving as both `message`
   // and `app_mention` are one turn. Its ts first: keys then reach the store's dedupe index in time
   // order (channel ids are random).
-  m.dedupe_key = "slack:" + event.value("ts", "") + ":" + event.value("channel", "");
+  m.dedupe_key = "slack:" + event.ts + ":" + event.channel;
   m.channel_identifies_customer = true;
   m.replies_via_outbox = true;
   m.store_response = false;
-  m.text = WithoutMentions(Unescape(event.value("text", "")));
+  m.text = WithoutMentions(Unescape(event.text));
   if (!IsValidUtf8(m.text)) return Answer(JsonError(400, "invalid_utf8", "the text is not valid UTF-8"));
   if (Trim(m.text).empty()) m.text.clear();
-  if (event.contains("files") && event["files"].is_array() && !event["files"].empty()) {
+  // A file share (rare): its file list read from a tree of the body.
+  const json files = event.has_files ? json::parse(body_text, nullptr, false)["event"].value("files", json()) : json();
+  if (files.is_array() && !files.empty()) {
     in.kind = WebhookIntake::Kind::kFiles;
-    for (size_t i = 0; i < event["files"].size(); ++i) {
-      const json& f = event["files"][i];
+    for (size_t i = 0; i < files.size(); ++i) {
+      const json& f = files[i];
+      if (!f.is_object()) continue;
       ChannelFile file;
       file.file.name = f.value("name", "file");
       file.file.size = f.value("size", int64_t{0});
@@ -280,12 +362,19 @@ void RegisterSlackRoutes(httplib::Server& s, const SlackSettings& settings, Conv
       res.status = 200;
       return;
     }
-    json event = {{"channel", payload.value("channel", json::object()).value("id", "")}};
-    const json container = payload.value("container", json::object());
-    const json message = payload.value("message", json::object());
-    if (message.contains("thread_ts")) event["thread_ts"] = message["thread_ts"];
-    else if (container.contains("thread_ts")) event["thread_ts"] = container["thread_ts"];
-    event["ts"] = container.value("message_ts", "");
+    const auto string_in = [&](const char* object, const char* key) {
+      auto o = payload.find(object);
+      if (o == payload.end() || !o->is_object()) return std::optional<std::string>();
+      auto v = o->find(key);
+      return v != o->end() && v->is_string() ? std::optional<std::string>(v->get<std::string>()) : std::nullopt;
+    };
+    SlackEventReader::Event event;  // where the clicked message was, as an event would say
+    event.channel = string_in("channel", "id").value_or("");
+    const std::optional<std::string> thread = string_in("message", "thread_ts") ? string_in("message", "thread_ts")
+                                                                                 : string_in("container", "thread_ts");
+    event.has_thread_ts = thread.has_value();
+    event.thread_ts = thread.value_or("");
+    event.ts = string_in("container", "message_ts").value_or("");
     InboundMessage m;
     m.channel = "slack";
     m.channel_user = ConversationKey(event);

@@ -171,6 +171,66 @@ TEST_CASE("WeCom: what we encrypt and sign, Tencent's @wecom/crypto opens; what 
   CHECK(c.Decrypt(sealed["encrypt"], &error).value_or("") == "来自腾讯的实现");
 }
 
+TEST_CASE("Slack events: the reader takes the event's own members, wherever Slack puts more", "[slack]") {
+  SlackSettings settings;
+  settings.signing_secret = "secret";
+  settings.bot_token = "xoxb-1";
+  settings.bot_user_id = "UBOT";
+  const int64_t now = 1700000000;
+  const auto intake = [&](const std::string& body) {
+    const std::string ts = std::to_string(now);
+    return SlackEventIntake(settings, ts, SlackSignature("secret", ts, body), body, now);
+  };
+  // A real event's shape: nested blocks with their own "type", "text" and "user", authorizations after
+  // the event, keys in any order.
+  const std::string dm =
+      R"({"token":"x","event":{"blocks":[{"type":"rich_text","elements":[{"type":"user","user_id":"UBOT","text":"zzz"}]}],)"
+      R"("client_msg_id":"m1","text":"I paid on 2026-11-01 &amp; want a refund","user":"U1","ts":"1700000000.000100",)"
+      R"("type":"message","channel":"D42","channel_type":"im","files_count":0},"type":"event_callback",)"
+      R"("authorizations":[{"user_id":"UBOT","is_bot":true,"type":"authorization"}],"event_id":"Ev1"})";
+  WebhookIntake in = intake(dm);
+  REQUIRE(in.kind == WebhookIntake::Kind::kTurn);
+  CHECK(in.message.text == "I paid on 2026-11-01 & want a refund");
+  CHECK(in.message.channel_user == "D42");
+  CHECK(in.message.dedupe_key == "slack:1700000000.000100:D42");
+
+  // A thread reply in a shared channel: one conversation per thread.
+  in = intake(R"({"type":"event_callback","event":{"type":"message","channel":"C7","user":"U1","text":"more",)"
+              R"("ts":"1700000001.000200","thread_ts":"1700000000.000100"}})");
+  REQUIRE(in.kind == WebhookIntake::Kind::kTurn);
+  CHECK(in.message.channel_user == "C7/1700000000.000100");
+
+  // A later "event" replaces an earlier one, as in a tree; a text that is not a string is no text.
+  in = intake(R"({"type":"event_callback","event":{"type":"message","channel":"D1","bot_id":"B1","text":"first","ts":"1.1"},)"
+              R"("event":{"type":"message","channel":"D2","user":"U2","text":"second","ts":"2.2"}})");
+  REQUIRE(in.kind == WebhookIntake::Kind::kTurn);
+  CHECK(in.message.text == "second");
+  CHECK(in.message.channel_user == "D2");
+  in = intake(R"({"type":"event_callback","event":{"type":"message","channel":"D1","user":"U1","text":42,"ts":"1.1"}})");
+  CHECK(in.kind == WebhookIntake::Kind::kAnswer);
+  CHECK(in.answer.status == 200);
+
+  // Ignored, acknowledged: the bot itself, another bot, an edit, a message without a user, an
+  // "event" that is not an object.
+  for (const std::string& body :
+       {std::string(R"({"type":"event_callback","event":{"type":"message","channel":"D1","user":"UBOT","text":"hi","ts":"1.1"}})"),
+        std::string(R"({"type":"event_callback","event":{"type":"message","channel":"D1","bot_id":"B1","user":"U9","text":"hi","ts":"1.1"}})"),
+        std::string(R"({"type":"event_callback","event":{"type":"message","subtype":"message_changed","channel":"D1","user":"U1","text":"hi","ts":"1.1"}})"),
+        std::string(R"({"type":"event_callback","event":{"type":"message","channel":"D1","blocks":[{"user":"U1"}],"text":"hi","ts":"1.1"}})"),
+        std::string(R"({"type":"event_callback","event":"message"})")}) {
+    INFO(body);
+    in = intake(body);
+    CHECK(in.kind == WebhookIntake::Kind::kAnswer);
+    CHECK(in.answer.status == 200);
+    CHECK(in.answer.body.empty());
+  }
+  // The URL check, and bodies that are not a JSON object.
+  in = intake(R"({"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})");
+  CHECK(in.answer.body == R"({"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})");
+  CHECK(intake(R"(["type","event_callback"])").answer.status == 400);
+  CHECK(intake(R"({"type":"event_callback","event":{)").answer.status == 400);
+}
+
 TEST_CASE("platform base URLs: https anywhere, plain http only on loopback", "[channels]") {
   BaseUrl b;
   std::string error;
