@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string_view>
@@ -183,8 +184,9 @@ PlatformHttp::PlatformHttp(BaseUrl base, PlatformHttpOptions options) : base_(st
 
 PlatformHttp::~PlatformHttp() = default;
 
-std::unique_ptr<PlatformHttp::Connection> PlatformHttp::Acquire(std::string* error, Failure* failure) {
+std::unique_ptr<PlatformHttp::Connection> PlatformHttp::Acquire(std::string* error, Failure* failure, bool* reused) {
   const auto now = SteadyClock::now();
+  *reused = false;
   while (!idle_.empty()) {
     std::unique_ptr<Connection> c = std::move(idle_.back());
     idle_.pop_back();
@@ -192,6 +194,7 @@ std::unique_ptr<PlatformHttp::Connection> PlatformHttp::Acquire(std::string* err
     if (idle_ms > options_.max_idle_ms) continue;
     // A busy connection is reused as it is; one that sat for a while is checked for the server's close.
     if (idle_ms > 1000 && !c->StillOpen()) continue;
+    *reused = true;
     return c;
   }
 
@@ -423,45 +426,56 @@ PlatformResponse PlatformHttp::Exchange(const PlatformRequest& request) { return
 
 std::vector<PlatformResponse> PlatformHttp::ExchangeAll(const std::vector<PlatformRequest>& requests) {
   std::vector<PlatformResponse> out(requests.size());
-  std::vector<std::unique_ptr<Connection>> sent(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const PlatformRequest& q = requests[i];
-    bool bad = HasLineBreak(q.method) || HasLineBreak(q.target) || HasLineBreak(q.content_type);
-    for (const auto& [name, value] : q.headers) bad = bad || HasLineBreak(name) || HasLineBreak(value);
-    if (bad) {
-      out[i].failure = Failure::kProtocol;
-      out[i].error = "a line break in the request line or a header";
-      continue;
-    }
-    const std::string wire = Serialize(q);
-    // A kept-alive connection the server closed meanwhile refuses the write: nothing was sent, so a
-    // fresh connection may carry it (once).
-    for (int attempt = 0; attempt < 2 && !sent[i]; ++attempt) {
-      const bool had_idle = !idle_.empty();
-      std::string error;
-      Failure failure = Failure::kConnect;
-      std::unique_ptr<Connection> c = Acquire(&error, &failure);
-      if (!c) {
-        out[i].failure = failure;
-        out[i].error = error;
-        break;
+  std::string unreachable;  // once one connection fails, the rest of the batch does not wait for its own
+  const size_t wave = static_cast<size_t>(std::max(1, options_.max_in_flight));
+  for (size_t begin = 0; begin < requests.size(); begin += wave) {
+    const size_t end = std::min(requests.size(), begin + wave);
+    std::vector<std::unique_ptr<Connection>> sent(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      const PlatformRequest& q = requests[i];
+      bool bad = HasLineBreak(q.method) || HasLineBreak(q.target) || HasLineBreak(q.content_type);
+      for (const auto& [name, value] : q.headers) bad = bad || HasLineBreak(name) || HasLineBreak(value);
+      if (bad) {
+        out[i].failure = Failure::kProtocol;
+        out[i].error = "a line break in the request line or a header";
+        continue;
       }
-      if (c->WriteAll(wire, &error)) {
-        sent[i] = std::move(c);
-      } else {
+      if (!unreachable.empty()) {
+        out[i].failure = Failure::kConnect;
+        out[i].error = unreachable;
+        continue;
+      }
+      const std::string wire = Serialize(q);
+      // A kept-alive connection the server closed meanwhile may refuse the write. The server never
+      // saw a whole request then, so a fresh connection carries it.
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        std::string error;
+        Failure failure = Failure::kConnect;
+        bool reused = false;
+        std::unique_ptr<Connection> c = Acquire(&error, &failure, &reused);
+        if (!c) {
+          out[i].failure = failure;
+          out[i].error = error;
+          unreachable = error;
+          break;
+        }
+        if (c->WriteAll(wire, &error)) {
+          sent[i - begin] = std::move(c);
+          break;
+        }
         out[i].failure = Failure::kWrite;
         out[i].error = error;
-        if (!had_idle) break;
+        if (!reused) break;
       }
     }
-    if (sent[i]) out[i] = PlatformResponse{};
-  }
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (!sent[i]) continue;
-    bool reusable = false;
-    out[i] = ReadResponse(*sent[i], options_.max_body_bytes, &reusable);
-    if (reusable) Release(std::move(sent[i]));
-    sent[i].reset();
+    for (size_t i = begin; i < end; ++i) {
+      std::unique_ptr<Connection>& c = sent[i - begin];
+      if (!c) continue;
+      bool reusable = false;
+      out[i] = ReadResponse(*c, options_.max_body_bytes, &reusable);
+      if (reusable) Release(std::move(c));
+      c.reset();
+    }
   }
   return out;
 }

@@ -32,6 +32,9 @@ struct PlatformHttpOptions {
   // A connection idle this long is closed rather than reused: servers drop idle keep-alive connections,
   // and a request sent on one that is being dropped may or may not have been read.
   int max_idle_ms = 30000;
+  // ExchangeAll sends at most this many requests before reading their answers (so at most this many
+  // connections per client): a platform sees a bounded number of connections from each worker.
+  int max_in_flight = 8;
 };
 
 struct PlatformRequest {
@@ -64,8 +67,9 @@ class PlatformHttp {
   PlatformHttp& operator=(const PlatformHttp&) = delete;
 
   PlatformResponse Exchange(const PlatformRequest& request);
-  // Every request on a connection of its own (kept-alive ones first), all written before the first
-  // answer is read; answers in the order of the requests.
+  // Every request on a connection of its own (kept-alive ones first), written in waves of
+  // max_in_flight before their answers are read; answers in the order of the requests. Once a
+  // connection cannot be opened, the batch's later requests fail with that error at once (kConnect).
   std::vector<PlatformResponse> ExchangeAll(const std::vector<PlatformRequest>& requests);
 
   const BaseUrl& base() const { return base_; }
@@ -73,7 +77,8 @@ class PlatformHttp {
 
  private:
   class Connection;
-  std::unique_ptr<Connection> Acquire(std::string* error, PlatformResponse::Failure* failure);
+  // A kept-alive connection (`reused`) or a new one; null with `error` and `failure` when none opens.
+  std::unique_ptr<Connection> Acquire(std::string* error, PlatformResponse::Failure* failure, bool* reused);
   void Release(std::unique_ptr<Connection> c);
   std::string Serialize(const PlatformRequest& request) const;
 
