@@ -154,6 +154,8 @@ class PlatformHttp::Connection {
     const int saved = errno;
     if (ssl_ != nullptr) {
       const int e = SSL_get_error(ssl_, ssl_result);
+      // The socket's timeout comes back from OpenSSL as a wish to retry.
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return std::string(what) + " timed out";
       if (e != SSL_ERROR_SYSCALL || ERR_peek_error() != 0) return OpenSslError((std::string("TLS ") + what).c_str());
     }
     if (saved == EAGAIN || saved == EWOULDBLOCK) return std::string(what) + " timed out";

@@ -64,6 +64,10 @@ class EchoServer {
         return true;
       });
     });
+    server_->Post("/slow", [](const httplib::Request&, httplib::Response& res) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      res.set_content("late", "text/plain");
+    });
     server_->Post("/limited", [](const httplib::Request&, httplib::Response& res) {
       res.status = 429;
       res.set_header("Retry-After", "7");
@@ -337,6 +341,14 @@ TEST_CASE("https: the server's certificate must chain to the configured CAs and 
   r = http.Exchange(Post("/echo", "{}"));  // again, on the kept-alive TLS connection
   CHECK(r.status == 200);
   CHECK(server.distinct_ports() == 1);
+  // A TLS answer that does not come in time.
+  PlatformHttpOptions impatient = trusted;
+  impatient.io_timeout_ms = 150;
+  PlatformHttp slow(Base("https://localhost:" + port), impatient);
+  r = slow.Exchange(Post("/slow", "{}"));
+  CHECK(r.failure == Failure::kRead);
+  CHECK(r.maybe_delivered);
+  CHECK(r.error == "read timed out");
 
   // The system's CAs do not know the test CA: refused before anything is sent.
   r = Once("https://localhost:" + port);
@@ -353,7 +365,7 @@ TEST_CASE("https: the server's certificate must chain to the configured CAs and 
   r = Once("https://localhost:" + port, missing);
   CHECK(r.failure == Failure::kTls);
   CHECK(r.error.find("nowhere.pem") != std::string::npos);
-  CHECK(server.distinct_ports() == 1);  // none of the refused clients got a request through
+  CHECK(server.distinct_ports() == 1);  // none of the refused clients got a request through to /echo
 }
 
 }  // namespace rd
