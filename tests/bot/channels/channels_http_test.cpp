@@ -10,6 +10,7 @@
 #include "bot/env.h"
 #include "bot/channels/wecom_crypto.h"
 #include "tests/bot/channels/fake_platform.h"
+#include "tests/bot/channels/test_pki.h"
 #include "tests/bot/server_process.h"
 
 namespace rd::test {
@@ -417,6 +418,41 @@ TEST_CASE("Slack: a reply queued by an earlier version (its fields, not the post
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK(Count(db, delivered) == 1);
+}
+
+TEST_CASE("Slack over HTTPS: replies reach a platform whose certificate chains to the configured CAs, and none "
+          "reaches one that does not", "[slack][outbox][tls]") {
+  TempDir dir;
+  TestPki pki;
+  FakePlatform fake(pki.File("server.pem"), pki.File("server.key"));
+  {
+    ServerProcess trusting(dir.File("trusting.sqlite3"));
+    setenv("REFUNDBOT_TLS_CA_FILE", pki.File("ca.pem").c_str(), 1);
+    StartWithChannels(trusting, fake);
+    unsetenv("REFUNDBOT_TLS_CA_FILE");
+    auto c = trusting.Client();
+    Slack slack{*c};
+    REQUIRE(slack.Say("hello, I need a refund") == 200);
+    auto posted = Posted(fake, 1);
+    REQUIRE(posted.size() == 1);
+    CHECK(posted[0]["channel"] == "D0CUSTOMER");
+  }
+  // The system's CAs do not know the test CA: the reply stays queued, with the reason, and is retried.
+  const std::string db = dir.File("default.sqlite3");
+  ServerProcess strict(db);
+  StartWithChannels(strict, fake);
+  auto c = strict.Client();
+  Slack slack{*c};
+  slack.n = 5;  // other message timestamps than the first bot's
+  REQUIRE(slack.Say("hello, I need a refund") == 200);
+  const std::string refused =
+      "SELECT count(*) FROM outbox WHERE status = 'pending' AND last_error LIKE '%certificate%' AND attempts >= 1";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Count(db, refused) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(Count(db, refused) == 1);
+  CHECK(fake.Calls("/api/chat.postMessage").size() == 1);  // the first bot's only
 }
 
 TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies, a repeated MsgId, bad input",

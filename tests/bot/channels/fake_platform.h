@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,7 +33,12 @@ class FakePlatform {
     int delay_ms = 0;  // a slow platform: answers this much later
   };
 
-  FakePlatform() {
+  // Plain HTTP on 127.0.0.1; with a certificate and its key, HTTPS (Base() then names "localhost").
+  explicit FakePlatform(const std::string& cert_file = "", const std::string& key_file = "")
+      : tls_(!cert_file.empty()),
+        owned_(tls_ ? std::make_unique<httplib::SSLServer>(cert_file.c_str(), key_file.c_str())
+                    : std::make_unique<httplib::Server>()),
+        server_(*owned_) {
     auto handle = [this](const httplib::Request& req, httplib::Response& res) {
       Answer a;
       const auto arrived = std::chrono::steady_clock::now();
@@ -71,7 +77,9 @@ class FakePlatform {
     thread_.join();
   }
 
-  std::string Base(const std::string& prefix) const { return "http://127.0.0.1:" + std::to_string(port_) + prefix; }
+  std::string Base(const std::string& prefix) const {
+    return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port_) + prefix;
+  }
   void Script(const std::string& path, Answer a) {
     std::lock_guard<std::mutex> l(mu_);
     script_[path].push_back(std::move(a));
@@ -112,7 +120,9 @@ class FakePlatform {
     return {200, R"({"errcode": 0, "errmsg": "ok"})", {}};
   }
 
-  httplib::Server server_;
+  bool tls_;
+  std::unique_ptr<httplib::Server> owned_;
+  httplib::Server& server_;
   std::thread thread_;
   int port_ = 0;
   int tokens_ = 0;

@@ -3,6 +3,8 @@
 // exactly the bytes a test scripts, for the answers a well-behaved server never sends.
 #include "bot/channels/platform_http.h"
 
+#include "tests/bot/channels/test_pki.h"
+
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -298,34 +300,9 @@ TEST_CASE("a kept-alive connection the server closed while it sat idle is not us
   CHECK(server.requests() == 2);
 }
 
-namespace {
-
-// A CA and a certificate for "localhost" signed by it, made with the openssl command in a fresh folder.
-struct TestPki {
-  std::filesystem::path dir;
-  TestPki() {
-    dir = std::filesystem::temp_directory_path() / ("rd-pki-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string d = dir.string();
-    const std::string script =
-        "cd '" + d + "' && "
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=refund-desk-test-ca "
-        "  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null && "
-        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null && "
-        "printf 'subjectAltName=DNS:localhost\\n' > ext.cnf && "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
-        "  -extfile ext.cnf 2>/dev/null";
-    REQUIRE(std::system(script.c_str()) == 0);
-  }
-  ~TestPki() { std::filesystem::remove_all(dir); }
-  std::string File(const char* name) const { return (dir / name).string(); }
-};
-
-}  // namespace
-
 TEST_CASE("https: the server's certificate must chain to the configured CAs and name the host") {
   signal(SIGPIPE, SIG_IGN);  // a refused handshake may leave the server writing to a closed socket
-  TestPki pki;
+  test::TestPki pki;
   httplib::SSLServer tls(pki.File("server.pem").c_str(), pki.File("server.key").c_str());
   REQUIRE(tls.is_valid());
   EchoServer server(&tls);
