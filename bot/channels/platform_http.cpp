@@ -45,10 +45,13 @@ std::string OpenSslError(const char* what) {
 // One client context per CA bundle, for the life of the process: loading a bundle parses every
 // certificate in it (milliseconds), and a context is safe to share between threads.
 SSL_CTX* ClientContext(const std::string& ca_file, std::string* error) {
+  // OpenSSL first: its clean-up at exit then runs after the contexts below are freed.
+  static const bool initialised = OPENSSL_init_ssl(0, nullptr) == 1;
   static std::mutex mu;
-  static std::map<std::string, SSL_CTX*> contexts;
+  static std::map<std::string, std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>> contexts;
   std::lock_guard<std::mutex> l(mu);
-  if (auto it = contexts.find(ca_file); it != contexts.end()) return it->second;
+  if (!initialised) { *error = OpenSslError("OpenSSL initialisation"); return nullptr; }
+  if (auto it = contexts.find(ca_file); it != contexts.end()) return it->second.get();
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr) { *error = OpenSslError("TLS context"); return nullptr; }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -58,7 +61,7 @@ SSL_CTX* ClientContext(const std::string& ca_file, std::string* error) {
     SSL_CTX_free(ctx);
     return nullptr;
   }
-  contexts[ca_file] = ctx;
+  contexts.emplace(ca_file, std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>(ctx, SSL_CTX_free));
   return ctx;
 }
 
