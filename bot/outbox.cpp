@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 #include "bot/channels/platform_http.h"
 #include "bot/channels/slack.h"
 #include "bot/log.h"
+#include "dialogs/text.h"
 #include "storage/json_writer.h"
 
 namespace rd {
@@ -35,24 +37,21 @@ std::string QueryEscape(const std::string& s) {
   return out;
 }
 
-std::string Truncated(const std::string& s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // never cut a UTF-8 sequence
-  return s.substr(0, n);
-}
-
-// A slack_message row (queued before slack_post existed) as a chat.postMessage body.
+// A slack_message row (queued before slack_post existed) as a chat.postMessage body; members of the
+// wrong type read as absent.
 std::string LegacySlackBody(const json& p) {
+  const auto member = [&](const char* key) { return p.is_object() ? p.find(key) : p.end(); };
   const auto field = [&](const char* key) {
-    auto it = p.find(key);
+    auto it = member(key);
     return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   std::vector<std::string> quick;
-  if (auto it = p.find("quick_replies"); it != p.end() && it->is_array()) {
+  if (auto it = member("quick_replies"); it != p.end() && it->is_array()) {
     for (const auto& q : *it) quick.push_back(q.is_string() ? q.get<std::string>() : std::string());
   }
-  return SlackPostBody(field("channel"), field("thread_ts"), field("text"), quick, p.value("date_picker", false));
+  const auto date_picker = member("date_picker");
+  return SlackPostBody(field("channel"), field("thread_ts"), field("text"), quick,
+                       date_picker != p.end() && date_picker->is_boolean() && date_picker->get<bool>());
 }
 
 }  // namespace
@@ -338,7 +337,7 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const j
   if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
   json answer = json::parse(res.body, nullptr, false);
   if (answer.is_object() && answer.value("errcode", -2) == 0) return {Outcome::kDelivered, 0, json::object()};
-  return {Outcome::kFailed, 0, {{"status", res.status}, {"body", Truncated(res.body, 200)}}};
+  return {Outcome::kFailed, 0, {{"status", res.status}, {"body", std::string(Utf8Prefix(res.body, 200))}}};
 }
 
 OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes, const std::string& content_type) {

@@ -15,6 +15,8 @@ bool ParseLang(std::string_view code, Lang* out);
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool IsValidUtf8(std::string_view s);
+// The longest prefix of `s` of at most `max_bytes` that does not cut a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
 
 // The form every parser works on: Unicode NFKC (full-width digits and punctuation become ASCII),
 // case-folded, ideographic punctuation mapped to ASCII, runs of white space collapsed to one space.

@@ -137,12 +137,6 @@ std::string MrkdwnEscape(std::string_view text) {
   return out;
 }
 
-std::string_view Truncated(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // never cut a UTF-8 sequence
-  return s.substr(0, n);
-}
 
 // The members of an Events API body a turn needs, taken as the parser meets them: Slack's bodies
 // carry much more (authorizations, rich-text blocks), and a tree of it all was the largest part of
@@ -245,14 +239,14 @@ std::string SlackPostBody(std::string_view channel, std::string_view thread_ts, 
   if (!thread_ts.empty()) w.Member("thread_ts", thread_ts);
   w.Key("blocks").BeginArray();
   w.BeginObject().Member("type", "section").Key("text").BeginObject().Member("type", "mrkdwn")
-      .Member("text", MrkdwnEscape(Truncated(text, 2900))).EndObject().EndObject();
+      .Member("text", MrkdwnEscape(Utf8Prefix(text, 2900))).EndObject().EndObject();
   const size_t buttons = std::min<size_t>(quick_replies.size(), 24);  // Slack's limit is 25 elements
   if (buttons > 0 || date_picker) {
     w.BeginObject().Member("type", "actions").Key("elements").BeginArray();
     for (size_t i = 0; i < buttons; ++i) {
       w.BeginObject().Member("type", "button").Member("action_id", "qr_" + std::to_string(i))
-          .Key("text").BeginObject().Member("type", "plain_text").Member("text", Truncated(quick_replies[i], 75)).EndObject()
-          .Member("value", Truncated(quick_replies[i], 2000)).EndObject();
+          .Key("text").BeginObject().Member("type", "plain_text").Member("text", Utf8Prefix(quick_replies[i], 75)).EndObject()
+          .Member("value", Utf8Prefix(quick_replies[i], 2000)).EndObject();
     }
     if (date_picker) w.BeginObject().Member("type", "datepicker").Member("action_id", "date").EndObject();
     w.EndArray().EndObject();

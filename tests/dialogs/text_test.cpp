@@ -12,6 +12,18 @@ namespace rd::test {
 // The filter may only ever say "maybe": a wrong "no" would make the understanding miss a word the
 // customer wrote. Texts and words are drawn from a small alphabet (ASCII, digits, a Chinese character's
 // bytes) so that words often do occur, including across pair-hash collisions.
+TEST_CASE("Utf8Prefix never cuts a character in two", "[text]") {
+  const std::string text = "退款 refund";  // 3 + 3 bytes, then ASCII
+  CHECK(Utf8Prefix(text, 100) == text);
+  CHECK(Utf8Prefix(text, 6) == "退款");
+  CHECK(Utf8Prefix(text, 5) == "退");
+  CHECK(Utf8Prefix(text, 4) == "退");
+  CHECK(Utf8Prefix(text, 3) == "退");
+  CHECK(Utf8Prefix(text, 2).empty());
+  CHECK(Utf8Prefix(text, 8) == "退款 r");
+  for (size_t n = 0; n <= text.size(); ++n) CHECK(IsValidUtf8(Utf8Prefix(text, n)));
+}
+
 TEST_CASE("SubstringFilter never rules out a word that occurs", "[text]") {
   const std::vector<std::string> pieces = {"a", "b", "e", "n", "t", " ", "0", "9", "%", "-", "延", "迟", "丢包"};
   std::mt19937 random(20261127);

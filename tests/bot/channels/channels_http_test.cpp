@@ -396,13 +396,22 @@ TEST_CASE("Slack: a reply queued by an earlier version (its fields, not the post
       "'{\"channel\":\"COLD\",\"text\":\"Paid <when>? A & B\",\"thread_ts\":\"1700000000.000100\","
       "\"quick_replies\":[\"Yes\",\"No\"],\"date_picker\":true}', 'legacy:1', 'pending', 0, 0, 1700000000)";
   REQUIRE(sqlite3_exec(h, legacy, nullptr, nullptr, nullptr) == SQLITE_OK);
+  // Members of the wrong type read as absent (they once would have stopped the worker).
+  const char* odd =
+      "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, created_at) "
+      "VALUES('slack_message', 'slack:DODD', '{\"channel\":\"DODD\",\"text\":\"odd\",\"date_picker\":\"yes\","
+      "\"quick_replies\":\"no\"}', 'legacy:2', 'pending', 0, 0, 1700000000)";
+  REQUIRE(sqlite3_exec(h, odd, nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(h);
 
   ServerProcess again(db);
   StartWithChannels(again, fake);
-  auto posts = fake.WaitForAccepted("/api/chat.postMessage", 1, 20);
-  REQUIRE(posts.size() == 1);
-  json body = json::parse(posts[0].body);
+  auto posts = fake.WaitForAccepted("/api/chat.postMessage", 2, 20);
+  REQUIRE(posts.size() == 2);
+  json body = json::parse(posts[0].body), odd_body = json::parse(posts[1].body);
+  if (body["channel"] == "DODD") std::swap(body, odd_body);
+  CHECK(odd_body["text"] == "odd");
+  CHECK(odd_body["blocks"].size() == 1);  // the text alone: no buttons, no datepicker
   CHECK(body["channel"] == "COLD");
   CHECK(body["thread_ts"] == "1700000000.000100");
   CHECK(body["text"] == "Paid <when>? A & B");
