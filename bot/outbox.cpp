@@ -225,9 +225,13 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
 OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
   json payload = json::parse(row.payload, nullptr, false);
   if (!payload.is_object()) return {Outcome::kFailed, 0, {{"error", "the payload is not a JSON object"}}};
-  if (row.kind == "wecom_message") return DeliverWeCom(row, payload);
-  if (row.kind == "wecom_robot") return DeliverRobot(row, payload);
-  if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row, payload);
+  try {
+    if (row.kind == "wecom_message") return DeliverWeCom(row, payload);
+    if (row.kind == "wecom_robot") return DeliverRobot(row, payload);
+    if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row, payload);
+  } catch (const json::exception& e) {  // a member of the wrong type: this row fails, the worker goes on
+    return {Outcome::kFailed, 0, {{"error", std::string("bad payload: ") + e.what()}}};
+  }
   return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};
 }
 

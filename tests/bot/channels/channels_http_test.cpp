@@ -402,6 +402,10 @@ TEST_CASE("Slack: a reply queued by an earlier version (its fields, not the post
       "VALUES('slack_message', 'slack:DODD', '{\"channel\":\"DODD\",\"text\":\"odd\",\"date_picker\":\"yes\","
       "\"quick_replies\":\"no\"}', 'legacy:2', 'pending', 0, 0, 1700000000)";
   REQUIRE(sqlite3_exec(h, odd, nullptr, nullptr, nullptr) == SQLITE_OK);
+  const char* broken =
+      "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, created_at) "
+      "VALUES('wecom_message', 'wecom:zhangsan', '{\"touser\":5,\"text\":\"x\"}', 'legacy:3', 'pending', 0, 0, 1700000000)";
+  REQUIRE(sqlite3_exec(h, broken, nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(h);
 
   ServerProcess again(db);
@@ -427,6 +431,13 @@ TEST_CASE("Slack: a reply queued by an earlier version (its fields, not the post
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK(Count(db, delivered) == 1);
+  // A row no worker can make sense of fails alone, with the reason.
+  const char* failed = "SELECT count(*) FROM outbox WHERE idempotency_key = 'legacy:3' AND status = 'failed' "
+                       "AND last_error LIKE '%bad payload%'";
+  while (Count(db, failed) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Count(db, failed) == 1);
 }
 
 TEST_CASE("Slack over HTTPS: replies reach a platform whose certificate chains to the configured CAs, and none "
