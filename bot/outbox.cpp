@@ -175,7 +175,6 @@ void OutboxWorker::Loop() {
   }
 }
 
-
 PlatformHttp& OutboxWorker::HttpFor(const BaseUrl& base) {
   // One client per worker thread and origin, its connections kept alive between deliveries: a TLS
   // handshake per message would cost more than the message.
@@ -218,7 +217,13 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
     q.body = row.kind == "slack_post" ? row.payload : LegacySlackBody(json::parse(row.payload, nullptr, false));
   }
   const std::vector<PlatformResponse> answers = HttpFor(base).ExchangeAll(requests);
-  for (size_t k = 0; k < slack_rows.size(); ++k) results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
+  for (size_t k = 0; k < slack_rows.size(); ++k) {
+    try {
+      results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
+    } catch (const json::exception& e) {  // e.g. "ok" not a boolean: this reply fails, the worker goes on
+      results[slack_rows[k]] = {Outcome::kFailed, 0, {{"error", std::string("bad answer: ") + e.what()}}};
+    }
+  }
   return results;
 }
 

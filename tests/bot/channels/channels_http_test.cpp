@@ -274,6 +274,33 @@ TEST_CASE("Slack: a retried event and a message seen twice give one turn and one
   CHECK(Snapshot(db) == before);
 }
 
+TEST_CASE("Slack: an answer of the wrong shape fails that reply alone, with the reason; the next replies go out",
+          "[slack][outbox]") {
+  TempDir dir;
+  const std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  fake.Script("/api/chat.postMessage", {200, R"({"ok": "yes", "ts": 5})", {}});
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  REQUIRE(slack.Say("hello") == 200);
+  const char* failed = "SELECT count(*) FROM outbox WHERE status = 'failed' AND last_error LIKE '%bad answer%'";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Count(db, failed) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Count(db, failed) == 1);
+  REQUIRE(slack.Say("we paid on 2026-11-01") == 200);
+  auto calls = fake.WaitForAccepted("/api/chat.postMessage", 2, 10);
+  CHECK(calls.size() == 2);
+  const char* delivered = "SELECT count(*) FROM outbox WHERE status = 'delivered'";
+  while (Count(db, delivered) == 0 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Count(db, delivered) == 1);
+}
+
 TEST_CASE("Slack: 429 Retry-After then 500 then 200 delivers exactly once", "[slack][outbox]") {
   TempDir dir;
   FakePlatform fake;
