@@ -14,5 +14,7 @@ int RunTerminalChat(const Config& config, const std::string& lang);
 int RunTicketsCommand(const Config& config, const std::vector<std::string>& args);
 // `refundbot staff add NAME --password-stdin` | `refundbot staff token NAME`.
 int RunStaffCommand(const Config& config, const std::vector<std::string>& args);
+// `refundbot eval claims|dates|faq FILE.jsonl [--json] [--floor PCT] [--max-unfiled N]`.
+int RunEvalCommand(const Config& config, const std::vector<std::string>& args);
 
 }  // namespace rd

@@ -51,6 +51,11 @@ Usage:
   refundbot ask [--knowledge DIR]
       JSON lines in: {"text", "lang"}; out: {"faq_id": id|null, "score": 0..1} — the FAQ entry the bot
       would answer with (null below its confidence threshold).
+  refundbot eval claims|dates|faq FILE.jsonl [--json] [--floor PCT] [--max-unfiled N] [--knowledge DIR]
+      Measures the understanding on data through the real engine and knowledge: claims (conversations
+      walked to a ticket, scored per field), dates ({"text","ref","lang","date"}), faq ({"text","lang",
+      "topic"}). Prints per-field and per-language accuracy and every miss (--json for machines); exits 1
+      when a language is below PCT % or more than N conversations never reach a ticket.
 
 Options are read in this order, later ones winning: built-in defaults, the config file (see
 deploy/refundbot.example.json for every option), environment variables (REFUNDBOT_HOST, REFUNDBOT_PORT,
@@ -316,6 +321,7 @@ int main(int argc, char** argv) {
   if (command == "check-knowledge") return CheckKnowledge(args.rest, config);
   if (command == "parse-date") return ParseDates(config);
   if (command == "ask") return Ask(config);
+  if (command == "eval") return rd::RunEvalCommand(config, std::vector<std::string>(args.rest.begin() + 1, args.rest.end()));
   std::cerr << "refundbot: unknown command \"" << command << "\" (see refundbot --help)\n";
   return 2;
 }
