@@ -59,6 +59,7 @@ const char* Reason(int status) {
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -544,6 +545,7 @@ class HttpLoop::Loop {
     req.method = line.substr(0, sp1);
     req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     req.path = req.target.substr(0, req.target.find('?'));
+    req.remote_ip = c->remote_ip;
     const std::string_view version = line.substr(sp2 + 1);
     const std::string_view te = req.Header("Transfer-Encoding");
     if (!te.empty() && !EqualsIgnoreCase(te, "identity")) {

@@ -32,6 +32,7 @@ struct HttpRequestView {
   std::string_view path;    // target without the query
   std::string_view body;
   std::string_view head;    // request line and headers, for Header()
+  std::string_view remote_ip;  // the peer's address
   // The first header of that name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
   int HeaderCount(std::string_view name) const;

@@ -150,6 +150,12 @@ int Serve(const rd::Config& config) {
   so.public_base_url = config.public_base_url;
   if (config.slack.enabled()) so.slack_staff_channel = config.slack.staff_channel;
   so.wecom_robot_webhook = config.wecom.robot_webhook;
+  so.max_message_chars = config.max_message_chars;
+  so.max_conversation_messages = config.max_conversation_messages;
+  so.max_conversation_bytes = static_cast<int64_t>(config.max_conversation_bytes);
+  so.history_page_messages = config.history_page_messages;
+  so.max_uploads_per_conversation = config.max_uploads_per_conversation;
+  so.max_upload_bytes_per_day = static_cast<int64_t>(config.max_upload_bytes_per_day);
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
   rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
   rd::HttpServer server(config, &service, &holder, &staff_auth);
