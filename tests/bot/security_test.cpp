@@ -9,6 +9,10 @@
 #include <ctime>
 #include <fstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "bot/channels/slack.h"
 #include "tests/bot/server_process.h"
 
@@ -67,6 +71,39 @@ int64_t MetricValue(httplib::Client& c, const std::string& series) {
   const size_t at = r->body.find(series + " ");
   REQUIRE(at != std::string::npos);
   return std::stoll(r->body.substr(at + series.size() + 1));
+}
+
+size_t Occurrences(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Writes `requests` on one connection at once and reads until `answers` status lines came (or 20 s).
+std::string Pipeline(int port, const std::string& requests, size_t answers) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  for (size_t sent = 0; sent < requests.size();) {
+    const ssize_t n = ::send(fd, requests.data() + sent, requests.size() - sent, MSG_NOSIGNAL);
+    REQUIRE(n > 0);
+    sent += static_cast<size_t>(n);
+  }
+  std::string in;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Occurrences(in, "HTTP/1.1 ") < answers && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return in;
 }
 
 }  // namespace
@@ -311,6 +348,19 @@ TEST_CASE("a conversation waiting for a person is announced to staff once, howev
   // A second conversation asking is a second notice.
   CHECK(PostChat(*c, {{"text", "human"}}).status == 200);
   CHECK(CountRows(db, "SELECT count(*) FROM outbox WHERE kind = 'wecom_robot'") == 2);
+
+  // 300 first messages asking for a person, pipelined on one connection: the client's new-conversation
+  // bucket (default burst 20, two taken above) lets 18 open, the rest are refused — 18 more notices, not 300.
+  std::string pipelined;
+  const std::string body = json{{"text", "human"}}.dump();
+  for (int i = 0; i < 300; ++i) {
+    pipelined += "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  const std::string answers = Pipeline(server.port(), pipelined, 300);
+  CHECK(Occurrences(answers, "HTTP/1.1 429") == 282);
+  CHECK(CountRows(db, "SELECT count(*) FROM conversations") == 20);
+  CHECK(CountRows(db, "SELECT count(*) FROM outbox WHERE kind = 'wecom_robot'") == 20);
 }
 
 TEST_CASE("a route that throws answers 500 without the exception's text", "[limits][http][errors]") {
