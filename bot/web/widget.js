@@ -202,7 +202,14 @@
 
   // Brings the transcript up to date from the server (the one source of truth): replaces the bubbles
   // shown while a message was on its way, adds what is new (staff messages during a handoff).
+  // One at a time: a sync starts where the one before it ended, so no message is shown twice.
+  var syncing = Promise.resolve();
   function sync() {
+    syncing = syncing.then(syncPages, syncPages);
+    return syncing;
+  }
+
+  function syncPages() {
     if (!session) return Promise.resolve();
     return api('/api/chat/history?session=' + encodeURIComponent(session) + '&after=' + lastSeq).then(function (h) {
       Array.prototype.slice.call(log.querySelectorAll('.pending')).forEach(function (p) { p.remove(); });
@@ -215,7 +222,7 @@
       });
       if (lastQuick !== null) setQuickReplies(lastQuick);
       setPending(h.pending_slot, h.state);
-      if (h.has_more && h.messages.length) return sync();  // history comes in pages: the next one
+      if (h.has_more && h.messages.length) return syncPages();  // history comes in pages: the next one
     }).catch(function (e) {
       if (e.status === 404) { session = ''; localStorage.removeItem(storeKey); lastSeq = 0; }
     });
