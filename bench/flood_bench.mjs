@@ -1,0 +1,155 @@
+// Finding 1 of issue 18: a flood of 60 KB messages of dates ("5号" × 15,000) on two keep-alive
+// connections, against a new customer's first reply and 1,000 idle widget visitors' polls. Before
+// max_message_chars the understanding took 1.2 s per such message on the loop thread, and everything
+// else on that loop waited for it. Starts refundbot (release build) on a fresh database with
+// bench/no_rate_limits.json (one loopback address plays every client) and prints, for the newcomers
+// (one every 100 ms), p50/p95/p99/max: alone, under the flood, and under the flood with the visitors
+// polling; the flood's rate and statuses; the polls' rate, p99 latency and failures.
+//
+//   node bench/flood_bench.mjs [seconds=15] [visitors=1000] [refundbot=build-release/refundbot]
+// Target: newcomers' p99 under 20 ms during the flood; no failed poll.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const SECONDS = Number(process.argv[2] || 15);
+const VISITORS = Number(process.argv[3] || 1000);
+const BOT = process.argv[4] || 'build-release/refundbot';
+const POLL_MS = 3000;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'rd-flood-'));
+const bot = spawn(BOT, ['serve', '--port', '0', '--db', path.join(dir, 'bench.sqlite3'), '--knowledge', 'knowledge',
+                        '--log-level', 'warn', '--config', 'bench/no_rate_limits.json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const base = await new Promise((resolve, reject) => {
+  let seen = '';
+  bot.stdout.on('data', (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });
+  bot.on('exit', (c) => reject(new Error('refundbot exited ' + c)));
+});
+const port = Number(new URL(base).port);
+
+async function chat(body) {
+  const r = await fetch(base + '/api/chat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error('chat ' + r.status);
+  return r.json();
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+function stats(list) {
+  const s = [...list].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99), max: s[s.length - 1] };
+}
+const fmt = (s) => `n=${s.n} p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
+
+// New customers, one every 100 ms: POST to first reply.
+async function newcomers(seconds) {
+  const latencies = [];
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const t = performance.now();
+    const j = await chat({ text: '我是11月1日付的款，11月5日开通', lang: 'zh' });
+    if (!j.replies || !j.replies.length) throw new Error('no reply');
+    latencies.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return stats(latencies);
+}
+
+// One flooding connection: the 60 KB message again and again, each sent once the answer before it is in.
+const FLOOD_BODY = JSON.stringify({ text: '5号'.repeat(15000) });
+const FLOOD_REQUEST = `POST /api/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(FLOOD_BODY)}\r\n\r\n${FLOOD_BODY}`;
+const flood = { running: false, sent: 0, statuses: {}, latencies: [] };
+function floodConnection() {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let buffer = Buffer.alloc(0), started = 0;
+    const next = () => {
+      if (!flood.running) { socket.end(); resolve(); return; }
+      started = performance.now();
+      flood.sent++;
+      socket.write(FLOOD_REQUEST);
+    };
+    socket.on('connect', next);
+    socket.on('data', (d) => {
+      buffer = Buffer.concat([buffer, d]);
+      for (;;) {
+        const head = buffer.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const text = buffer.subarray(0, head).toString();
+        const length = Number((text.match(/content-length:\s*(\d+)/i) || [0, 0])[1]);
+        if (buffer.length < head + 4 + length) return;
+        const status = text.split(' ')[1];
+        flood.statuses[status] = (flood.statuses[status] || 0) + 1;
+        flood.latencies.push(performance.now() - started);
+        buffer = buffer.subarray(head + 4 + length);
+        if (/connection: close/i.test(text)) { socket.destroy(); resolve(floodConnection()); return; }
+        next();
+      }
+    });
+    socket.on('error', () => resolve());
+  });
+}
+function startFlood() {
+  flood.running = true;
+  flood.started = performance.now();
+  return [floodConnection(), floodConnection()];
+}
+async function stopFlood(conns) {
+  flood.running = false;
+  await Promise.all(conns);
+  const seconds = (performance.now() - flood.started) / 1000;
+  const out = `flood: ${(flood.sent / seconds).toFixed(0)} messages/s on 2 connections, answers ${JSON.stringify(flood.statuses)}, ` +
+              `each ${fmt(stats(flood.latencies))}`;
+  flood.sent = 0; flood.statuses = {}; flood.latencies = [];
+  return out;
+}
+
+console.log(`first reply, nobody else:               ${fmt(await newcomers(Math.min(5, SECONDS)))}`);
+
+let conns = startFlood();
+await new Promise((r) => setTimeout(r, 300));
+console.log(`first reply, 2-connection 60 KB flood:  ${fmt(await newcomers(SECONDS))}`);
+console.log('  ' + await stopFlood(conns));
+
+// The crowd: each visitor has a conversation and polls it every 3 s (jittered), as the open widget does.
+const sessions = [];
+for (let i = 0; i < VISITORS; i += 50) {
+  const batch = await Promise.all(Array.from({ length: Math.min(50, VISITORS - i) }, () => chat({ text: 'hi', lang: 'en' })));
+  for (const j of batch) sessions.push(j.session);
+}
+let polls = 0, failed = 0, stop = false;
+const pollLatencies = [];
+const pollers = sessions.map(async (s, i) => {
+  await new Promise((r) => setTimeout(r, (i * POLL_MS) / sessions.length));
+  let after = 0;
+  while (!stop) {
+    const t = performance.now();
+    try {
+      const r = await fetch(`${base}/api/chat/history?session=${s}&after=${after}`);
+      const j = await r.json();
+      if (!r.ok) failed++;
+      else if (j.messages.length) after = j.messages[j.messages.length - 1].seq;
+      polls++;
+      pollLatencies.push(performance.now() - t);
+    } catch { failed++; }
+    await new Promise((r) => setTimeout(r, POLL_MS * (0.8 + 0.4 * Math.random())));
+  }
+});
+await new Promise((r) => setTimeout(r, POLL_MS + 500));
+const quietPolls = stats(pollLatencies.splice(0));
+conns = startFlood();
+const pollsBefore = polls, t0 = performance.now();
+const crowd = await newcomers(SECONDS);
+const rate = (polls - pollsBefore) / ((performance.now() - t0) / 1000);
+const floodPolls = stats(pollLatencies.splice(0));
+const floodLine = await stopFlood(conns);
+stop = true;
+await Promise.race([Promise.all(pollers), new Promise((r) => setTimeout(r, POLL_MS * 2))]);
+console.log(`first reply, flood + ${VISITORS} idle visitors: ${fmt(crowd)}`);
+console.log('  ' + floodLine);
+console.log(`visitors' polls without the flood: ${fmt(quietPolls)}`);
+console.log(`visitors' polls during the flood:  ${fmt(floodPolls)}, ${rate.toFixed(0)}/s, failed: ${failed}`);
+bot.kill('SIGTERM');
+rmSync(dir, { recursive: true, force: true });
+process.exit(failed || crowd.p99 >= 20 ? 1 : 0);
