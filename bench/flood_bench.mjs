@@ -13,21 +13,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const SECONDS = Number(process.argv[2] || 15);
+const CHILD = process.argv[2] === '--flood';
+const SECONDS = Number(CHILD ? 0 : process.argv[2] || 15);
 const VISITORS = Number(process.argv[3] || 1000);
 const BOT = process.argv[4] || 'build-release/refundbot';
 const POLL_MS = 3000;
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'rd-flood-'));
-const bot = spawn(BOT, ['serve', '--port', '0', '--db', path.join(dir, 'bench.sqlite3'), '--knowledge', 'knowledge',
-                        '--log-level', 'warn', '--config', 'bench/no_rate_limits.json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const base = await new Promise((resolve, reject) => {
-  let seen = '';
-  bot.stdout.on('data', (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });
-  bot.on('exit', (c) => reject(new Error('refundbot exited ' + c)));
-});
-const port = Number(new URL(base).port);
+let dir, bot, base, port;
 
 async function chat(body) {
   const r = await fetch(base + '/api/chat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -56,16 +50,20 @@ async function newcomers(seconds) {
   return stats(latencies);
 }
 
-// One flooding connection: the 60 KB message again and again, each sent once the answer before it is in.
+// The flood runs in a process of its own (`--flood PORT`), so its work does not delay this process's
+// clocks; it reports its counts as one JSON line when told to stop (SIGTERM).
 const FLOOD_BODY = JSON.stringify({ text: '5号'.repeat(15000) });
 const FLOOD_REQUEST = `POST /api/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(FLOOD_BODY)}\r\n\r\n${FLOOD_BODY}`;
-const flood = { running: false, sent: 0, statuses: {}, latencies: [] };
-function floodConnection() {
-  return new Promise((resolve) => {
+function runFlood(port) {
+  const flood = { sent: 0, statuses: {}, latencies: [], started: performance.now() };
+  let running = true;
+  // One connection: the 60 KB message again and again, each sent once the answer before it is in; a
+  // closed connection (the loop refuses such a body before reading it, and closes) is opened again.
+  const connection = () => {
     const socket = net.connect(port, '127.0.0.1');
     let buffer = Buffer.alloc(0), started = 0;
     const next = () => {
-      if (!flood.running) { socket.end(); resolve(); return; }
+      if (!running) return socket.destroy();
       started = performance.now();
       flood.sent++;
       socket.write(FLOOD_REQUEST);
@@ -83,27 +81,46 @@ function floodConnection() {
         flood.statuses[status] = (flood.statuses[status] || 0) + 1;
         flood.latencies.push(performance.now() - started);
         buffer = buffer.subarray(head + 4 + length);
-        if (/connection: close/i.test(text)) { socket.destroy(); resolve(floodConnection()); return; }
+        if (/connection: close/i.test(text)) { socket.destroy(); if (running) connection(); return; }
         next();
       }
     });
-    socket.on('error', () => resolve());
+    socket.on('error', () => { if (running) setTimeout(connection, 1); });
+  };
+  connection();
+  connection();
+  process.on('SIGTERM', () => {
+    running = false;
+    const seconds = (performance.now() - flood.started) / 1000;
+    process.stdout.write(JSON.stringify({ rate: flood.sent / seconds, statuses: flood.statuses, each: stats(flood.latencies) }) + '\n',
+                         () => process.exit(0));
   });
 }
+
 function startFlood() {
-  flood.running = true;
-  flood.started = performance.now();
-  return [floodConnection(), floodConnection()];
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--flood', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  return { child, done: new Promise((resolve) => child.on('exit', () => resolve(out))) };
 }
-async function stopFlood(conns) {
-  flood.running = false;
-  await Promise.all(conns);
-  const seconds = (performance.now() - flood.started) / 1000;
-  const out = `flood: ${(flood.sent / seconds).toFixed(0)} messages/s on 2 connections, answers ${JSON.stringify(flood.statuses)}, ` +
-              `each ${fmt(stats(flood.latencies))}`;
-  flood.sent = 0; flood.statuses = {}; flood.latencies = [];
-  return out;
+async function stopFlood(f) {
+  f.child.kill('SIGTERM');
+  const r = JSON.parse(await f.done);
+  return `flood: ${r.rate.toFixed(0)} messages/s on 2 connections, answers ${JSON.stringify(r.statuses)}, each ${fmt(r.each)}`;
 }
+
+if (CHILD) {
+  runFlood(Number(process.argv[3]));
+} else {
+dir = mkdtempSync(path.join(os.tmpdir(), 'rd-flood-'));
+bot = spawn(BOT, ['serve', '--port', '0', '--db', path.join(dir, 'bench.sqlite3'), '--knowledge', 'knowledge',
+                        '--log-level', 'warn', '--config', 'bench/no_rate_limits.json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+base = await new Promise((resolve, reject) => {
+  let seen = '';
+  bot.stdout.on('data', (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });
+  bot.on('exit', (c) => reject(new Error('refundbot exited ' + c)));
+});
+port = Number(new URL(base).port);
 
 console.log(`first reply, nobody else:               ${fmt(await newcomers(Math.min(5, SECONDS)))}`);
 
@@ -153,3 +170,4 @@ console.log(`visitors' polls during the flood:  ${fmt(floodPolls)}, ${rate.toFix
 bot.kill('SIGTERM');
 rmSync(dir, { recursive: true, force: true });
 process.exit(failed || crowd.p99 >= 20 ? 1 : 0);
+}

@@ -482,8 +482,12 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
   options.keep_alive_timeout_seconds = kKeepAliveSeconds;
   options.read_timeout_seconds = 10;
   const size_t json_limit = config_.max_body_bytes, upload_limit = config_.max_upload_bytes;
-  options.body_limit = [json_limit, upload_limit](std::string_view path) {
-    return path == "/api/chat/upload" ? upload_limit : json_limit;
+  // A chat message's longest JSON form: every character a 12-byte escaped surrogate pair, plus the
+  // other members. A longer body cannot be a message within max_message_chars: refused before it is
+  // read or parsed (a flood of them costs the loop nearly nothing).
+  const size_t chat_limit = std::min(json_limit, 12 * config_.max_message_chars + 4096);
+  options.body_limit = [json_limit, upload_limit, chat_limit](std::string_view path) {
+    return path == "/api/chat/upload" ? upload_limit : path == "/api/chat" ? chat_limit : json_limit;
   };
   options.largest_body = std::max(json_limit, upload_limit);
   const bool slack = config_.slack.enabled(), wecom = wecom_ != nullptr;

@@ -120,15 +120,20 @@ TEST_CASE("a 60 KB message of dates is refused at once with 413; nothing is stor
   const std::string session = first.body["session"];
   const std::string before = Snapshot(db);
 
-  const std::string dates = Repeat("5号", 15000);  // 60,000 bytes, 30,000 characters
-  for (const json& body : {json{{"text", dates}}, json{{"text", dates}, {"session", session}}}) {
-    const auto t = std::chrono::steady_clock::now();
-    ChatReply r = PostChat(*c, body);
-    const double ms = MillisSince(t);
-    INFO(r.body.dump());
-    CHECK(r.status == 413);
-    CHECK(r.body["error"] == "message_too_long");
-    CHECK(ms < 50);
+  // 60,000 bytes (30,000 characters): larger than any message of 4,000 characters can be, refused before
+  // its body is read; 4,001 characters (16 KB): parsed, and refused before any understanding.
+  const std::string dates = Repeat("5号", 15000), just_over = Repeat("5号", 2000) + "5";
+  for (const auto& [text, code] : std::vector<std::pair<std::string, std::string>>{
+           {dates, "body_too_large"}, {just_over, "message_too_long"}}) {
+    for (const json& body : {json{{"text", text}}, json{{"text", text}, {"session", session}}}) {
+      const auto t = std::chrono::steady_clock::now();
+      ChatReply r = PostChat(*c, body);
+      const double ms = MillisSince(t);
+      INFO(r.body.dump());
+      CHECK(r.status == 413);
+      CHECK(r.body["error"] == code);
+      CHECK(ms < 50);
+    }
   }
   CHECK(Snapshot(db) == before);
   // Just at the limit is still a message.
