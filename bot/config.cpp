@@ -44,10 +44,12 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "max_uploads_per_conversation") cfg->max_uploads_per_conversation = v.get<int>();
       else if (key == "max_upload_bytes_per_day") cfg->max_upload_bytes_per_day = v.get<size_t>();
       else if (key == "trusted_proxy") cfg->trusted_proxy = v.get<std::string>();
+      else if (key == "refusal_delay_ms") cfg->refusal_delay_ms = v.get<int>();
       else if (key == "rate_limits") {
         for (const auto& [k, x] : v.items()) {
           RateLimit* r = k == "new_conversations" ? &cfg->rate_new_conversations : k == "messages" ? &cfg->rate_messages
-                       : k == "uploads" ? &cfg->rate_uploads : k == "platform_messages" ? &cfg->rate_platform_messages : nullptr;
+                       : k == "uploads" ? &cfg->rate_uploads : k == "platform_messages" ? &cfg->rate_platform_messages
+                       : k == "refusals" ? &cfg->rate_refusals : nullptr;
           if (!r) { *error = path + ": unknown option \"rate_limits." + k + "\""; return false; }
           for (const auto& [f, y] : x.items()) {
             if (f == "per_minute") r->per_minute = y.get<double>();
@@ -139,7 +141,9 @@ bool ValidateConfig(const Config& c, std::string* error) {
   if (c.history_page_messages < 1 || c.history_page_messages > 1000) { *error = "history_page_messages must be 1–1000"; return false; }
   if (c.max_uploads_per_conversation < 1) { *error = "max_uploads_per_conversation must be at least 1"; return false; }
   if (c.max_upload_bytes_per_day < c.max_upload_bytes) { *error = "max_upload_bytes_per_day must be at least max_upload_bytes"; return false; }
-  for (const RateLimit* r : {&c.rate_new_conversations, &c.rate_messages, &c.rate_uploads, &c.rate_platform_messages}) {
+  if (c.refusal_delay_ms < 0 || c.refusal_delay_ms > 10000) { *error = "refusal_delay_ms must be 0–10000"; return false; }
+  for (const RateLimit* r : {&c.rate_new_conversations, &c.rate_messages, &c.rate_uploads, &c.rate_platform_messages,
+                             &c.rate_refusals}) {
     if (r->per_minute < 0 || (r->per_minute > 0 && r->burst < 1)) {
       *error = "rate_limits: per_minute must be ≥ 0 (0 = off) and burst ≥ 1";
       return false;

@@ -43,6 +43,10 @@ struct Config {
   RateLimit rate_messages{120, 60};
   RateLimit rate_uploads{10, 10};
   RateLimit rate_platform_messages{60, 30};
+  // Refused requests per client (413, 429, bad chat bodies): past this bucket each refusal is held
+  // refusal_delay_ms before it is sent (a tarpit for floods).
+  RateLimit rate_refusals{60, 10};
+  int refusal_delay_ms = 1000;
   std::string trusted_proxy;                   // the reverse proxy's address: read its X-Forwarded-For
   SlackSettings slack;                        // off unless signing secret and bot token are set
   WeComSettings wecom;                        // off unless corp id, token and AES key are set

@@ -321,7 +321,8 @@ class HttpLoop::Loop {
         listen_paused_until_ms_ = 0;
         ListenOn(owner_->listen_fd_);
       }
-      const int timeout = (route_ && route_->HasWaiting()) || listen_paused_until_ms_ != 0 ? 1 : 1000;
+      int timeout = (route_ && route_->HasWaiting()) || listen_paused_until_ms_ != 0 ? 1 : 1000;
+      if (const int held = ReleaseDelayed(SteadyMillis()); held >= 0) timeout = std::min(timeout, held);
       const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) {
@@ -469,7 +470,7 @@ class HttpLoop::Loop {
     for (auto& [id, response] : flushed_) {
       auto it = conns_.find(id);
       if (it == conns_.end()) continue;
-      Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
+      AnswerAfter(it->second.get(), Serialize(response, it->second->close_after_write), false, response.delay_ms);
     }
     return !flushed_.empty();
   }
@@ -511,12 +512,38 @@ class HttpLoop::Loop {
 
   size_t MaxBody() const { return owner_->options_.largest_body; }
 
-  void Refuse(Conn* c, int status, const std::string& code, const std::string& message) {
+  void Refuse(Conn* c, int status, const std::string& code, const std::string& message, int delay_ms = 0) {
     ProcessMetrics().CountRequest(status);
     LogLine(LogLevel::kInfo).Add("event", "http").Add("status", status).Add("error", code);
     c->busy = true;
     c->close_after_write = true;
-    Answer(c, Serialize(JsonError(status, code, message), true), true);
+    AnswerAfter(c, Serialize(JsonError(status, code, message), true), true, delay_ms);
+  }
+
+  // Answer, now or (delay_ms > 0) once the delay has passed; the connection stays busy until then.
+  void AnswerAfter(Conn* c, std::string bytes, bool close, int delay_ms) {
+    if (delay_ms <= 0) return Answer(c, std::move(bytes), close);
+    c->busy = true;
+    delayed_.push_back({SteadyMillis() + delay_ms, Posted{c->id, std::move(bytes), close}});
+  }
+
+  // Sends the held answers that are due; returns the milliseconds until the next one (or -1).
+  int ReleaseDelayed(int64_t now) {
+    int next = -1;
+    for (size_t i = 0; i < delayed_.size();) {
+      if (delayed_[i].due_ms > now) {
+        const int wait = static_cast<int>(delayed_[i].due_ms - now);
+        next = next < 0 ? wait : std::min(next, wait);
+        ++i;
+        continue;
+      }
+      Posted p = std::move(delayed_[i].posted);
+      delayed_[i] = std::move(delayed_.back());
+      delayed_.pop_back();
+      auto it = conns_.find(p.id);
+      if (it != conns_.end()) Answer(it->second.get(), std::move(p.response), p.close);
+    }
+    return next;
   }
 
   void Parse(Conn* c) {
@@ -564,7 +591,10 @@ class HttpLoop::Loop {
       length = std::stoull(std::string(cl));
     }
     const size_t limit = owner_->options_.body_limit(req.path);
-    if (length > limit) return Refuse(c, 413, "body_too_large", "the request body is larger than allowed");
+    if (length > limit) {
+      const int delay = owner_->options_.refusal_delay_ms ? owner_->options_.refusal_delay_ms(c->remote_ip, req) : 0;
+      return Refuse(c, 413, "body_too_large", "the request body is larger than allowed", delay);
+    }
     const size_t total = head_end + kHeadEnd.size() + length;
     const std::string_view expect = req.Header("Expect");
     if (data.size() < total) {
@@ -588,7 +618,7 @@ class HttpLoop::Loop {
       HttpResponse response;
       switch (route_->Add(req, c->id, &response)) {
         case BatchRoute::Taken::kAnswered:
-          Answer(c, Serialize(response, c->close_after_write), false);
+          AnswerAfter(c, Serialize(response, c->close_after_write), false, response.delay_ms);
           return;
         case BatchRoute::Taken::kKept:
           return;
@@ -692,6 +722,11 @@ class HttpLoop::Loop {
   std::vector<std::unique_ptr<Conn>> graveyard_;
   std::vector<Conn*> to_drain_;
   std::vector<std::pair<uint64_t, HttpResponse>> flushed_;
+  struct Delayed {
+    int64_t due_ms;
+    Posted posted;
+  };
+  std::vector<Delayed> delayed_;  // answers held back (HttpResponse::delay_ms), in no order
   std::mutex inbox_mu_;
   std::vector<Posted> answers_;
   std::vector<std::unique_ptr<Conn>> adopted_;

@@ -44,10 +44,18 @@ class RoutingServer : public httplib::Server {
 struct HttpLimits {
   explicit HttpLimits(const Config& c)
       : new_conversations(c.rate_new_conversations), messages(c.rate_messages), uploads(c.rate_uploads),
-        platform_messages(c.rate_platform_messages), trusted_proxy(c.trusted_proxy), max_message_chars(c.max_message_chars) {}
-  RateLimiter new_conversations, messages, uploads, platform_messages;  // thread-safe
+        platform_messages(c.rate_platform_messages), refusals(c.rate_refusals), trusted_proxy(c.trusted_proxy),
+        max_message_chars(c.max_message_chars), refusal_delay_ms(c.refusal_delay_ms) {}
+  RateLimiter new_conversations, messages, uploads, platform_messages, refusals;  // thread-safe
   const std::string trusted_proxy;
   const size_t max_message_chars;
+  const int refusal_delay_ms;
+  // How long to hold a refusal to `client` (a key of the refusals bucket): 0 while it has tokens.
+  int RefusalDelay(std::string_view client) {
+    if (refusal_delay_ms <= 0 || refusals.Take(client, SteadyNowMs()) == 0) return 0;
+    ProcessMetrics().CountLimited(Limited::kRefusalHeld);
+    return refusal_delay_ms;
+  }
 };
 
 
@@ -232,8 +240,10 @@ class TurnRoute : public BatchRoute {
     w.pending.started = MicrosNow();
     if (request.path == "/api/chat") {
       std::optional<HttpResponse> refusal = ParseChatRequest(request.body, limits_->max_message_chars, &w.request);
-      if (!refusal) refusal = RateLimitWeb(request, &w.request);
+      w.request.client_address = ClientAddress(request.remote_ip, request.Header("X-Forwarded-For"), limits_->trusted_proxy);
+      if (!refusal) refusal = RateLimitWeb(&w.request);
       if (refusal) {
+        refusal->delay_ms = limits_->RefusalDelay(w.request.client_address);
         *response = Finish(std::move(*refusal), w.pending, "");
         return Taken::kAnswered;
       }
@@ -262,7 +272,9 @@ class TurnRoute : public BatchRoute {
       const std::string user = w.message.channel + ":" + w.message.channel_user;
       if (int64_t wait = limits_->platform_messages.Take(user, SteadyNowMs())) {
         // The platform retries a refused delivery later (Slack, WeCom): nothing is stored now.
-        *response = Finish(TooMany(wait, "messages", Limited::kPlatformMessage), w.pending, "");
+        HttpResponse refused = TooMany(wait, "messages", Limited::kPlatformMessage);
+        refused.delay_ms = limits_->RefusalDelay(user);
+        *response = Finish(std::move(refused), w.pending, "");
         return Taken::kAnswered;
       }
       if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
@@ -327,10 +339,9 @@ class TurnRoute : public BatchRoute {
 
   std::unique_ptr<Batch> NewBatch() { return std::make_unique<Batch>(service_); }
 
-  // The web chat's buckets for the client's address: every message, and a message without a session
-  // (it opens a conversation). Records the address for the first message's dedupe key.
-  std::optional<HttpResponse> RateLimitWeb(const HttpRequestView& request, WebTurnRequest* turn) {
-    turn->client_address = ClientAddress(request.remote_ip, request.Header("X-Forwarded-For"), limits_->trusted_proxy);
+  // The web chat's buckets for the client's address (turn->client_address): every message, and a
+  // message without a session (it opens a conversation).
+  std::optional<HttpResponse> RateLimitWeb(WebTurnRequest* turn) {
     const int64_t now = SteadyNowMs();
     if (int64_t wait = limits_->messages.Take(turn->client_address, now)) return TooMany(wait, "messages", Limited::kMessage);
     if (turn->session.empty()) {
@@ -490,6 +501,9 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
     return path == "/api/chat/upload" ? upload_limit : path == "/api/chat" ? chat_limit : json_limit;
   };
   options.largest_body = std::max(json_limit, upload_limit);
+  options.refusal_delay_ms = [limits = limits_.get()](std::string_view peer, const HttpRequestView& request) {
+    return limits->RefusalDelay(ClientAddress(peer, request.Header("X-Forwarded-For"), limits->trusted_proxy));
+  };
   const bool slack = config_.slack.enabled(), wecom = wecom_ != nullptr;
   options.batched = [slack, wecom](std::string_view method, std::string_view path) {
     return method == "POST" && (path == "/api/chat" || (slack && path == "/slack/events") || (wecom && path == "/wecom/callback"));

@@ -9,7 +9,8 @@
 namespace rd {
 
 // What a security limit refused (README.md "Security limits"), for refundbot_limited_total{limit=…}.
-enum class Limited { kNewConversation, kMessage, kUpload, kPlatformMessage, kMessageTooLong, kConversationFull, kUploadQuota, kCount };
+enum class Limited { kNewConversation, kMessage, kUpload, kPlatformMessage, kMessageTooLong, kConversationFull, kUploadQuota,
+                     kRefusalHeld, kCount };
 
 class Metrics {
  public:

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -340,7 +341,7 @@ TEST_CASE("a conversation waiting for a person is announced to staff once, howev
   const std::string db = dir.File("rd.sqlite3");
   // Notices go to a WeCom group robot (nothing listens there: they stay queued, which is what is counted).
   setenv("WECOM_ROBOT_WEBHOOK", "http://127.0.0.1:9/cgi-bin/webhook/send?key=k", 1);
-  ServerProcess server(db);
+  ServerProcess server(db, WithConfig(dir, {{"refusal_delay_ms", 0}}));  // the tarpit is tested below
   server.Start();
   unsetenv("WECOM_ROBOT_WEBHOOK");
   auto c = server.Client();
@@ -366,6 +367,43 @@ TEST_CASE("a conversation waiting for a person is announced to staff once, howev
   CHECK(Occurrences(answers, "HTTP/1.1 429") == 282);
   CHECK(CountRows(db, "SELECT count(*) FROM conversations") == 20);
   CHECK(CountRows(db, "SELECT count(*) FROM outbox WHERE kind = 'wecom_robot'") == 20);
+}
+
+TEST_CASE("a client refused again and again gets its refusals late (a tarpit); others are answered at once",
+          "[limits][http][rate]") {
+  TempDir dir;
+  ServerProcess server(dir.File("rd.sqlite3"), WithConfig(dir, {{"refusal_delay_ms", 400},
+                                                                {"rate_limits", {{"refusals", {{"per_minute", 1}, {"burst", 3}}}}}}));
+  server.Start();
+  auto flood = server.Client();
+  auto other = server.Client();
+  const json too_long = {{"text", Repeat("5号", 2001)}};
+  std::vector<double> ms;
+  for (int i = 0; i < 6; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    CHECK(PostChat(*flood, too_long).status == 413);
+    ms.push_back(MillisSince(t));
+  }
+  for (int i = 0; i < 3; ++i) CHECK(ms[i] < 200);   // within the bucket: at once
+  for (int i = 3; i < 6; ++i) CHECK(ms[i] >= 390);  // past it: held
+  // A body too large to read is held too (and the connection closed after it); meanwhile nobody else
+  // waits: a held answer costs the loop nothing.
+  const auto t = std::chrono::steady_clock::now();
+  int held_status = 0;
+  double held_ms = 0;
+  std::thread held([&] {
+    held_status = PostChat(*flood, {{"text", Repeat("5号", 15000)}}).status;
+    held_ms = MillisSince(t);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto h = std::chrono::steady_clock::now();
+  CHECK(other->Get("/healthz")->status == 200);
+  CHECK(MillisSince(h) < 200);
+  CHECK(PostChat(*other, {{"text", "hello"}}).status == 200);
+  held.join();
+  CHECK(held_status == 413);
+  CHECK(held_ms >= 390);
+  CHECK(MetricValue(*other, "refundbot_limited_total{limit=\"refusals_held\"}") == 4);
 }
 
 TEST_CASE("a route that throws answers 500 without the exception's text", "[limits][http][errors]") {
