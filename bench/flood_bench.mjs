@@ -4,12 +4,14 @@
 // else on that loop waited for it. Starts refundbot (release build) on a fresh database with
 // bench/no_rate_limits.json (one loopback address plays every client) and prints, for the newcomers
 // (one every 100 ms), p50/p95/p99/max: alone, under the flood, and under the flood with the visitors
-// polling; the flood's rate and statuses; the polls' rate, p99 latency and failures.
+// polling; the flood's rate and statuses; the polls' rate, p99 latency and failures. With the default
+// tarpit (rate_limits.refusals, refusal_delay_ms) the flood is answered once a second per connection
+// after its first refusals; RD_FLOOD_NO_TARPIT=1 answers it at once, as fast as it sends.
 //
 //   node bench/flood_bench.mjs [seconds=15] [visitors=1000] [refundbot=build-release/refundbot]
 // Target: newcomers' p99 under 20 ms during the flood; no failed poll.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,8 +115,14 @@ if (CHILD) {
   runFlood(Number(process.argv[3]));
 } else {
 dir = mkdtempSync(path.join(os.tmpdir(), 'rd-flood-'));
+// bench/no_rate_limits.json; RD_FLOOD_NO_TARPIT=1 also answers every refusal at once (refusal_delay_ms 0),
+// to measure what the refusals themselves cost.
+const config = path.join(dir, 'config.json');
+const settings = JSON.parse(readFileSync('bench/no_rate_limits.json', 'utf8').replace(/^\s*\/\/.*$/gm, ''));
+if (process.env.RD_FLOOD_NO_TARPIT === '1') settings.refusal_delay_ms = 0;
+writeFileSync(config, JSON.stringify(settings));
 bot = spawn(BOT, ['serve', '--port', '0', '--db', path.join(dir, 'bench.sqlite3'), '--knowledge', 'knowledge',
-                        '--log-level', 'warn', '--config', 'bench/no_rate_limits.json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+                        '--log-level', 'warn', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
 base = await new Promise((resolve, reject) => {
   let seen = '';
   bot.stdout.on('data', (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });
@@ -122,6 +130,7 @@ base = await new Promise((resolve, reject) => {
 });
 port = Number(new URL(base).port);
 
+for (let i = 0; i < 20; i++) await chat({ text: 'warm up', lang: 'en' });  // the first turns pay for cold caches
 console.log(`first reply, nobody else:               ${fmt(await newcomers(Math.min(5, SECONDS)))}`);
 
 let conns = startFlood();

@@ -60,7 +60,7 @@ SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL, WECOM_CORP_ID, WECOM_TOK
 WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE, WECOM_ROBOT_WEBHOOK — see deploy/secrets.env.example),
 then flags. The security limits (max_message_chars, max_conversation_messages, max_conversation_bytes,
 history_page_messages, max_uploads_per_conversation, max_upload_bytes_per_day, rate_limits.*,
-trusted_proxy) are config-file options; README.md "Security limits" lists their defaults.
+refusal_delay_ms, trusted_proxy) are config-file options; README.md "Security limits" lists their defaults.
 --now (fixed_now) stops the clock at a UTC timestamp such as
 2026-11-27T10:00:00Z — for tests and demos only.
 )";
