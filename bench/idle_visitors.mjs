@@ -17,7 +17,7 @@ const POLL_MS = 3000;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'rd-idle-'));
 const bot = spawn(BOT, ['serve', '--port', '0', '--db', path.join(dir, 'bench.sqlite3'), '--knowledge', 'knowledge',
-                        '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+                        '--log-level', 'warn', '--config', 'bench/no_rate_limits.json'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const base = await new Promise((resolve, reject) => {
   let seen = '';
   bot.stdout.on('data', (d) => { seen += d; const m = seen.match(/listening on (http:\/\/[\d.:]+)/); if (m) resolve(m[1]); });

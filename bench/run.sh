@@ -34,7 +34,7 @@ for round in $(seq "$rounds"); do
 
   echo "== round $round: refundbot, full dialog turns, durable SQLite (WAL, synchronous=normal)" >&2
   rm -f "$out"/bench.sqlite3*
-  ./build-release/refundbot serve --port 18182 --db "$out/bench.sqlite3" --log-level info 2>"$out/bot.log" & bot_pid=$!
+  ./build-release/refundbot serve --port 18182 --db "$out/bench.sqlite3" --log-level info --config bench/no_rate_limits.json 2>"$out/bot.log" & bot_pid=$!
   wait_port 18182
   bot=$(run_wrk 18182)
   kill $bot_pid; wait $bot_pid 2>/dev/null || true

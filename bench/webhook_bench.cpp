@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
     setenv("WECOM_TOKEN", kToken, 1);
     setenv("WECOM_AES_KEY", kKey, 1);
     execl(bot.c_str(), bot.c_str(), "serve", "--port", "0", "--db", (dir + "/bench.sqlite3").c_str(), "--knowledge", "knowledge",
-          "--log-level", "warn", static_cast<char*>(nullptr));
+          "--log-level", "warn", "--config", "bench/no_rate_limits.json", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);

@@ -37,6 +37,27 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "public_base_url") cfg->public_base_url = v.get<std::string>();
       else if (key == "outbox_workers") cfg->outbox_workers = v.get<int>();
       else if (key == "tls_ca_file") cfg->tls_ca_file = v.get<std::string>();
+      else if (key == "max_message_chars") cfg->max_message_chars = v.get<size_t>();
+      else if (key == "max_conversation_messages") cfg->max_conversation_messages = v.get<int>();
+      else if (key == "max_conversation_bytes") cfg->max_conversation_bytes = v.get<size_t>();
+      else if (key == "history_page_messages") cfg->history_page_messages = v.get<int>();
+      else if (key == "max_uploads_per_conversation") cfg->max_uploads_per_conversation = v.get<int>();
+      else if (key == "max_upload_bytes_per_day") cfg->max_upload_bytes_per_day = v.get<size_t>();
+      else if (key == "trusted_proxy") cfg->trusted_proxy = v.get<std::string>();
+      else if (key == "refusal_delay_ms") cfg->refusal_delay_ms = v.get<int>();
+      else if (key == "rate_limits") {
+        for (const auto& [k, x] : v.items()) {
+          RateLimit* r = k == "new_conversations" ? &cfg->rate_new_conversations : k == "messages" ? &cfg->rate_messages
+                       : k == "uploads" ? &cfg->rate_uploads : k == "platform_messages" ? &cfg->rate_platform_messages
+                       : k == "refusals" ? &cfg->rate_refusals : nullptr;
+          if (!r) { *error = path + ": unknown option \"rate_limits." + k + "\""; return false; }
+          for (const auto& [f, y] : x.items()) {
+            if (f == "per_minute") r->per_minute = y.get<double>();
+            else if (f == "burst") r->burst = y.get<double>();
+            else { *error = path + ": unknown option \"rate_limits." + k + "." + f + "\""; return false; }
+          }
+        }
+      }
       else if (key == "slack") {
         for (const auto& [k, x] : v.items()) {
           SlackSettings& sl = cfg->slack;
@@ -114,6 +135,20 @@ bool ValidateConfig(const Config& c, std::string* error) {
   if (c.http_threads < 1 || c.http_threads > 4096) { *error = "http_threads must be 1–4096"; return false; }
   if (c.max_body_bytes < 1024) { *error = "max_body_bytes must be at least 1024"; return false; }
   if (c.outbox_workers < 1 || c.outbox_workers > 64) { *error = "outbox_workers must be 1–64"; return false; }
+  if (c.max_message_chars < 100) { *error = "max_message_chars must be at least 100"; return false; }
+  if (c.max_conversation_messages < 50) { *error = "max_conversation_messages must be at least 50"; return false; }
+  if (c.max_conversation_bytes < 64 * 1024) { *error = "max_conversation_bytes must be at least 64 KiB"; return false; }
+  if (c.history_page_messages < 1 || c.history_page_messages > 1000) { *error = "history_page_messages must be 1–1000"; return false; }
+  if (c.max_uploads_per_conversation < 1) { *error = "max_uploads_per_conversation must be at least 1"; return false; }
+  if (c.max_upload_bytes_per_day < c.max_upload_bytes) { *error = "max_upload_bytes_per_day must be at least max_upload_bytes"; return false; }
+  if (c.refusal_delay_ms < 0 || c.refusal_delay_ms > 10000) { *error = "refusal_delay_ms must be 0–10000"; return false; }
+  for (const RateLimit* r : {&c.rate_new_conversations, &c.rate_messages, &c.rate_uploads, &c.rate_platform_messages,
+                             &c.rate_refusals}) {
+    if (r->per_minute < 0 || (r->per_minute > 0 && r->burst < 1)) {
+      *error = "rate_limits: per_minute must be ≥ 0 (0 = off) and burst ≥ 1";
+      return false;
+    }
+  }
   BaseUrl ignored;
   if (c.slack.enabled() && !ParseBaseUrl(c.slack.api_base, &ignored, error)) return false;
   if (c.wecom.enabled() && !ParseBaseUrl(c.wecom.api_base, &ignored, error)) return false;

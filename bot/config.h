@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bot/channels/platform.h"
+#include "bot/rate_limit.h"
 
 namespace rd {
 
@@ -29,6 +30,24 @@ struct Config {
   std::string public_base_url = "http://localhost:8080";  // links in staff notices point here
   int outbox_workers = 4;                     // threads delivering to Slack/WeCom
   std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // CA bundle for the platforms' HTTPS
+  // Security limits (README.md "Security limits"): what one message, one conversation and one client may
+  // cost.
+  size_t max_message_chars = 4000;             // a customer message, in characters (longer: 413 on the web)
+  int max_conversation_messages = 2000;        // transcript entries (customer, bot, staff); then 429
+  size_t max_conversation_bytes = 2 * 1024 * 1024;  // UTF-8 bytes of the transcript's texts; then 429
+  int history_page_messages = 100;             // default page of history and the staff view (max 1000)
+  int max_uploads_per_conversation = 20;
+  size_t max_upload_bytes_per_day = 100 * 1024 * 1024;  // per conversation per UTC day
+  // Token buckets per client address (web) or platform user (Slack, WeCom): per minute, burst.
+  RateLimit rate_new_conversations{20, 20};
+  RateLimit rate_messages{120, 60};
+  RateLimit rate_uploads{10, 10};
+  RateLimit rate_platform_messages{60, 30};
+  // Refused requests per client (413, 429, bad chat bodies): past this bucket each refusal is held
+  // refusal_delay_ms before it is sent (a tarpit for floods).
+  RateLimit rate_refusals{60, 10};
+  int refusal_delay_ms = 1000;
+  std::string trusted_proxy;                   // the reverse proxy's address: read its X-Forwarded-For
   SlackSettings slack;                        // off unless signing secret and bot token are set
   WeComSettings wecom;                        // off unless corp id, token and AES key are set
 };

@@ -43,7 +43,61 @@ std::string Compact(const Date& d) {
   return iso.substr(0, 4) + iso.substr(5, 2) + iso.substr(8, 2);
 }
 
+// The bytes a commit adds to its transcript's texts (what ConversationTextBytes counts, near enough).
+int64_t TextBytes(const TurnCommit& commit) {
+  int64_t n = static_cast<int64_t>(commit.inbound.text.size());
+  for (const MessageRecord& r : commit.replies) n += static_cast<int64_t>(r.text.size()) + 32;
+  return n;
+}
+
 }  // namespace
+
+std::string CharPrefix(const std::string& text, size_t max_chars) {
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // a continuation byte
+    if (chars++ == max_chars) return text.substr(0, i);
+  }
+  return text;
+}
+
+size_t CharCount(std::string_view text) {
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+  return chars;
+}
+
+Status ConversationService::CheckConversationRoom(const ConversationRecord& conv, size_t text_bytes) {
+  if (conv.last_seq >= options_.max_conversation_messages) {
+    return Status::Limit("this conversation has reached its limit of " + std::to_string(options_.max_conversation_messages) +
+                         " messages");
+  }
+  if (conv.text_bytes >= 0 && conv.text_bytes + static_cast<int64_t>(text_bytes) > options_.max_conversation_bytes) {
+    return Status::Limit("this conversation has reached its size limit of " +
+                         std::to_string(options_.max_conversation_bytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
+Status ConversationService::UploadAllowed(const std::string& id, int64_t size) {
+  std::shared_ptr<const ConversationRecord> conv;
+  Status st = CurrentRecord(id, &conv);
+  if (!st.ok()) return st;
+  if (st = CheckConversationRoom(*conv, 0); !st.ok()) return st;
+  const int64_t now = clock_->NowUnix();
+  int64_t count = 0, bytes_today = 0;
+  st = store_->AttachmentUsage(id, now - now % 86400, &count, &bytes_today);
+  if (!st.ok()) return st;
+  if (count >= options_.max_uploads_per_conversation) {
+    return Status::Limit("this conversation has its " + std::to_string(options_.max_uploads_per_conversation) +
+                         " files already");
+  }
+  if (bytes_today + size > options_.max_upload_bytes_per_day) {
+    return Status::Limit("today's upload allowance for this conversation (" + std::to_string(options_.max_upload_bytes_per_day) +
+                         " bytes) is used up");
+  }
+  return Status::Ok();
+}
 
 std::shared_ptr<const ConversationRecord> ConversationCache::Get(const std::string& id) {
   Shard& sh = ShardFor(id);
@@ -124,6 +178,7 @@ Status ConversationService::CurrentRecord(const std::string& id, std::shared_ptr
   if (*out) return Status::Ok();
   auto loaded = std::make_shared<ConversationRecord>();
   Status st = store_->LoadConversation(id, loaded.get());
+  if (st.ok()) st = store_->ConversationTextBytes(id, &loaded->text_bytes);
   if (st.ok()) *out = std::move(loaded);
   return st;
 }
@@ -152,8 +207,14 @@ Status ConversationService::WebInbound(const WebTurnRequest& request, InboundMes
     if (!st.ok()) return st;
     if (!request.client_message_id.empty()) m->dedupe_key = "web:" + m->conversation_id + ":" + request.client_message_id;
   } else {
-    // Without a session only an unguessable id may replay a first answer (it carries the session).
-    if (request.client_message_id.size() >= 16) m->dedupe_key = "web:new:" + request.client_message_id;
+    // Without a session only an unguessable id may replay a first answer (it carries the session), and
+    // only to whoever sent that first message: the key also holds a hash of the sender's address and
+    // the text, so someone who learns or guesses an id (or reuses a widget's) gets a conversation of
+    // their own, never the first sender's session.
+    if (request.client_message_id.size() >= 16) {
+      m->dedupe_key = "web:new:" + request.client_message_id + ":" +
+                      Sha256Hex(request.client_address + '\n' + request.text).substr(0, 32);
+    }
     *new_session = RandomHex(random_, 24);
   }
   return Status::Ok();
@@ -216,6 +277,11 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     if (!base) {
       if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
     }
+    // A full conversation takes no more: the customer is told (429), staff still see it all.
+    if (Status room = CheckConversationRoom(*base, m.text.size()); !room.ok()) {
+      cache_.Put(std::move(base));  // untouched: the next turn needs no reload
+      return room;
+    }
     const bool sole_owner = base.use_count() == 1;
     // A reader that let go of the record did so with a release; its reads happen before our move.
     if (sole_owner) std::atomic_thread_fence(std::memory_order_acquire);
@@ -226,6 +292,7 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     conv.version = base->version;
     conv.last_seq = base->last_seq;
     conv.created_at = base->created_at;
+    conv.text_bytes = base->text_bytes;
     assignee_before = base->assignee;
     // A concurrent delivery of the same message that committed while we waited is caught by the
     // store's unique dedupe key at commit (answered from the store then): no second read here.
@@ -243,7 +310,9 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     store_->TicketStatuses(conversation_id, &ctx.ticket_statuses);
   }
 
-  StepResult result = Step(std::move(state), m.text, ctx);
+  // The understanding reads at most max_message_chars of a message (the web API refuses longer ones
+  // at its intake; a platform message is stored whole, bounded by max_body_bytes).
+  StepResult result = Step(std::move(state), CharPrefix(m.text, options_.max_message_chars), ctx);
 
   TurnCommit& commit = turn->commit;
   std::optional<std::string> ticket_id;
@@ -312,7 +381,9 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
     commit.outbox = ChannelOutbox(commit.conversation, commit.replies, pending,
                                   "reply:" + conversation_id + ":" + std::to_string(commit.conversation.version) + ":");
   }
-  for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge)) commit.outbox.push_back(std::move(notice));
+  for (auto& notice : StaffNotices(commit.conversation, result, commit.ticket, *knowledge, turn->state_before == kHandoff)) {
+    commit.outbox.push_back(std::move(notice));
+  }
   // Kept only where a resend asks for the answer (the web API, WeCom's passive reply); a Slack retry
   // just needs to know the message was taken.
   if (!m.dedupe_key.empty() && m.store_response) {
@@ -345,6 +416,8 @@ TurnOutcome ConversationService::CompleteTurn(PreparedTurn& turn, const Status& 
   auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
   committed->version = create ? 1 : committed->version + 1;
   committed->last_seq += 1 + static_cast<int64_t>(commit.replies.size());
+  if (create) committed->text_bytes = 0;
+  if (committed->text_bytes >= 0) committed->text_bytes += TextBytes(commit);
   if (create) committed->created_at = now;
   cache_.Put(committed);
   if (create && !commit.session_hash.empty()) cache_.PutSession(commit.session_hash, conversation_id);
@@ -580,6 +653,7 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
       auto committed = std::make_shared<ConversationRecord>(std::move(commit.conversation));
     committed->version += 1;
     committed->last_seq += (commit.inbound.author.empty() ? 0 : 1) + static_cast<int64_t>(commit.replies.size());
+    if (committed->text_bytes >= 0) committed->text_bytes += TextBytes(commit);
     cache_.Put(committed);
     return Status::Ok();
   }
@@ -780,11 +854,16 @@ TurnOutcome ConversationService::HandleWebUpload(const std::string& session, con
 }
 
 Status ConversationService::StaffView(const std::string& id, json* out) {
+  return StaffView(id, 0, static_cast<int>(options_.history_page_messages), out);
+}
+
+Status ConversationService::StaffView(const std::string& id, int64_t before, int limit, json* out) {
   ConversationRecord conv;
   Status st = store_->LoadConversation(id, &conv);
   if (!st.ok()) return st;
   std::vector<MessageRecord> messages;
-  st = store_->History(id, 0, 10000, &messages);
+  if (limit <= 0) limit = static_cast<int>(options_.history_page_messages);
+  st = store_->HistoryBefore(id, before > 0 ? before : conv.last_seq + 1, limit, &messages);
   if (!st.ok()) return st;
   std::map<std::string, std::string> tickets;
   store_->TicketStatuses(id, &tickets);
@@ -815,7 +894,11 @@ Status ConversationService::StaffView(const std::string& id, json* out) {
           {"assessment", AssessClaim(claim, knowledge->policy, Today())},
           {"summary", StaffSummary(state, *knowledge, state.lang)},
           {"tickets", ticket_list},
-          {"transcript", transcript}};
+          {"transcript", transcript},
+          // The transcript is one page: the one before it starts below this seq (null: none).
+          {"older_before", !messages.empty() && messages.front().seq > 1 ? json(messages.front().seq) : json(nullptr)},
+          {"last_seq", conv.last_seq}};
+  if (before > 0) return Status::Ok();  // an older page: what is new has not been seen by reading it
   return store_->MarkReadByStaff(id, conv.last_seq);
 }
 
@@ -982,13 +1065,13 @@ std::vector<OutboxRecord> ConversationService::ChannelOutbox(const ConversationR
 
 std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRecord& conv, const StepResult& result,
                                                             const std::optional<TicketRecord>& ticket,
-                                                            const Knowledge& knowledge) {
+                                                            const Knowledge& knowledge, bool was_waiting) {
   std::vector<OutboxRecord> rows;
   if (options_.slack_staff_channel.empty() && options_.wecom_robot_webhook.empty()) return rows;
   std::vector<std::pair<std::string, std::string>> notices;  // key, text
   const std::string link = options_.public_base_url + "/console#" + conv.id;
   for (const Effect& e : result.effects) {
-    if (e.kind != Effect::Kind::kHandOff) continue;
+    if (e.kind != Effect::Kind::kHandOff || was_waiting) continue;
     notices.push_back({"handoff:" + conv.id + ":" + std::to_string(conv.version),
                        knowledge.messages.Render("notice.handoff", options_.staff_lang,
                                                  {{"conversation_id", conv.id}, {"channel", conv.channel}, {"link", link}})});

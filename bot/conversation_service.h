@@ -56,6 +56,13 @@ struct ServiceOptions {
   std::string wecom_robot_webhook;
   std::string public_base_url = "http://localhost:8080";
   Lang staff_lang = Lang::kZh;
+  // Security limits (README.md "Security limits"; bot/config.h has their defaults).
+  size_t max_message_chars = 4000;        // the engine reads at most this much of a platform message
+  int64_t history_page_messages = 100;    // the staff view's default transcript page
+  int64_t max_conversation_messages = 2000;
+  int64_t max_conversation_bytes = 2 * 1024 * 1024;
+  int64_t max_uploads_per_conversation = 20;
+  int64_t max_upload_bytes_per_day = 100 * 1024 * 1024;
 };
 
 struct InboundMessage {
@@ -82,6 +89,9 @@ struct WebTurnRequest {
   std::string text;
   std::string client_message_id;  // empty: no dedupe
   std::string lang_hint;          // "zh" | "en" | ""
+  // Who sent it (bot/rate_limit.h ClientAddress). A first message's resend is recognised only from the
+  // same address with the same text: its answer carries the new session.
+  std::string client_address;
 };
 
 struct TurnOutcome {
@@ -100,6 +110,10 @@ struct TurnOutcome {
     return out;
   }
 };
+
+// The first `max_chars` characters (code points) of UTF-8 `text`, and how many characters it has.
+std::string CharPrefix(const std::string& text, size_t max_chars);
+size_t CharCount(std::string_view text);
 
 // Adds "session" to an answer: to the tree, or at the end of its JSON text.
 void AddSessionToAnswer(const std::string& session, TurnOutcome* out);
@@ -195,8 +209,18 @@ class ConversationService {
   // claim (type from its name) and in the transcript, and the claim moves on as after a message.
   TurnOutcome HandleWebUpload(const std::string& session, const AttachmentRecord& file);
 
-  // The conversation as staff see it: record, dialog state, the claim, transcript and summary.
+  // The conversation as staff see it: record, dialog state, the claim, summary and one page of the
+  // transcript — the newest `limit` (≤ 0: history_page_messages) messages (before == 0), or those
+  // before seq `before`; the page
+  // carries "older_before" (pass it as `before` for the page before it) or null at the first message.
+  // Viewing the newest page marks the conversation read.
+  Status StaffView(const std::string& conversation_id, int64_t before, int limit, nlohmann::json* out);
+  // The newest page, of history_page_messages.
   Status StaffView(const std::string& conversation_id, nlohmann::json* out);
+
+  // Limit (the message says which) when the conversation has its max_uploads_per_conversation files, or
+  // `size` more bytes would pass max_upload_bytes_per_day today (UTC), or its transcript is full.
+  Status UploadAllowed(const std::string& conversation_id, int64_t size);
 
  private:
   friend class TurnBatch;
@@ -252,8 +276,13 @@ class ConversationService {
   std::vector<OutboxRecord> ChannelOutbox(const ConversationRecord& conv, const std::vector<MessageRecord>& replies,
                                           const std::string& pending_slot, const std::string& key_prefix);
   // Notices to staff channels for what this turn did (handoff, filed ticket).
+  // A handoff is announced once while the conversation waits: not again when it was in handoff already
+  // (`was_waiting`), however often the customer asks for a person.
   std::vector<OutboxRecord> StaffNotices(const ConversationRecord& conv, const StepResult& result,
-                                         const std::optional<TicketRecord>& ticket, const Knowledge& knowledge);
+                                         const std::optional<TicketRecord>& ticket, const Knowledge& knowledge,
+                                         bool was_waiting);
+  // Limit when a customer message of `text_bytes` would take `conv` past its message or byte bound.
+  Status CheckConversationRoom(const ConversationRecord& conv, size_t text_bytes);
   size_t ChannelUserStripeOf(const std::string& key) const;
 
   // Platform users' locks by hash (a batch holds them until its commit, like the conversations').

@@ -59,6 +59,7 @@ const char* Reason(int status) {
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -320,7 +321,8 @@ class HttpLoop::Loop {
         listen_paused_until_ms_ = 0;
         ListenOn(owner_->listen_fd_);
       }
-      const int timeout = (route_ && route_->HasWaiting()) || listen_paused_until_ms_ != 0 ? 1 : 1000;
+      int timeout = (route_ && route_->HasWaiting()) || listen_paused_until_ms_ != 0 ? 1 : 1000;
+      if (const int held = ReleaseDelayed(SteadyMillis()); held >= 0) timeout = std::min(timeout, held);
       const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) {
@@ -468,7 +470,7 @@ class HttpLoop::Loop {
     for (auto& [id, response] : flushed_) {
       auto it = conns_.find(id);
       if (it == conns_.end()) continue;
-      Answer(it->second.get(), Serialize(response, it->second->close_after_write), false);
+      AnswerAfter(it->second.get(), Serialize(response, it->second->close_after_write), false, response.delay_ms);
     }
     return !flushed_.empty();
   }
@@ -510,12 +512,38 @@ class HttpLoop::Loop {
 
   size_t MaxBody() const { return owner_->options_.largest_body; }
 
-  void Refuse(Conn* c, int status, const std::string& code, const std::string& message) {
+  void Refuse(Conn* c, int status, const std::string& code, const std::string& message, int delay_ms = 0) {
     ProcessMetrics().CountRequest(status);
     LogLine(LogLevel::kInfo).Add("event", "http").Add("status", status).Add("error", code);
     c->busy = true;
     c->close_after_write = true;
-    Answer(c, Serialize(JsonError(status, code, message), true), true);
+    AnswerAfter(c, Serialize(JsonError(status, code, message), true), true, delay_ms);
+  }
+
+  // Answer, now or (delay_ms > 0) once the delay has passed; the connection stays busy until then.
+  void AnswerAfter(Conn* c, std::string bytes, bool close, int delay_ms) {
+    if (delay_ms <= 0) return Answer(c, std::move(bytes), close);
+    c->busy = true;
+    delayed_.push_back({SteadyMillis() + delay_ms, Posted{c->id, std::move(bytes), close}});
+  }
+
+  // Sends the held answers that are due; returns the milliseconds until the next one (or -1).
+  int ReleaseDelayed(int64_t now) {
+    int next = -1;
+    for (size_t i = 0; i < delayed_.size();) {
+      if (delayed_[i].due_ms > now) {
+        const int wait = static_cast<int>(delayed_[i].due_ms - now);
+        next = next < 0 ? wait : std::min(next, wait);
+        ++i;
+        continue;
+      }
+      Posted p = std::move(delayed_[i].posted);
+      delayed_[i] = std::move(delayed_.back());
+      delayed_.pop_back();
+      auto it = conns_.find(p.id);
+      if (it != conns_.end()) Answer(it->second.get(), std::move(p.response), p.close);
+    }
+    return next;
   }
 
   void Parse(Conn* c) {
@@ -544,6 +572,7 @@ class HttpLoop::Loop {
     req.method = line.substr(0, sp1);
     req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     req.path = req.target.substr(0, req.target.find('?'));
+    req.remote_ip = c->remote_ip;
     const std::string_view version = line.substr(sp2 + 1);
     const std::string_view te = req.Header("Transfer-Encoding");
     if (!te.empty() && !EqualsIgnoreCase(te, "identity")) {
@@ -562,7 +591,10 @@ class HttpLoop::Loop {
       length = std::stoull(std::string(cl));
     }
     const size_t limit = owner_->options_.body_limit(req.path);
-    if (length > limit) return Refuse(c, 413, "body_too_large", "the request body is larger than allowed");
+    if (length > limit) {
+      const int delay = owner_->options_.refusal_delay_ms ? owner_->options_.refusal_delay_ms(c->remote_ip, req) : 0;
+      return Refuse(c, 413, "body_too_large", "the request body is larger than allowed", delay);
+    }
     const size_t total = head_end + kHeadEnd.size() + length;
     const std::string_view expect = req.Header("Expect");
     if (data.size() < total) {
@@ -586,7 +618,7 @@ class HttpLoop::Loop {
       HttpResponse response;
       switch (route_->Add(req, c->id, &response)) {
         case BatchRoute::Taken::kAnswered:
-          Answer(c, Serialize(response, c->close_after_write), false);
+          AnswerAfter(c, Serialize(response, c->close_after_write), false, response.delay_ms);
           return;
         case BatchRoute::Taken::kKept:
           return;
@@ -690,6 +722,11 @@ class HttpLoop::Loop {
   std::vector<std::unique_ptr<Conn>> graveyard_;
   std::vector<Conn*> to_drain_;
   std::vector<std::pair<uint64_t, HttpResponse>> flushed_;
+  struct Delayed {
+    int64_t due_ms;
+    Posted posted;
+  };
+  std::vector<Delayed> delayed_;  // answers held back (HttpResponse::delay_ms), in no order
   std::mutex inbox_mu_;
   std::vector<Posted> answers_;
   std::vector<std::unique_ptr<Conn>> adopted_;

@@ -9,7 +9,8 @@
 // Limits answered by the loop itself, each with a JSON error and the connection closed: a head over
 // 16 KiB (431), a body over `body_limit(path)` (413, before the body is read), a chunked body (411), a
 // request line that is not HTTP/1.x (400). Idle keep-alive connections close after keep_alive_timeout,
-// half-received requests after read_timeout. Pipelined requests are answered in order.
+// half-received requests after read_timeout. Pipelined requests are answered in order. An answer with
+// delay_ms is held that long (a tarpit for refused floods; bot/http_server.cpp decides who gets one).
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@ struct HttpRequestView {
   std::string_view path;    // target without the query
   std::string_view body;
   std::string_view head;    // request line and headers, for Header()
+  std::string_view remote_ip;  // the peer's address
   // The first header of that name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
   int HeaderCount(std::string_view name) const;
@@ -44,6 +46,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // The loop holds the answer this long before sending it (the connection reads nothing meanwhile): a
+  // refusal to a client that keeps being refused, so a flood that waits for each answer slows to one
+  // request per delay on each connection and costs the loop nothing between them.
+  int delay_ms = 0;
 };
 
 // The routes' error answer, {"error": code, "message": text}, as the loop sends it too.
@@ -81,6 +87,8 @@ struct HttpLoopOptions {
   int max_connections = 10000;
   std::function<size_t(std::string_view path)> body_limit;  // default: 64 KiB everywhere
   size_t largest_body = 64 * 1024;  // the largest body_limit of any path: what a connection may buffer
+  // How long to hold a body_too_large refusal of this request (peer address, request head); null: 0.
+  std::function<int(std::string_view remote_ip, const HttpRequestView& request)> refusal_delay_ms;
   // Which requests a BatchRoute serves, and a factory for each loop's instance.
   std::function<bool(std::string_view method, std::string_view path)> batched;
   std::function<std::unique_ptr<BatchRoute>(std::function<void()> wake)> make_batch_route;

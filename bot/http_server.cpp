@@ -24,6 +24,7 @@
 #include "bot/http_loop.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
+#include "bot/rate_limit.h"
 #include "bot/staff_api.h"
 #include "bot/web_assets.h"
 #include "dialogs/text.h"
@@ -38,6 +39,25 @@ class RoutingServer : public httplib::Server {
  public:
   using httplib::Server::process_request;
 };
+
+// The flood limits (README.md "Security limits"), shared by the loops' turns and the workers' uploads.
+struct HttpLimits {
+  explicit HttpLimits(const Config& c)
+      : new_conversations(c.rate_new_conversations), messages(c.rate_messages), uploads(c.rate_uploads),
+        platform_messages(c.rate_platform_messages), refusals(c.rate_refusals), trusted_proxy(c.trusted_proxy),
+        max_message_chars(c.max_message_chars), refusal_delay_ms(c.refusal_delay_ms) {}
+  RateLimiter new_conversations, messages, uploads, platform_messages, refusals;  // thread-safe
+  const std::string trusted_proxy;
+  const size_t max_message_chars;
+  const int refusal_delay_ms;
+  // How long to hold a refusal to `client` (a key of the refusals bucket): 0 while it has tokens.
+  int RefusalDelay(std::string_view client) {
+    if (refusal_delay_ms <= 0 || refusals.Take(client, SteadyNowMs()) == 0) return 0;
+    ProcessMetrics().CountLimited(Limited::kRefusalHeld);
+    return refusal_delay_ms;
+  }
+};
+
 
 namespace {
 
@@ -136,8 +156,28 @@ class ChatRequestReader : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-// POST /api/chat's body → the turn it asks for, or the 400 that says what is wrong with it.
-std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurnRequest* request) {
+namespace {
+
+// 429 with Retry-After, counted in /metrics.
+HttpResponse TooMany(int64_t retry_after_seconds, const std::string& what, Limited kind) {
+  ProcessMetrics().CountLimited(kind);
+  HttpResponse r = JsonError(429, "rate_limited", "too many " + what + " from this client; try again in " +
+                                                      std::to_string(retry_after_seconds) + " s");
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  return r;
+}
+
+// A conversation that reached a size bound (Status::Limit): 429 without Retry-After — waiting does not help.
+HttpResponse ConversationFull(const Status& st) {
+  ProcessMetrics().CountLimited(Limited::kConversationFull);
+  return JsonError(429, "conversation_full", st.message());
+}
+
+}  // namespace
+
+// POST /api/chat's body → the turn it asks for, or the 400 (413 for a text over `max_chars`
+// characters) that says what is wrong with it.
+std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, size_t max_chars, WebTurnRequest* request) {
   if (!IsValidUtf8(text_body)) return JsonError(400, "invalid_utf8", "the body is not valid UTF-8");
   ChatRequestReader body;
   if (!json::sax_parse(text_body, &body)) return JsonError(400, "malformed_json", "the body is not valid JSON");
@@ -145,6 +185,11 @@ std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurn
   if (!body.text.is_string) return JsonError(400, "missing_text", "\"text\" (a string) is required");
   request->text = std::move(body.text.value);
   if (Trim(request->text).empty()) return JsonError(400, "empty_text", "\"text\" must not be empty");
+  if (CharCount(request->text) > max_chars) {
+    // Refused whole, before any understanding: nothing is stored, the widget says why.
+    ProcessMetrics().CountLimited(Limited::kMessageTooLong);
+    return JsonError(413, "message_too_long", "\"text\" is longer than " + std::to_string(max_chars) + " characters");
+  }
   if (body.session.given) {
     if (!body.session.is_string) return JsonError(400, "bad_session", "\"session\" must be a string");
     request->session = std::move(body.session.value);
@@ -172,8 +217,9 @@ std::optional<HttpResponse> ParseChatRequest(std::string_view text_body, WebTurn
 // per loop; a second split the batches and lost more to smaller transactions than it gained.)
 class TurnRoute : public BatchRoute {
  public:
-  TurnRoute(ConversationService* service, const SlackSettings* slack, const WeComCallback* wecom, std::function<void()> wake)
-      : service_(service), slack_(slack), wecom_(wecom), filling_(NewBatch()), wake_(std::move(wake)),
+  TurnRoute(ConversationService* service, HttpLimits* limits, const SlackSettings* slack, const WeComCallback* wecom,
+            std::function<void()> wake)
+      : service_(service), limits_(limits), slack_(slack), wecom_(wecom), filling_(NewBatch()), wake_(std::move(wake)),
         committer_([this] {
           pthread_setname_np(pthread_self(), "rd-commit");
           CommitLoop();
@@ -193,8 +239,12 @@ class TurnRoute : public BatchRoute {
     w.tag = tag;
     w.pending.started = MicrosNow();
     if (request.path == "/api/chat") {
-      if (auto error = ParseChatRequest(request.body, &w.request)) {
-        *response = Finish(std::move(*error), w.pending, "");
+      std::optional<HttpResponse> refusal = ParseChatRequest(request.body, limits_->max_message_chars, &w.request);
+      w.request.client_address = ClientAddress(request.remote_ip, request.Header("X-Forwarded-For"), limits_->trusted_proxy);
+      if (!refusal) refusal = RateLimitWeb(&w.request);
+      if (refusal) {
+        refusal->delay_ms = limits_->RefusalDelay(w.request.client_address);
+        *response = Finish(std::move(*refusal), w.pending, "");
         return Taken::kAnswered;
       }
     } else {
@@ -219,6 +269,14 @@ class TurnRoute : public BatchRoute {
           break;
       }
       w.message = std::move(intake.message);
+      const std::string user = w.message.channel + ":" + w.message.channel_user;
+      if (int64_t wait = limits_->platform_messages.Take(user, SteadyNowMs())) {
+        // The platform retries a refused delivery later (Slack, WeCom): nothing is stored now.
+        HttpResponse refused = TooMany(wait, "messages", Limited::kPlatformMessage);
+        refused.delay_ms = limits_->RefusalDelay(user);
+        *response = Finish(std::move(refused), w.pending, "");
+        return Taken::kAnswered;
+      }
       if (w.pending.source == Source::kWeCom) w.pending.reply_to = w.message.channel_user;
       w.message.answer_as_text = true;  // Slack is acknowledged empty, WeCom's passive reply reads `replies`
     }
@@ -281,6 +339,19 @@ class TurnRoute : public BatchRoute {
 
   std::unique_ptr<Batch> NewBatch() { return std::make_unique<Batch>(service_); }
 
+  // The web chat's buckets for the client's address (turn->client_address): every message, and a
+  // message without a session (it opens a conversation).
+  std::optional<HttpResponse> RateLimitWeb(WebTurnRequest* turn) {
+    const int64_t now = SteadyNowMs();
+    if (int64_t wait = limits_->messages.Take(turn->client_address, now)) return TooMany(wait, "messages", Limited::kMessage);
+    if (turn->session.empty()) {
+      if (int64_t wait = limits_->new_conversations.Take(turn->client_address, now)) {
+        return TooMany(wait, "new conversations", Limited::kNewConversation);
+      }
+    }
+    return std::nullopt;
+  }
+
   bool TryAdd(Waiting w, HttpResponse* response) {
     TurnOutcome answered;
     const TurnBatch::AddResult added = w.pending.source == Source::kWeb
@@ -337,6 +408,13 @@ class TurnRoute : public BatchRoute {
   }
 
   HttpResponse Render(TurnOutcome& out, const Pending& p) const {
+    if (out.status.code() == Status::Code::kLimit) {
+      if (p.source == Source::kWeb) return Finish(ConversationFull(out.status), p, "");
+      // A platform conversation that is full: acknowledged (a retry would be refused again), not stored.
+      ProcessMetrics().CountLimited(Limited::kConversationFull);
+      Log(LogLevel::kWarn, {{"event", "conversation_full"}, {"error", out.status.message()}});
+      return Finish(HttpResponse{200, "text/plain", "", {}}, p, "");
+    }
     if (p.source == Source::kSlack) return Finish(SlackAcknowledgement(InboundMessage{}, out), p, ConversationOf(out));
     if (p.source == Source::kWeCom) {
       InboundMessage to;
@@ -372,6 +450,7 @@ class TurnRoute : public BatchRoute {
   }
 
   ConversationService* service_;
+  HttpLimits* limits_;
   const SlackSettings* slack_;   // null: Slack is off (its requests never reach this route)
   const WeComCallback* wecom_;   // null: WeCom is off
   // Loop thread only: the batch being filled and the requests waiting for a busy conversation.
@@ -394,7 +473,7 @@ class TurnRoute : public BatchRoute {
 HttpServer::HttpServer(const Config& config, ConversationService* service, KnowledgeHolder* knowledge,
                        StaffAuth* staff_auth)
     : config_(config), service_(service), knowledge_(knowledge), staff_auth_(staff_auth),
-      server_(std::make_unique<RoutingServer>()) {
+      server_(std::make_unique<RoutingServer>()), limits_(std::make_unique<HttpLimits>(config)) {
   uploads_dir_ = config_.uploads_dir.empty()
                      ? (std::filesystem::path(config_.db_path).parent_path() / "uploads").string()
                      : config_.uploads_dir;
@@ -414,16 +493,23 @@ HttpServer::HttpServer(const Config& config, ConversationService* service, Knowl
   options.keep_alive_timeout_seconds = kKeepAliveSeconds;
   options.read_timeout_seconds = 10;
   const size_t json_limit = config_.max_body_bytes, upload_limit = config_.max_upload_bytes;
-  options.body_limit = [json_limit, upload_limit](std::string_view path) {
-    return path == "/api/chat/upload" ? upload_limit : json_limit;
+  // A chat message's longest JSON form: every character a 12-byte escaped surrogate pair, plus the
+  // other members. A longer body cannot be a message within max_message_chars: refused before it is
+  // read or parsed (a flood of them costs the loop nearly nothing).
+  const size_t chat_limit = std::min(json_limit, 12 * config_.max_message_chars + 4096);
+  options.body_limit = [json_limit, upload_limit, chat_limit](std::string_view path) {
+    return path == "/api/chat/upload" ? upload_limit : path == "/api/chat" ? chat_limit : json_limit;
   };
   options.largest_body = std::max(json_limit, upload_limit);
+  options.refusal_delay_ms = [limits = limits_.get()](std::string_view peer, const HttpRequestView& request) {
+    return limits->RefusalDelay(ClientAddress(peer, request.Header("X-Forwarded-For"), limits->trusted_proxy));
+  };
   const bool slack = config_.slack.enabled(), wecom = wecom_ != nullptr;
   options.batched = [slack, wecom](std::string_view method, std::string_view path) {
     return method == "POST" && (path == "/api/chat" || (slack && path == "/slack/events") || (wecom && path == "/wecom/callback"));
   };
   options.make_batch_route = [this, slack](std::function<void()> wake) {
-    return std::make_unique<TurnRoute>(service_, slack ? &config_.slack : nullptr, wecom_.get(), std::move(wake));
+    return std::make_unique<TurnRoute>(service_, limits_.get(), slack ? &config_.slack : nullptr, wecom_.get(), std::move(wake));
   };
   options.handler = [this](std::string raw, const std::string& ip, int port, std::string* response, bool* close) {
     MemoryStream stream(std::move(raw), ip, port);
@@ -454,6 +540,22 @@ void HttpServer::Routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // A route that throws: logged (the route and the exception's type and text, never the request's
+  // body or query), answered with a plain 500. cpp-httplib's own answer put e.what() in a response
+  // header (EXCEPTION_WHAT).
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Log(LogLevel::kError, {{"event", "route_exception"}, {"route", req.path}, {"error", Utf8Prefix(what, 300)}});
+    res.headers.clear();
+    res.set_header("X-Content-Type-Options", "nosniff");
+    SendError(res, 500, "internal_error", "the request could not be handled");
   });
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
@@ -520,20 +622,19 @@ void HttpServer::Routes() {
   s.Get("/api/chat/history", [this](const httplib::Request& req, httplib::Response& res) {
     std::string session = req.get_param_value("session");
     if (session.empty()) return SendError(res, 400, "bad_session", "the \"session\" parameter is required");
-    int64_t after = 0;
-    if (req.has_param("after")) {
-      const std::string a = req.get_param_value("after");
-      char* end = nullptr;
-      long long v = std::strtoll(a.c_str(), &end, 10);
-      if (a.empty() || *end != '\0' || v < 0) return SendError(res, 400, "bad_after", "\"after\" must be a whole number ≥ 0");
-      after = v;
-    }
+    // One page: the messages after seq `after` (oldest first; "has_more" says a newer page waits), or
+    // with `before` the newest ones before that seq ("older_before" names the page before it).
+    int64_t after = 0, before = 0, limit = config_.history_page_messages;
+    if (!PageParam(req, "after", 0, INT64_MAX, &after)) return SendError(res, 400, "bad_after", "\"after\" must be a whole number ≥ 0");
+    if (!PageParam(req, "before", 1, INT64_MAX, &before) || !PageParam(req, "limit", 1, 1000, &limit))
+      return SendError(res, 400, "bad_page", "\"before\" must be a seq ≥ 1 and \"limit\" 1–1000");
     ConversationRecord conv;
     Status st = service_->ResolveSession(session, &conv);
     if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_session", "no conversation has this session");
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
     std::vector<MessageRecord> messages;
-    st = service_->store()->History(conv.id, after, 1000, &messages);
+    st = before > 0 ? service_->store()->HistoryBefore(conv.id, before, static_cast<int>(limit), &messages)
+                    : service_->store()->History(conv.id, after, static_cast<int>(limit), &messages);
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
     json list = json::array();
     for (const auto& m : messages) {
@@ -545,8 +646,11 @@ void HttpServer::Routes() {
     // Widgets poll this route: closing the connection after each answer means an idle visitor holds no
     // worker thread between polls (a keep-alive connection would hold one while it waits).
     res.set_header("Connection", "close");
+    const int64_t newest = messages.empty() ? after : messages.back().seq;
     SendJson(res, {{"conversation_id", conv.id}, {"messages", list}, {"state", conv.state},
-                   {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)}});
+                   {"pending_slot", conv.pending_slot.empty() ? json(nullptr) : json(conv.pending_slot)},
+                   {"has_more", before == 0 && newest < conv.last_seq},
+                   {"older_before", !messages.empty() && messages.front().seq > 1 ? json(messages.front().seq) : json(nullptr)}});
   });
 
   s.Post("/api/chat/upload", [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
@@ -599,6 +703,8 @@ bool WriteFileDurably(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 void HttpServer::Upload(const httplib::Request& req, httplib::Response& res) {
+  const std::string client = ClientAddress(req.remote_addr, req.get_header_value("X-Forwarded-For"), limits_->trusted_proxy);
+  if (int64_t wait = limits_->uploads.Take(client, SteadyNowMs())) return SendResponse(res, TooMany(wait, "uploads", Limited::kUpload));
   if (!req.is_multipart_form_data()) return SendError(res, 400, "not_multipart", "send multipart/form-data with \"session\" and \"file\"");
   const std::string session = req.has_file("session") ? req.get_file_value("session").content : "";
   if (session.empty()) return SendError(res, 400, "bad_session", "the \"session\" field is required");
@@ -624,6 +730,13 @@ void HttpServer::Upload(const httplib::Request& req, httplib::Response& res) {
   Status st = service_->ResolveSessionId(session, &id);
   if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_session", "no conversation has this session");
   if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+  // Before anything is written: a refused file leaves nothing in the uploads folder.
+  st = service_->UploadAllowed(id, static_cast<int64_t>(file.content.size()));
+  if (st.code() == Status::Code::kLimit) {
+    ProcessMetrics().CountLimited(Limited::kUploadQuota);
+    return SendError(res, 429, "upload_limit", st.message());
+  }
+  if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
 
   AttachmentRecord a;
   a.sha256 = Sha256Hex(file.content);
@@ -638,6 +751,7 @@ void HttpServer::Upload(const httplib::Request& req, httplib::Response& res) {
     return SendError(res, 503, "unavailable", "the file could not be stored; please send it again");
   }
   TurnOutcome out = service_->HandleWebUpload(session, a);
+  if (out.status.code() == Status::Code::kLimit) return SendResponse(res, ConversationFull(out.status));
   if (out.status.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_session", "no conversation has this session");
   if (!out.status.ok()) return SendError(res, 503, "unavailable", "the file could not be recorded; please send it again");
   t_conversation_id = id;

@@ -2,7 +2,8 @@
 // Connections belong to an event loop (bot/http_loop.h): customer turns (web chat, Slack and WeCom
 // text messages) are batched on it, every other route runs on its workers through cpp-httplib's router.
 // Bad input gets a JSON error ({"error": code, "message": text}) and nothing of a rejected request is
-// stored.
+// stored. The security limits (README.md "Security limits") answer 413 / 429 (with Retry-After for
+// rate limits); no answer ever carries an exception's text (it is logged).
 #pragma once
 
 #include <memory>
@@ -20,6 +21,7 @@ namespace rd {
 
 class HttpLoop;
 class RoutingServer;
+struct HttpLimits;
 class StaffAuth;
 class WeComCallback;
 
@@ -48,6 +50,7 @@ class HttpServer {
   StaffAuth* staff_auth_;
   std::unique_ptr<WeComCallback> wecom_;   // null: WeCom is off
   std::unique_ptr<RoutingServer> server_;  // cpp-httplib's router: every route but the customer turns
+  std::unique_ptr<HttpLimits> limits_;     // rate limits, shared by the loops and the workers
   std::unique_ptr<HttpLoop> loop_;         // the connections (bot/http_loop.h)
   std::string uploads_dir_;
   std::string channel_error_;

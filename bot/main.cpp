@@ -63,7 +63,10 @@ REFUNDBOT_DB, REFUNDBOT_KNOWLEDGE_DIR, REFUNDBOT_LOG_LEVEL, REFUNDBOT_UTC_OFFSET
 REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL, REFUNDBOT_TLS_CA_FILE; channel secrets SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN,
 SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL, WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY,
 WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE, WECOM_ROBOT_WEBHOOK — see deploy/secrets.env.example),
-then flags. --now (fixed_now) stops the clock at a UTC timestamp such as
+then flags. The security limits (max_message_chars, max_conversation_messages, max_conversation_bytes,
+history_page_messages, max_uploads_per_conversation, max_upload_bytes_per_day, rate_limits.*,
+refusal_delay_ms, trusted_proxy) are config-file options; README.md "Security limits" lists their defaults.
+--now (fixed_now) stops the clock at a UTC timestamp such as
 2026-11-27T10:00:00Z — for tests and demos only.
 )";
 
@@ -155,6 +158,12 @@ int Serve(const rd::Config& config) {
   so.public_base_url = config.public_base_url;
   if (config.slack.enabled()) so.slack_staff_channel = config.slack.staff_channel;
   so.wecom_robot_webhook = config.wecom.robot_webhook;
+  so.max_message_chars = config.max_message_chars;
+  so.max_conversation_messages = config.max_conversation_messages;
+  so.max_conversation_bytes = static_cast<int64_t>(config.max_conversation_bytes);
+  so.history_page_messages = config.history_page_messages;
+  so.max_uploads_per_conversation = config.max_uploads_per_conversation;
+  so.max_upload_bytes_per_day = static_cast<int64_t>(config.max_upload_bytes_per_day);
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
   rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
   rd::HttpServer server(config, &service, &holder, &staff_auth);

@@ -54,6 +54,13 @@ std::string Metrics::Render(size_t faq_entries) const {
   add("refundbot_knowledge_reloads_total{result=\"refused\"} %llu\n", static_cast<unsigned long long>(reloads_refused_.load()));
   out += "# HELP refundbot_faq_entries FAQ entries in the knowledge in force.\n# TYPE refundbot_faq_entries gauge\n";
   add("refundbot_faq_entries %zu\n", faq_entries);
+  out += "# HELP refundbot_limited_total Requests a security limit refused: rate limits (429), message length (413), "
+         "conversation size and upload quotas (429); refusals_held: refusals answered late to a client refused again and again.\n# TYPE refundbot_limited_total counter\n";
+  const char* limits[] = {"new_conversations", "messages", "uploads", "platform_messages", "message_chars",
+                          "conversation_size", "upload_quota", "refusals_held"};
+  for (size_t i = 0; i < limited_.size(); ++i) {
+    add("refundbot_limited_total{limit=\"%s\"} %llu\n", limits[i], static_cast<unsigned long long>(limited_[i].load()));
+  }
   out += "# HELP refundbot_turn_duration_seconds Time from a message arriving to its turn committed.\n"
          "# TYPE refundbot_turn_duration_seconds histogram\n";
   uint64_t cumulative = 0;

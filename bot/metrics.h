@@ -8,8 +8,13 @@
 
 namespace rd {
 
+// What a security limit refused (README.md "Security limits"), for refundbot_limited_total{limit=…}.
+enum class Limited { kNewConversation, kMessage, kUpload, kPlatformMessage, kMessageTooLong, kConversationFull, kUploadQuota,
+                     kRefusalHeld, kCount };
+
 class Metrics {
  public:
+  void CountLimited(Limited what) { limited_[static_cast<size_t>(what)]++; }
   void CountRequest(int status);
   void CountTurn(double seconds, bool duplicate);
   void CountTicketFiled() { tickets_filed_++; }
@@ -26,6 +31,7 @@ class Metrics {
   std::atomic<uint64_t> reloads_ok_{0}, reloads_refused_{0}, staff_actions_{0};
   std::array<std::atomic<uint64_t>, kBuckets.size() + 1> latency_{};  // last: +Inf
   std::atomic<uint64_t> latency_sum_micros_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Limited::kCount)> limited_{};
 };
 
 Metrics& ProcessMetrics();

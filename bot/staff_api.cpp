@@ -124,8 +124,12 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
   s.Get(R"(/api/staff/conversations/([A-Za-z0-9_]+))", [auth, service](const httplib::Request& req, httplib::Response& res) {
     std::string name;
     if (!Admit(auth, req, res, false, &name)) return;
+    // One page of the transcript: the newest, or with ?before=SEQ the one before it (bot/conversation_service.h).
+    int64_t before = 0, limit = 0;
+    if (!PageParam(req, "before", 0, INT64_MAX, &before) || !PageParam(req, "limit", 1, 1000, &limit))
+      return SendError(res, 400, "bad_page", "\"before\" must be a seq ≥ 1 and \"limit\" 1–1000");
     json view;
-    Status st = service->StaffView(req.matches[1], &view);
+    Status st = service->StaffView(req.matches[1], before, static_cast<int>(limit), &view);
     if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
     SendJson(res, view);

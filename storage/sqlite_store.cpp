@@ -420,6 +420,81 @@ class SqliteStore : public Store {
   }
 
   // A message of a row's `more`: {"author", "text", "quick_replies"?, "at"? (when not the row's)}.
+  // Rows are turns: the rows that start before `before`, newest first, until `limit` messages are had.
+  Status HistoryBefore(const std::string& id, int64_t before, int limit, std::vector<MessageRecord>* out) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT seq, author, text, quick_replies, at, more FROM messages "
+          "WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, id);
+      sqlite3_bind_int64(s, 2, before);
+      sqlite3_bind_int(s, 3, limit);  // a row holds at least one message
+      std::vector<std::vector<MessageRecord>> rows;  // newest row first
+      size_t have = 0;
+      int rc = SQLITE_DONE;
+      while (have < static_cast<size_t>(std::max(limit, 0)) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        std::vector<MessageRecord> row;
+        MessageRecord head;
+        head.seq = sqlite3_column_int64(s, 0);
+        head.author = ColumnText(s, 1);
+        head.text = ColumnText(s, 2);
+        std::string qr = ColumnText(s, 3);
+        head.quick_replies = qr.empty() ? json(nullptr) : json::parse(qr, nullptr, false);
+        head.at = sqlite3_column_int64(s, 4);
+        const std::string more_text = ColumnText(s, 5);
+        const json more = more_text.empty() ? json::array() : json::parse(more_text, nullptr, false);
+        const int64_t seq = head.seq;
+        row.push_back(std::move(head));
+        for (size_t i = 0; more.is_array() && i < more.size(); ++i) {
+          if (seq + 1 + static_cast<int64_t>(i) >= before) break;
+          row.push_back(FollowingMessage(more[i], seq + 1 + static_cast<int64_t>(i), row.front().at));
+        }
+        have += row.size();
+        rows.push_back(std::move(row));
+      }
+      if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Status::IoError(c.Error());
+      std::vector<MessageRecord> page;
+      for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+        for (auto& m : *it) page.push_back(std::move(m));
+      }
+      const size_t drop = page.size() > static_cast<size_t>(std::max(limit, 0)) ? page.size() - limit : 0;
+      for (size_t i = drop; i < page.size(); ++i) out->push_back(std::move(page[i]));
+      return Status::Ok();
+    });
+  }
+
+  Status ConversationTextBytes(const std::string& id, int64_t* bytes) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT coalesce(sum(length(CAST(text AS BLOB)) + coalesce(length(CAST(more AS BLOB)), 0)), 0) "
+          "FROM messages WHERE conversation_id = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, id);
+      if (sqlite3_step(s) != SQLITE_ROW) return Status::IoError(c.Error());
+      *bytes = sqlite3_column_int64(s, 0);
+      return Status::Ok();
+    });
+  }
+
+  Status AttachmentUsage(const std::string& id, int64_t since, int64_t* count, int64_t* bytes_since) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare(
+          "SELECT count(*), coalesce(sum(CASE WHEN created_at >= ?2 THEN size ELSE 0 END), 0) "
+          "FROM attachments WHERE conversation_id = ?1");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, id);
+      sqlite3_bind_int64(s, 2, since);
+      if (sqlite3_step(s) != SQLITE_ROW) return Status::IoError(c.Error());
+      *count = sqlite3_column_int64(s, 0);
+      *bytes_since = sqlite3_column_int64(s, 1);
+      return Status::Ok();
+    });
+  }
+
   static MessageRecord FollowingMessage(const json& j, int64_t seq, int64_t row_at) {
     MessageRecord m;
     m.seq = seq;

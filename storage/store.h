@@ -15,13 +15,15 @@ namespace rd {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError };
+  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError, kLimit };
   Status() = default;
   static Status Ok() { return Status(); }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status Duplicate(std::string m) { return Status(Code::kDuplicate, std::move(m)); }
   static Status Conflict(std::string m) { return Status(Code::kConflict, std::move(m)); }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
+  // A security limit refused it (README.md "Security limits"); the message says which.
+  static Status Limit(std::string m) { return Status(Code::kLimit, std::move(m)); }
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -45,6 +47,9 @@ struct ConversationRecord {
   int64_t updated_at = 0;
   std::string assignee;        // the staff member who has the conversation, empty when none
   int64_t staff_read_seq = 0;  // the newest message staff have read (unread = customer messages after it)
+  // Not a column: UTF-8 bytes of the transcript's texts, for max_conversation_bytes. Filled by the
+  // service (Store::ConversationTextBytes when it loads a record, then counted turn by turn).
+  int64_t text_bytes = -1;     // -1: not known yet
 };
 
 // A conversation in the staff queue.
@@ -153,6 +158,14 @@ class Store {
   // Messages with seq > after, oldest first, at most `limit`.
   virtual Status History(const std::string& conversation_id, int64_t after, int limit,
                          std::vector<MessageRecord>* out) = 0;
+  // Paging backwards: the newest `limit` messages with seq < before, oldest first.
+  virtual Status HistoryBefore(const std::string& conversation_id, int64_t before, int limit,
+                               std::vector<MessageRecord>* out) = 0;
+  // The UTF-8 bytes of a conversation's stored message texts (what max_conversation_bytes bounds).
+  virtual Status ConversationTextBytes(const std::string& conversation_id, int64_t* bytes) = 0;
+  // A conversation's evidence files: how many, and the bytes of those stored since `since` (Unix s).
+  virtual Status AttachmentUsage(const std::string& conversation_id, int64_t since, int64_t* count,
+                                 int64_t* bytes_since) = 0;
 
   // Reserves the next ticket id for `day` (YYYYMMDD): RF-YYYYMMDD-NNNN. Ids are unique among filed
   // tickets: committing a ticket advances the day's durable counter in the same transaction. A turn that

@@ -320,7 +320,8 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
 }
 
 HttpResponse SlackAcknowledgement(const InboundMessage&, const TurnOutcome& out) {
-  if (out.status.ok()) return EmptyAcknowledgement();
+  // A full conversation (README.md "Security limits"): acknowledged, so Slack does not retry in vain.
+  if (out.status.ok() || out.status.code() == Status::Code::kLimit) return EmptyAcknowledgement();
   // Not stored: a 5xx makes Slack retry the delivery, so nothing is lost.
   Log(LogLevel::kError, {{"event", "slack_turn_failed"}, {"error", out.status.message()}});
   return JsonError(503, "unavailable", "the message could not be stored");

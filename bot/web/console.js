@@ -6,6 +6,9 @@
   var csrf = sessionStorage.getItem('rd-csrf') || '';
   var me = '';
   var selected = null;      // conversation id
+  // The transcript comes in pages (the newest with every refresh, older ones on scroll): what is loaded
+  // of the selected conversation, by seq, and where the next older page starts (null: at the first).
+  var loaded = { id: null, bySeq: {}, max: 0, older: null, busy: false, view: null };
   var queueItems = [];      // ids in queue order
   var REFRESH_MS = 3000;
   var timer = null;
@@ -125,7 +128,7 @@
     api('GET', '/api/staff/conversations/' + encodeURIComponent(id)).then(function (c) {
       var draft = $('reply-text') ? $('reply-text').value : '';
       var hadFocus = document.activeElement && document.activeElement.id === 'reply-text';
-      if (quiet && $('conversation').getAttribute('data-seq') === String(c.transcript.length) &&
+      if (quiet && $('conversation').getAttribute('data-seq') === String(c.last_seq) &&
           $('conversation').getAttribute('data-state') === c.state + '/' + c.assignee) return;
       renderConversation(c);
       if ($('reply-text')) {
@@ -143,10 +146,45 @@
       .catch(function (e) { showError(e.message); });
   }
 
-  function renderConversation(c) {
+  // Adds the newest page to what is loaded; a page that does not join it (more new messages than a page
+  // since the last refresh) starts over from that page.
+  function mergeNewest(c) {
+    var first = c.transcript.length ? c.transcript[0].seq : 0;
+    if (loaded.id !== c.id || (loaded.max && first > loaded.max + 1)) {
+      loaded = { id: c.id, bySeq: {}, max: 0, older: c.older_before, busy: false, view: null };
+    }
+    c.transcript.forEach(function (m) { loaded.bySeq[m.seq] = m; loaded.max = Math.max(loaded.max, m.seq); });
+    loaded.view = c;
+  }
+
+  function loadedLines() {
+    return Object.keys(loaded.bySeq).map(Number).sort(function (a, b) { return a - b; })
+      .map(function (seq) { return loaded.bySeq[seq]; });
+  }
+
+  // The page before the oldest one loaded, kept in view where the reader was.
+  function loadOlder() {
+    if (loaded.busy || loaded.older == null || !loaded.view) return;
+    loaded.busy = true;
+    var id = loaded.id;
+    api('GET', '/api/staff/conversations/' + encodeURIComponent(id) + '?before=' + loaded.older).then(function (page) {
+      loaded.busy = false;
+      if (loaded.id !== id) return;
+      page.transcript.forEach(function (m) { loaded.bySeq[m.seq] = m; });
+      loaded.older = page.older_before;
+      var t = document.querySelector('[data-testid="console-transcript"]');
+      var fromBottom = t ? t.scrollHeight - t.scrollTop : 0;
+      renderConversation(loaded.view, true);
+      t = document.querySelector('[data-testid="console-transcript"]');
+      if (t) t.scrollTop = t.scrollHeight - fromBottom;
+    }).catch(function (e) { loaded.busy = false; showError(e.message); });
+  }
+
+  function renderConversation(c, keepLoaded) {
+    if (!keepLoaded) mergeNewest(c);
     var box = $('conversation');
     box.textContent = '';
-    box.setAttribute('data-seq', String(c.transcript.length));
+    box.setAttribute('data-seq', String(c.last_seq));
     box.setAttribute('data-state', c.state + '/' + c.assignee);
     var main = el('div');
     main.appendChild(el('h2', null, c.id + ' — ' + c.state + (c.assignee ? ' (with ' + c.assignee + ')' : '')));
@@ -170,7 +208,13 @@
     main.appendChild(actions);
 
     var transcript = el('div', { class: 'transcript', role: 'log', 'aria-label': 'Transcript', 'data-testid': 'console-transcript' });
-    c.transcript.forEach(function (m) {
+    if (loaded.older != null) {
+      var more = el('button', { type: 'button', class: 'older', 'data-testid': 'console-older' }, 'Earlier messages…');
+      more.addEventListener('click', loadOlder);
+      transcript.appendChild(more);
+    }
+    transcript.addEventListener('scroll', function () { if (transcript.scrollTop < 40) loadOlder(); });
+    loadedLines().forEach(function (m) {
       var line = el('div', { class: 'line', 'data-author': m.author, 'data-testid': 'console-line' });
       line.appendChild(el('span', { class: 'meta' }, m.author + ' · ' + m.at));
       line.appendChild(document.createTextNode(m.text));

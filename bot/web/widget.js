@@ -130,13 +130,30 @@
   function api(path, options) {
     return fetch(base + path, options).then(function (r) {
       return r.json().then(function (j) {
-        if (!r.ok) { var e = new Error(j.message || ('HTTP ' + r.status)); e.status = r.status; throw e; }
+        if (!r.ok) { var e = new Error(j.message || ('HTTP ' + r.status)); e.status = r.status; e.code = j.error; throw e; }
         return j;
       });
     });
   }
 
   function showError(text) { errorLine.textContent = text || ''; }
+
+  // What to tell the customer when a message or file was refused: the security limits have words of
+  // their own (knowledge/messages.json), anything else the generic label and the server's reason.
+  var LIMIT_LABELS = { message_too_long: 'widget.too_long', rate_limited: 'widget.rate_limited',
+                       conversation_full: 'widget.conversation_full', upload_limit: 'widget.upload_limit' };
+  function errorText(generic, e) {
+    var key = LIMIT_LABELS[e.code];
+    return key && labels[key] ? labels[key] : (labels[generic] || '') + ' ' + e.message;
+  }
+
+  // A message id nobody can guess: 128 random bits from the browser's CSPRNG.
+  function messageId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
 
   function addMessage(author, text, extra) {
     // Notices of what staff did come from the system; they read as the bot's, centred.
@@ -185,7 +202,14 @@
 
   // Brings the transcript up to date from the server (the one source of truth): replaces the bubbles
   // shown while a message was on its way, adds what is new (staff messages during a handoff).
+  // One at a time: a sync starts where the one before it ended, so no message is shown twice.
+  var syncing = Promise.resolve();
   function sync() {
+    syncing = syncing.then(syncPages, syncPages);
+    return syncing;
+  }
+
+  function syncPages() {
     if (!session) return Promise.resolve();
     return api('/api/chat/history?session=' + encodeURIComponent(session) + '&after=' + lastSeq).then(function (h) {
       Array.prototype.slice.call(log.querySelectorAll('.pending')).forEach(function (p) { p.remove(); });
@@ -198,6 +222,7 @@
       });
       if (lastQuick !== null) setQuickReplies(lastQuick);
       setPending(h.pending_slot, h.state);
+      if (h.has_more && h.messages.length) return syncPages();  // history comes in pages: the next one
     }).catch(function (e) {
       if (e.status === 404) { session = ''; localStorage.removeItem(storeKey); lastSeq = 0; }
     });
@@ -211,14 +236,14 @@
     addMessage('customer', text, 'pending');
     setQuickReplies([]);
     setTyping(true);
-    var body = { text: text, lang: lang, client_message_id: (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now()) };
+    var body = { text: text, lang: lang, client_message_id: messageId() };
     if (session) body.session = session;
     api('/api/chat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
       .then(function (j) {
         if (j.session && j.session !== session) { session = j.session; localStorage.setItem(storeKey, session); }
         return sync();
       })
-      .catch(function (e) { showError((labels['widget.error'] || '') + ' ' + e.message); })
+      .catch(function (e) { showError(errorText('widget.error', e)); })
       .then(function () { setTyping(false); busy = false; });
   }
 
@@ -234,7 +259,7 @@
       .then(sync)
       .catch(function (e) {
         Array.prototype.slice.call(log.querySelectorAll('.pending')).forEach(function (p) { p.remove(); });
-        showError((labels['widget.upload_error'] || '') + ' ' + e.message);
+        showError(errorText('widget.upload_error', e));
       })
       .then(function () { setTyping(false); upload.value = ''; });
   }

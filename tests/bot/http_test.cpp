@@ -304,7 +304,10 @@ TEST_CASE("SIGHUP reloads the knowledge; a broken set is refused and the old one
   TempDir dir;
   fs::path knowledge = dir.path / "knowledge";
   fs::copy(RD_KNOWLEDGE_DIR, knowledge, fs::copy_options::recursive);
-  ServerProcess server(dir.File("rd.sqlite3"), {"--knowledge", knowledge.string()});
+  // Each probe below opens a conversation, up to 100 from this one address: past the default
+  // new-conversation bucket (README.md "Security limits").
+  std::ofstream(dir.File("config.json")) << R"({"rate_limits": {"new_conversations": {"per_minute": 0}}})";
+  ServerProcess server(dir.File("rd.sqlite3"), {"--knowledge", knowledge.string(), "--config", dir.File("config.json")});
   server.Start();
   auto c = server.Client();
   auto greeting = [&] {

@@ -536,3 +536,52 @@ TEST_CASE("ticket listing and statuses", "[storage]") {
 }
 
 }  // namespace rd
+
+namespace rd {
+
+TEST_CASE("history pages backwards from any seq, also inside a turn's row; text bytes and attachment usage", "[storage][limits]") {
+  TempDb db;
+  auto s = db.Open();
+  REQUIRE(s->CommitTurn(NewTurn("c1")).ok());  // seq 1 hello, 2 hi
+  ConversationRecord c1;
+  for (int i = 0; i < 3; ++i) {  // seq 3-4, 5-6, 7-8: one row each
+    REQUIRE(s->LoadConversation("c1", &c1).ok());
+    REQUIRE(s->CommitTurn(NextTurn(c1, "turn " + std::to_string(i))).ok());
+  }
+  auto seqs = [&](int64_t before, int limit) {
+    std::vector<MessageRecord> page;
+    REQUIRE(s->HistoryBefore("c1", before, limit, &page).ok());
+    std::vector<int64_t> out;
+    for (const auto& m : page) out.push_back(m.seq);
+    return out;
+  };
+  CHECK(seqs(9, 3) == std::vector<int64_t>{6, 7, 8});  // newest first picked, oldest first answered
+  CHECK(seqs(8, 3) == std::vector<int64_t>{5, 6, 7});  // `before` inside a row: its head, not its tail
+  CHECK(seqs(6, 100) == std::vector<int64_t>{1, 2, 3, 4, 5});
+  CHECK(seqs(2, 10) == std::vector<int64_t>{1});
+  CHECK(seqs(1, 10).empty());
+  std::vector<MessageRecord> page;
+  REQUIRE(s->HistoryBefore("c1", 9, 2, &page).ok());
+  CHECK(page[0].text == "turn 2");
+  CHECK(page[1].text == "re: turn 2");
+
+  int64_t bytes = 0;
+  REQUIRE(s->ConversationTextBytes("c1", &bytes).ok());
+  CHECK(bytes >= static_cast<int64_t>(std::string("hellohiturn 0re: turn 0turn 1re: turn 1turn 2re: turn 2").size()));
+  REQUIRE(s->ConversationTextBytes("nobody", &bytes).ok());
+  CHECK(bytes == 0);
+
+  REQUIRE(s->LoadConversation("c1", &c1).ok());
+  TurnCommit upload = NextTurn(c1, "file");
+  upload.attachment = AttachmentRecord{"c1", std::string(64, 'a'), "a.pdf", "application/pdf", 1000, "/tmp/a", 0};
+  REQUIRE(s->CommitTurn(upload).ok());
+  int64_t count = 0, today = 0;
+  REQUIRE(s->AttachmentUsage("c1", 0, &count, &today).ok());
+  CHECK(count == 1);
+  CHECK(today == 1000);
+  REQUIRE(s->AttachmentUsage("c1", c1.updated_at + 100, &count, &today).ok());  // stored before `since`
+  CHECK(count == 1);
+  CHECK(today == 0);
+}
+
+}  // namespace rd

@@ -4,7 +4,7 @@
 //
 //   RD_REFUNDBOT=build/refundbot RD_KNOWLEDGE_DIR=knowledge node tests/web/browser_test.mjs
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,8 +36,12 @@ async function step(name, fn) {
 
 function startBot() {
   return new Promise((resolve, reject) => {
+    // Small history pages (README.md "Security limits"), so the pages are exercised by every step.
+    const config = path.join(dir, 'refundbot.json');
+    writeFileSync(config, JSON.stringify({ history_page_messages: 20 }));
     const child = spawn(BOT, ['serve', '--host', '127.0.0.1', '--port', '0', '--db', db, '--knowledge', KNOWLEDGE,
-                              '--now', '2026-11-10T02:00:00Z', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+                              '--now', '2026-11-10T02:00:00Z', '--log-level', 'warn', '--config', config],
+                        { stdio: ['ignore', 'pipe', 'inherit'] });
     let seen = '';
     child.stdout.on('data', (d) => {
       seen += d;
@@ -243,6 +247,35 @@ await step('a ticket status change reaches the customer', async () => {
   await until('the status message in the widget', async () =>
     (await messages(customer)).some((m) => m.text.includes(ticketId) && /in review/i.test(m.text)), 12000);
   await customer.screenshot({ path: path.join(SHOTS, '07-widget-status-change.png') });
+});
+
+await step('a long conversation: the widget restores it page by page, the console loads earlier pages on scroll', async () => {
+  const post = async (body) => (await fetch(bot.url + '/api/chat', { method: 'POST', body: JSON.stringify(body) })).json();
+  const first = await post({ text: 'I want to talk to a human', lang: 'en' });
+  for (let i = 1; i <= 45; i++) await post({ session: first.session, text: `line ${i}` });
+  // 47 messages: the customer's first, the handoff reply, 45 more; pages of 20.
+  const page = await desk.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(site.url);
+  await page.evaluate(([key, s]) => localStorage.setItem(key, s), ['rd-session:' + bot.url, first.session]);
+  await page.reload();
+  await page.getByTestId('rd-launcher').click();
+  await until('the whole transcript in the widget', async () => (await messages(page)).length === 47);
+  assert.equal((await messages(page)).at(-1).text, 'line 45');
+  await page.close();
+
+  await staff.locator('#tab-queue').click();
+  const row = staff.locator(`[data-testid="console-conversation"][data-id="${first.conversation_id}"]`);
+  await row.click();
+  await until('the newest page', async () => (await staff.getByTestId('console-line').count()) === 20);
+  assert.match((await staff.getByTestId('console-line').allTextContents()).at(-1), /line 45/);
+  for (const expected of [40, 47]) {
+    await staff.getByTestId('console-transcript').evaluate((t) => { t.scrollTop = 0; t.dispatchEvent(new Event('scroll')); });
+    await until(`${expected} lines`, async () => (await staff.getByTestId('console-line').count()) === expected);
+  }
+  const lines = await staff.getByTestId('console-line').allTextContents();
+  assert.match(lines[0], /talk to a human/);
+  assert.equal(await staff.getByTestId('console-older').count(), 0, 'no earlier page at the first message');
 });
 
 await step('no script errors on any page', async () => {
