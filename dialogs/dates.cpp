@@ -826,7 +826,9 @@ class Scanner {
     if (MonthName(pos, m)) return true;
     if (WordTable::Hit day = Word(W::kDay, pos); day.len > 0) {
       size_t end = pos + day.len;
-      // "two days from tomorrow" is read by Relative; here "tomorrow" alone.
+      // A phrase such as "last day" followed by "of" names another day: "the last day of the trial".
+      bool phrase = s_.substr(pos, day.len).find(' ') != std::string_view::npos;
+      if (phrase && Word(W::kOf, SkipSpaces(s_, end)).len > 0) return false;
       return Set(m, today_.AddDays(day.value), end);
     }
     if (WordTable::Hit next = Word(W::kDayAfterMention, pos); next.len > 0) {
