@@ -68,6 +68,25 @@ bool ParseHoliday(const nlohmann::json& h, size_t index, DateVocabulary* v, std:
   return true;
 }
 
+// The values a table's entries may have (a month 1-12, a weekday 1-7, a day offset ...).
+std::pair<int, int> ValueRange(DateWord w) {
+  switch (w) {
+    case DateWord::kMonthName: case DateWord::kLunarMonth: return {1, 12};
+    case DateWord::kWeekdayName: case DateWord::kZhWeekday: case DateWord::kZhWeekend: return {1, 7};
+    case DateWord::kOrdinal: case DateWord::kCardinal: return {1, 31};
+    case DateWord::kZhDigit: return {0, 9};
+    case DateWord::kZhUnit: return {10, 1000};
+    case DateWord::kCount: return {1, 100};
+    case DateWord::kMonthPart: return {1, 31};
+    case DateWord::kWeekdayModifier: return {-1, 3};
+    case DateWord::kDirection: return {-1, 1};
+    case DateWord::kUnit: case DateWord::kSpan: return {1, 365};
+    case DateWord::kDay: case DateWord::kDayAfterMention: case DateWord::kDayAfterDate: return {-31, 31};
+    case DateWord::kRelativeWeek: case DateWord::kRelativeMonth: case DateWord::kRelativeYear: return {-12, 12};
+    default: return {0, 0};  // markers and blockers: the value is unused
+  }
+}
+
 int LunarMonthDays(uint32_t info, int month) { return info & (0x10000u >> month) ? 30 : 29; }
 int LunarLeapDays(uint32_t info) { return (info & 0xf) == 0 ? 0 : (info & 0x10000 ? 30 : 29); }
 int LunarYearDays(uint32_t info) {
@@ -194,9 +213,10 @@ std::shared_ptr<const DateVocabulary> ParseDateVocabulary(const nlohmann::json& 
         *error = std::string("words.") + kWordKeys[i] + " is missing or empty";
         return nullptr;
       }
+      auto [low, high] = ValueRange(static_cast<DateWord>(i));
       for (const auto& [word, value] : words[kWordKeys[i]].items()) {
-        if (word.empty() || !value.is_number_integer()) {
-          *error = std::string("words.") + kWordKeys[i] + ": \"" + word + "\" needs a whole-number value";
+        if (word.empty() || !value.is_number_integer() || value.get<int>() < low || value.get<int>() > high) {
+          *error = std::string("words.") + kWordKeys[i] + ": \"" + word + "\" needs a whole number from " + std::to_string(low) + " to " + std::to_string(high);
           return nullptr;
         }
         v->words[i].Add(word, value.get<int>());
