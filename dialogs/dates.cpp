@@ -366,7 +366,9 @@ class Scanner {
       WordTable::Hit c = Word(W::kCount, pos);
       return {c.value, c.len, 0};
     }
-    return ChineseNumber(pos);
+    Num n = ChineseNumber(pos);
+    if (n.digits > 1) return {};  // 两三天: "two or three", no count of 23
+    return n;
   }
 
   // A day of the month in English: "5", "5th", "05th", "fifth", "twenty first", and with
