@@ -123,8 +123,12 @@ Date Shift(Date d, int n, int unit_days) {
 
 Date MondayOf(Date d) { return d.AddDays(-(Weekday(d) - 1)); }
 
-// The nth `weekday` of a month (nth 1-5), if the month has one.
+// The nth `weekday` of a month (nth 1-5, -1 the last), if the month has one.
 std::optional<Date> NthWeekday(int year, int month, int weekday, int nth) {
+  if (nth < 0) {
+    Date end = LastDayOfMonth(year, month);
+    return end.AddDays(-((Weekday(end) - weekday + 7) % 7));
+  }
   Date first{year, month, 1};
   Date d = first.AddDays((weekday - Weekday(first) + 7) % 7 + 7 * (nth - 1));
   if (d.month != month) return std::nullopt;
@@ -524,6 +528,9 @@ class Scanner {
     size_t p = pos + first.len;
     if (first.len == 4) return YearFirst(first.value, p, m);
     if (first.len > 2) return false;
+    if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0 && first.len == 2) {  // 16年10月1号 (16年前 is Relative)
+      return ChineseYearMonthDay(TwoDigitYear(first.value), p + y.len, false, m);
+    }
     p = SkipSpaces(s_, p);  // "11 月 5 日"
     if (Word(W::kZhMonth, p).len > 0) return ChineseMonthDay(first.value, p + Word(W::kZhMonth, p).len, false, m);
     if (WordTable::Hit unit = Word(W::kZhDay, p); unit.len > 0) {  // 5号, but not 5号线 or 3日内
@@ -759,12 +766,18 @@ class Scanner {
   // when not after today, else the month before; none when the month has no such day.
   bool OrdinalWeekday(size_t pos, DateMention* m) {
     Num nth = EnglishNumber(pos, W::kOrdinal);
+    bool last = nth.len == 0;
+    if (last) {
+      WordTable::Hit l = Word(W::kOrdinalLast, pos);
+      nth = {l.value, l.len, 0};
+    }
     if (nth.len == 0 || nth.value > 5) return false;
     size_t q = SkipSpaces(s_, pos + nth.len);
     WordTable::Hit wd = Word(W::kWeekdayName, q);
     if (wd.len == 0) return false;
     size_t end = q + wd.len;
     size_t r = SkipSpaces(s_, end);
+    if (last && Word(W::kOf, r).len == 0) return false;  // "last friday" alone is the weekday form
     Date month{today_.year, today_.month, 1};
     bool fixed = false;
     if (WordTable::Hit of = Word(W::kOf, r); of.len > 0) {
@@ -781,6 +794,7 @@ class Scanner {
         end = t + name.len;
       }
     }
+    if (last && !fixed) return false;
     auto d = NthWeekday(month.year, month.month, wd.value, nth.value);
     if (!d) return Reject(end);
     if (!fixed && *d > today_) {
@@ -841,7 +855,7 @@ class Scanner {
     if (WordTable::Hit rel = Word(W::kRelativeMonth, pos); rel.len > 0 && rel.value != 0) {
       return Set(m, AddMonths(today_, rel.value), pos + rel.len);
     }
-    if (Modified(pos, m) || The(pos, m) || OrdinalWeekday(pos, m) || OrdinalOfMonth(pos, m)) return true;
+    if (OrdinalWeekday(pos, m) || Modified(pos, m) || The(pos, m) || OrdinalOfMonth(pos, m)) return true;
     if (WordTable::Hit wd = Word(W::kWeekdayName, pos); wd.len >= 6) return WeekdayForm(pos, 3, m);  // Friday
     else if (wd.len > 0) {  // an abbreviation (sat, wed) only with a week or a date after it
       DateMention tmp;
@@ -881,9 +895,9 @@ class Scanner {
       if (mod.value == 1 && yearless_ && tmp.date <= today_) tmp.date = AddMonths(tmp.date, 12);
       return Set(m, tmp.date, tmp.end);
     }
-    if (Word(W::kOn, pos).len > 0 && q < s_.size() && IsDigit(s_[q])) {  // on 15
-      Num day = ReadDigits(s_, q, 2);
-      if (day.len == 0 || !ClauseEnds(q + day.len)) return false;
+    if (Word(W::kOn, pos).len > 0 && q < s_.size() && IsDigit(s_[q])) {  // on 15, on 2nd
+      Num day = EnglishDay(q, false);
+      if (day.len == 0 || (PlainDigits(q, day) && !ClauseEnds(q + day.len))) return false;
       auto d = MonthFor(day.value);
       return d && Set(m, *d, q + day.len);
     }
@@ -994,8 +1008,8 @@ class Scanner {
     Num n = ChineseNumber(pos);
     if (n.len == 0) return false;
     size_t q = pos + n.len;
-    if (WordTable::Hit y = Word(W::kZhYear, q); y.len > 0 && (n.digits >= 3 || n.value >= 1000)) {
-      return ChineseYearMonthDay(n.value, q + y.len, false, m);
+    if (WordTable::Hit y = Word(W::kZhYear, q); y.len > 0 && (n.digits >= 2 || n.value >= 1000)) {
+      return ChineseYearMonthDay(n.digits == 2 ? TwoDigitYear(n.value) : n.value, q + y.len, false, m);
     }
     if (WordTable::Hit mo = Word(W::kZhMonth, q); mo.len > 0) return ChineseMonthDay(n.value, q + mo.len, false, m);
     if (WordTable::Hit d = Word(W::kZhDay, q); d.len > 0 && Word(W::kZhDayBlocker, q + d.len).len == 0) {
@@ -1024,6 +1038,11 @@ class Scanner {
     q = SkipSpaces(s_, q);
     if (ChineseRelativeMonth(q, year, m)) return true;
     if (Holiday(q, year, m)) return true;
+    size_t r = q + Word(W::kZhOf, q).len;
+    if (WordTable::Hit day = Word(W::kDay, r); day.len > 0 && day.value == 0 && !IsLetter(s_[r])) {  // 去年的今天
+      if (!Date::IsValid(year, today_.month, today_.day)) return Reject(r + day.len);
+      return Set(m, Date{year, today_.month, today_.day}, r + day.len);
+    }
     return ChineseYearMonthDay(year, q, false, m);
   }
 
@@ -1040,7 +1059,8 @@ class Scanner {
     }
     Num day = AnyNumber(q, 2);
     WordTable::Hit unit = day.len ? Word(W::kZhDay, q + day.len) : WordTable::Hit{};
-    if (unit.len > 0) {
+    bool numeral_day = day.len > 0 && !IsDigit(s_[q]) && day.digits <= 1 && Word(W::kUnit, q + day.len).len == 0;
+    if (unit.len > 0 || numeral_day) {  // 上个月15号, 本月十五 (not 上个月三天)
       if (!Date::IsValid(first.year, first.month, day.value)) return Reject(q + day.len + unit.len);
       return Set(m, Date{first.year, first.month, day.value}, q + day.len + unit.len);
     }

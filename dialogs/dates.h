@@ -56,7 +56,7 @@ class WordTable {
 
 // The tables of knowledge/dates.json "words", by role (see the comments there).
 enum class DateWord {
-  kMonthName, kWeekdayName, kOrdinal, kOrdinalSuffix, kCardinal, kCount, kZhDigit, kZhUnit, kZhWeekday, kZhWeek,
+  kMonthName, kWeekdayName, kOrdinal, kOrdinalLast, kOrdinalSuffix, kCardinal, kCount, kZhDigit, kZhUnit, kZhWeekday, kZhWeek,
   kZhWeekdayBlocker, kZhWeekCount, kZhWeekend, kDay, kDayAfterMention, kSameDay, kDayAfterDate, kRelativeWeek,
   kRelativeMonth, kRelativeYear, kMonthPart, kWeekdayModifier, kDirection, kZhPassed, kUnit, kSpan, kThe, kOf,
   kOn, kIn, kZhYear, kZhMonth, kZhDay, kZhOf, kZhDayBlocker, kFigureUnit, kCurrency, kNotDate, kLunarMarker,

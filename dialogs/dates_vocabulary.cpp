@@ -10,7 +10,7 @@ namespace {
 bool IsWordByte(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
 
 constexpr const char* kWordKeys[] = {
-    "month_name", "weekday_name", "ordinal", "ordinal_suffix", "cardinal", "count", "zh_digit", "zh_unit", "zh_weekday", "zh_week",
+    "month_name", "weekday_name", "ordinal", "ordinal_last", "ordinal_suffix", "cardinal", "count", "zh_digit", "zh_unit", "zh_weekday", "zh_week",
     "zh_weekday_blocker", "zh_week_count", "zh_weekend", "day", "day_after_mention", "same_day", "day_after_date",
     "relative_week", "relative_month", "relative_year", "month_part", "weekday_modifier", "direction", "zh_passed",
     "unit", "span", "the", "of", "on", "in", "zh_year", "zh_month", "zh_day", "zh_of", "zh_day_blocker",
@@ -79,6 +79,7 @@ std::pair<int, int> ValueRange(DateWord w) {
     case DateWord::kCount: return {1, 100};
     case DateWord::kMonthPart: return {1, 31};
     case DateWord::kWeekdayModifier: return {-1, 3};
+    case DateWord::kOrdinalLast: return {-1, -1};
     case DateWord::kDirection: return {-1, 1};
     case DateWord::kUnit: case DateWord::kSpan: return {1, 365};
     case DateWord::kDay: case DateWord::kDayAfterMention: case DateWord::kDayAfterDate: return {-31, 31};
