@@ -529,7 +529,7 @@ class Scanner {
     if (first.len == 4) return YearFirst(first.value, p, m);
     if (first.len > 2) return false;
     if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0 && first.len == 2) {  // 16年10月1号 (16年前 is Relative)
-      return ChineseYearMonthDay(TwoDigitYear(first.value), p + y.len, false, m);
+      return ChineseAfterYear(TwoDigitYear(first.value), p + y.len, m);
     }
     p = SkipSpaces(s_, p);  // "11 月 5 日"
     if (Word(W::kZhMonth, p).len > 0) return ChineseMonthDay(first.value, p + Word(W::kZhMonth, p).len, false, m);
@@ -549,7 +549,7 @@ class Scanner {
 
   // After a 4-digit year: -11-05 is read by NumericParts; here 2026年11月5日 and 2016 10 16.
   bool YearFirst(int year, size_t p, DateMention* m) {
-    if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0) return ChineseYearMonthDay(year, p + y.len, false, m);
+    if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0) return ChineseAfterYear(year, p + y.len, m);
     if (p < s_.size() && s_[p] == ' ') {
       size_t q = p + 1;
       Num month = ReadDigits(s_, q, 2);
@@ -1009,7 +1009,7 @@ class Scanner {
     if (n.len == 0) return false;
     size_t q = pos + n.len;
     if (WordTable::Hit y = Word(W::kZhYear, q); y.len > 0 && (n.digits >= 2 || n.value >= 1000)) {
-      return ChineseYearMonthDay(n.digits == 2 ? TwoDigitYear(n.value) : n.value, q + y.len, false, m);
+      return ChineseAfterYear(n.digits == 2 ? TwoDigitYear(n.value) : n.value, q + y.len, m);
     }
     if (WordTable::Hit mo = Word(W::kZhMonth, q); mo.len > 0) return ChineseMonthDay(n.value, q + mo.len, false, m);
     if (WordTable::Hit d = Word(W::kZhDay, q); d.len > 0 && Word(W::kZhDayBlocker, q + d.len).len == 0) {
@@ -1033,12 +1033,11 @@ class Scanner {
     return ChineseMonthDay(month.value, q + month.len + mo.len, true, m);
   }
 
-  // After 去年/今年: 12月5日, 本月十日, 国庆.
+  // After a year (去年, 2016年, 一六年): 12月5日, 本月十日, 国庆, 的今天.
   bool ChineseAfterYear(int year, size_t q, DateMention* m) {
     q = SkipSpaces(s_, q);
-    if (ChineseRelativeMonth(q, year, m)) return true;
-    if (Holiday(q, year, m)) return true;
     size_t r = q + Word(W::kZhOf, q).len;
+    if (ChineseRelativeMonth(r, year, m) || Holiday(r, year, m)) return true;
     if (WordTable::Hit day = Word(W::kDay, r); day.len > 0 && day.value == 0 && !IsLetter(s_[r])) {  // 去年的今天
       if (!Date::IsValid(year, today_.month, today_.day)) return Reject(r + day.len);
       return Set(m, Date{year, today_.month, today_.day}, r + day.len);
