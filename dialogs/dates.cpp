@@ -233,9 +233,10 @@ class Scanner {
     return Word(W::kFigureUnit, pos).len > 0 || Word(W::kFigureUnit, SkipSpaces(s_, pos)).len > 0;
   }
 
+  // An amount or a label before a number: $12, version 1.2, 第5号.
   bool CurrencyBefore(size_t pos) const {
     while (pos > 0 && s_[pos - 1] == ' ') --pos;
-    return v_[W::kCurrency].EndsAt(s_, pos);
+    return v_[W::kCurrency].EndsAt(s_, pos) || v_[W::kNumberLabel].EndsAt(s_, pos);
   }
 
   // End of text or punctuation (after spaces): where "the 27" or "on 15" may end.

@@ -45,7 +45,8 @@ class WordTable {
   };
   void Add(std::string word, int value);
   Hit Match(std::string_view s, size_t pos) const;
-  // True when an entry ends exactly at `pos` (the text just before it): 两周 has a count before 周.
+  // True when an entry ends exactly at `pos` (the text just before it): 两周 has a count before 周. An
+  // entry starting with an ASCII letter or digit must start a word there.
   bool EndsAt(std::string_view s, size_t pos) const;
   const std::vector<std::pair<std::string, int>>& entries() const { return entries_; }
 
@@ -59,7 +60,7 @@ enum class DateWord {
   kMonthName, kWeekdayName, kOrdinal, kOrdinalLast, kOrdinalSuffix, kCardinal, kCount, kZhDigit, kZhUnit, kZhWeekday, kZhWeek,
   kZhWeekdayBlocker, kZhWeekCount, kZhWeekend, kDay, kDayAfterMention, kSameDay, kDayAfterDate, kRelativeWeek,
   kRelativeMonth, kRelativeYear, kMonthPart, kWeekdayModifier, kDirection, kZhPassed, kUnit, kSpan, kThe, kOf,
-  kOn, kIn, kZhYear, kZhMonth, kZhDay, kZhOf, kZhDayBlocker, kFigureUnit, kCurrency, kNotDate, kLunarMarker,
+  kOn, kIn, kZhYear, kZhMonth, kZhDay, kZhOf, kZhDayBlocker, kFigureUnit, kCurrency, kNumberLabel, kNotDate, kLunarMarker,
   kLunarMonth, kLunarDayPrefix, kCount_
 };
 

@@ -14,7 +14,7 @@ constexpr const char* kWordKeys[] = {
     "zh_weekday_blocker", "zh_week_count", "zh_weekend", "day", "day_after_mention", "same_day", "day_after_date",
     "relative_week", "relative_month", "relative_year", "month_part", "weekday_modifier", "direction", "zh_passed",
     "unit", "span", "the", "of", "on", "in", "zh_year", "zh_month", "zh_day", "zh_of", "zh_day_blocker",
-    "figure_unit", "currency", "not_date", "lunar_marker", "lunar_month", "lunar_day_prefix"};
+    "figure_unit", "currency", "number_label", "not_date", "lunar_marker", "lunar_month", "lunar_day_prefix"};
 static_assert(std::size(kWordKeys) == static_cast<size_t>(DateWord::kCount_));
 
 uint32_t FirstChar(std::string_view w) {
@@ -139,7 +139,10 @@ WordTable::Hit WordTable::Match(std::string_view s, size_t pos) const {
 
 bool WordTable::EndsAt(std::string_view s, size_t pos) const {
   for (const auto& [w, value] : entries_) {
-    if (w.size() <= pos && s.compare(pos - w.size(), w.size(), w) == 0) return true;
+    if (w.size() > pos || s.compare(pos - w.size(), w.size(), w) != 0) continue;
+    size_t start = pos - w.size();
+    if (IsWordByte(w.front()) && start > 0 && IsWordByte(s[start - 1])) continue;  // "ver" is not in "never"
+    return true;
   }
   return false;
 }
@@ -223,7 +226,7 @@ std::shared_ptr<const DateVocabulary> ParseDateVocabulary(const nlohmann::json& 
         v->words[i].Add(word, value.get<int>());
         // Blockers, markers and connectors never start a form on their own.
         static constexpr DateWord kNoStart[] = {DateWord::kZhWeekdayBlocker, DateWord::kZhWeekCount, DateWord::kZhDayBlocker,
-                                                DateWord::kFigureUnit, DateWord::kCurrency, DateWord::kDirection,
+                                                DateWord::kFigureUnit, DateWord::kCurrency, DateWord::kNumberLabel, DateWord::kDirection,
                                                 DateWord::kUnit, DateWord::kZhYear, DateWord::kZhMonth, DateWord::kZhDay,
                                                 DateWord::kZhOf, DateWord::kZhWeekend, DateWord::kOf, DateWord::kDayAfterDate,
                                                 DateWord::kOrdinalSuffix};
