@@ -592,10 +592,29 @@ class Scanner {
   // After 11月 (q just past 月): the day, resolved to the most recent such date. `lunar`: a lunar month.
   bool ChineseMonthDay(int month, size_t q, bool lunar, DateMention* m) {
     DayRead r = ChineseDay(q);
+    if (r.day.len == 0 && !lunar) return MonthPartOf(month, q, m);  // 9月初, 8月底, 8月最后一天
     if (r.day.len == 0 || month < 1 || month > 12) return false;
     bool convert = (lunar || r.lunar) && v_.convert_lunar_dates;
     std::optional<Date> d = convert ? LunarYearFor(month, r.day.value) : YearFor(month, r.day.value);
     return d ? Set(m, *d, r.end) : Reject(r.end);
+  }
+
+  // A part of a named month (`part_at`: 月初 / 底 in Chinese; the month's name in English): the most
+  // recent such day not after today.
+  bool MonthPartOf(int month, size_t part_at, DateMention* m, int part = 0) {
+    size_t end = part_at;
+    if (part == 0) {
+      WordTable::Hit hit = Word(W::kMonthPart, SkipSpaces(s_, part_at));
+      if (hit.len == 0 || IsLetter(s_[SkipSpaces(s_, part_at)])) return false;
+      part = hit.value;
+      end = SkipSpaces(s_, part_at) + hit.len;
+    }
+    if (month < 1 || month > 12) return false;
+    for (int y = today_.year; y > today_.year - 2; --y) {
+      Date d = part == 31 ? LastDayOfMonth(y, month) : Date{y, month, part};
+      if (d <= today_) return Set(m, d, end);
+    }
+    return false;
   }
 
   // After "2026年": 11月5日, 十一月五号, 农历十月初一, 正月初一 (`lunar`: after 农历).
@@ -938,6 +957,9 @@ class Scanner {
     WordTable::Hit part = Word(W::kMonthPart, pos);
     if (part.len == 0 || !IsLetter(s_[pos])) return false;
     size_t q = SkipSpaces(s_, pos + part.len);
+    if (WordTable::Hit name = Word(W::kMonthName, q); name.len > 0) {  // the end of October
+      return MonthPartOf(name.value, q + name.len, m, part.value);
+    }
     WordTable::Hit rel = Word(W::kRelativeMonth, q);
     if (rel.len == 0) return false;
     Date first = AddMonths(Date{today_.year, today_.month, 1}, rel.value);
@@ -972,10 +994,11 @@ class Scanner {
     size_t end = q + dir.len;
     size_t r = SkipSpaces(s_, end);
     WordTable::Hit from = IsLetter(s_[q]) ? Word(W::kDay, r) : WordTable::Hit{};
-    Date base = from.len > 0 ? today_.AddDays(from.value) : (dir.value < 0 ? today_ : Anchor());
+    Date base = from.len > 0 ? today_.AddDays(from.value) : (dir.value == -1 ? today_ : Anchor());
     if (from.len > 0) end = r + from.len;
-    if (weekday == 0) return Set(m, Shift(base, dir.value * n, unit), end);
-    int step = dir.value < 0 ? -1 : 1;  // the nth such weekday after (before) the base day
+    int step = dir.value < 0 ? -1 : 1;
+    if (weekday == 0) return Set(m, Shift(base, step * n, unit), end);
+    // the nth such weekday after (before) the base day
     Date d = base;
     for (int found = 0; found < n;) {
       d = d.AddDays(step);

@@ -80,7 +80,7 @@ std::pair<int, int> ValueRange(DateWord w) {
     case DateWord::kMonthPart: return {1, 31};
     case DateWord::kWeekdayModifier: return {-1, 3};
     case DateWord::kOrdinalLast: return {-1, -1};
-    case DateWord::kDirection: return {-1, 1};
+    case DateWord::kDirection: return {-2, 1};
     case DateWord::kUnit: case DateWord::kSpan: return {1, 365};
     case DateWord::kDay: case DateWord::kDayAfterMention: case DateWord::kDayAfterDate: return {-31, 31};
     case DateWord::kRelativeWeek: case DateWord::kRelativeMonth: case DateWord::kRelativeYear: return {-12, 12};
