@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
   rd::Date today{2026, 11, 27};
   size_t found = 0;
   auto t0 = std::chrono::steady_clock::now();
-  for (const auto& s : sentences) found += rd::FindDates(rd::NormalizeForParsing(s), today).size();
+  rd::DateOptions options;
+  options.vocabulary = k->vocab.dates.get();
+  for (const auto& s : sentences) found += rd::FindDates(rd::NormalizeForParsing(s), today, options).size();
   double dates_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   size_t problems = 0;
   t0 = std::chrono::steady_clock::now();

@@ -282,12 +282,12 @@ int ParseDates(const rd::Config& config) {
       if (!ref) ref = rd::DateAt(rd::SystemClock()->NowUnix(), 480);
       std::string text = in["text"].get<std::string>();
       if (!rd::IsValidUtf8(text)) text.clear();
-      // The language's numeric order from the vocabulary ("ask" means month first when one answer is due).
+      // The language's numeric order from the vocabulary; "ask" takes the language's usual reading.
       rd::DateOptions options;
       std::string lang = in.value("lang", "en");
-      if (vocab) {
+      if (vocab && vocab->dates) {
         auto it = vocab->numeric_dates.find(lang);
-        if (it != vocab->numeric_dates.end() && it->second == "day_first") options.numeric_order = rd::NumericOrder::kDayFirst;
+        options = rd::DateOptionsFor(*vocab->dates, lang, it == vocab->numeric_dates.end() ? "month_first" : it->second);
       }
       auto found = rd::FindDates(rd::NormalizeForParsing(text), *ref, options);
       nlohmann::json dates = nlohmann::json::array();

@@ -69,19 +69,11 @@ int Weekday(const Date& d) {
 
 namespace {
 
+using W = DateWord;
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLetter(char c) { return c >= 'a' && c <= 'z'; }
-
-bool At(std::string_view s, size_t pos, std::string_view lit) {
-  return pos <= s.size() && s.size() - pos >= lit.size() && s.compare(pos, lit.size(), lit) == 0;
-}
-
-// `lit` at pos as a whole English word (no letter or digit right after it).
-bool WordAt(std::string_view s, size_t pos, std::string_view lit) {
-  if (!At(s, pos, lit)) return false;
-  size_t end = pos + lit.size();
-  return end >= s.size() || !IsAsciiAlnum(s[end]);
-}
+bool IsAlnum(char c) { return IsDigit(c) || IsLetter(c) || (c >= 'A' && c <= 'Z'); }
 
 size_t SkipSpaces(std::string_view s, size_t pos) {
   while (pos < s.size() && s[pos] == ' ') ++pos;
@@ -91,6 +83,7 @@ size_t SkipSpaces(std::string_view s, size_t pos) {
 struct Num {
   int value = 0;
   size_t len = 0;  // 0: no number here
+  int digits = 0;  // ASCII digits, or Chinese digits written one by one (二〇二六); 0 for 二十
 };
 
 // 1 to `max_len` ASCII digits, not followed by another digit.
@@ -103,149 +96,8 @@ Num ReadDigits(std::string_view s, size_t pos, size_t max_len) {
     ++i;
   }
   n.len = i - pos;
+  n.digits = static_cast<int>(n.len);
   return n;
-}
-
-// Chinese numerals: 五, 十一, 二十, 三十一, 廿三, 两, and digit-by-digit years 二〇二六 / 二零二六.
-Num ReadChineseNumeral(std::string_view s, size_t pos) {
-  static constexpr std::string_view kDigits[] = {"〇", "零", "一", "二", "两", "三", "四", "五", "六", "七", "八", "九"};
-  static constexpr int kValues[] = {0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9};
-  std::vector<int> digits;  // -1 marks 十, -2 廿 (20), -3 卅 (30)
-  size_t i = pos;
-  while (i < s.size() && digits.size() < 6) {
-    bool found = false;
-    for (size_t k = 0; k < 12; ++k) {
-      if (At(s, i, kDigits[k])) { digits.push_back(kValues[k]); i += 3; found = true; break; }
-    }
-    if (found) continue;
-    if (At(s, i, "十")) { digits.push_back(-1); i += 3; continue; }
-    if (At(s, i, "廿")) { digits.push_back(-2); i += 3; continue; }
-    if (At(s, i, "卅")) { digits.push_back(-3); i += 3; continue; }
-    break;
-  }
-  if (digits.empty()) return {};
-  Num n;
-  n.len = i - pos;
-  auto tens = std::find_if(digits.begin(), digits.end(), [](int d) { return d < 0; });
-  if (tens == digits.end()) {
-    for (int d : digits) n.value = n.value * 10 + d;  // positional: 二〇二六, or a single digit
-    return n;
-  }
-  if (std::count_if(digits.begin(), digits.end(), [](int d) { return d < 0; }) > 1) return {};
-  size_t t = static_cast<size_t>(tens - digits.begin());
-  int base = *tens == -1 ? 10 : (*tens == -2 ? 20 : 30);
-  if (*tens == -1) {
-    if (t > 1) return {};
-    base = t == 1 ? digits[0] * 10 : 10;
-  } else if (t != 0) {
-    return {};
-  }
-  if (digits.size() > t + 2) return {};
-  n.value = base + (digits.size() == t + 2 ? digits[t + 1] : 0);
-  return n;
-}
-
-struct Word { std::string_view text; int value; };
-constexpr Word kCardinals[] = {
-    {"thirty one", 31}, {"thirty-one", 31}, {"thirty", 30}, {"twenty one", 21}, {"twenty-one", 21},
-    {"twenty two", 22}, {"twenty-two", 22}, {"twenty three", 23}, {"twenty-three", 23}, {"twenty four", 24},
-    {"twenty-four", 24}, {"twenty five", 25}, {"twenty-five", 25}, {"twenty six", 26}, {"twenty-six", 26},
-    {"twenty seven", 27}, {"twenty-seven", 27}, {"twenty eight", 28}, {"twenty-eight", 28},
-    {"twenty nine", 29}, {"twenty-nine", 29}, {"twenty", 20}, {"nineteen", 19}, {"eighteen", 18},
-    {"seventeen", 17}, {"sixteen", 16}, {"fifteen", 15}, {"fourteen", 14}, {"thirteen", 13}, {"twelve", 12},
-    {"eleven", 11}, {"ten", 10}, {"nine", 9}, {"eight", 8}, {"seven", 7}, {"six", 6}, {"five", 5},
-    {"four", 4}, {"three", 3}, {"two", 2}, {"one", 1}, {"a couple of", 2}, {"couple of", 2}, {"a few", 3},
-    {"an", 1}, {"a", 1}};
-constexpr Word kOrdinals[] = {
-    {"thirty-first", 31}, {"thirty first", 31}, {"thirtieth", 30}, {"twenty-first", 21}, {"twenty first", 21},
-    {"twenty-second", 22}, {"twenty second", 22}, {"twenty-third", 23}, {"twenty third", 23},
-    {"twenty-fourth", 24}, {"twenty fourth", 24}, {"twenty-fifth", 25}, {"twenty fifth", 25},
-    {"twenty-sixth", 26}, {"twenty sixth", 26}, {"twenty-seventh", 27}, {"twenty seventh", 27},
-    {"twenty-eighth", 28}, {"twenty eighth", 28}, {"twenty-ninth", 29}, {"twenty ninth", 29},
-    {"twentieth", 20}, {"nineteenth", 19}, {"eighteenth", 18}, {"seventeenth", 17}, {"sixteenth", 16},
-    {"fifteenth", 15}, {"fourteenth", 14}, {"thirteenth", 13}, {"twelfth", 12}, {"eleventh", 11},
-    {"tenth", 10}, {"ninth", 9}, {"eighth", 8}, {"seventh", 7}, {"sixth", 6}, {"fifth", 5}, {"fourth", 4},
-    {"third", 3}, {"second", 2}, {"first", 1}};
-
-Num ReadWord(std::string_view s, size_t pos, const Word* words, size_t count) {
-  if (pos > 0 && IsAsciiAlnum(s[pos - 1])) return {};
-  for (size_t i = 0; i < count; ++i) {
-    if (WordAt(s, pos, words[i].text)) return {words[i].value, words[i].text.size()};
-  }
-  return {};
-}
-
-// A count for "3 days ago": digits, an English number word or a Chinese numeral.
-Num ReadCount(std::string_view s, size_t pos) {
-  if (pos < s.size() && IsDigit(s[pos])) {
-    if (pos > 0 && IsDigit(s[pos - 1])) return {};
-    return ReadDigits(s, pos, 3);
-  }
-  if (pos < s.size() && IsLetter(s[pos])) return ReadWord(s, pos, kCardinals, std::size(kCardinals));
-  return ReadChineseNumeral(s, pos);
-}
-
-// A day of the month: "5", "5th", "fifth", "21st".
-Num ReadEnglishDay(std::string_view s, size_t pos) {
-  if (pos < s.size() && IsDigit(s[pos])) {
-    if (pos > 0 && IsDigit(s[pos - 1])) return {};
-    Num n = ReadDigits(s, pos, 2);
-    if (n.len == 0) return {};
-    size_t end = pos + n.len;
-    for (std::string_view suf : {"st", "nd", "rd", "th"}) {
-      if (At(s, end, suf)) { end += 2; break; }
-    }
-    if (end < s.size() && IsAsciiAlnum(s[end])) return {};
-    n.len = end - pos;
-    return n;
-  }
-  return ReadWord(s, pos, kOrdinals, std::size(kOrdinals));
-}
-
-struct MonthName { std::string_view name; int month; };
-constexpr MonthName kMonths[] = {
-    {"january", 1}, {"february", 2}, {"march", 3}, {"april", 4}, {"june", 6}, {"july", 7}, {"august", 8},
-    {"september", 9}, {"october", 10}, {"november", 11}, {"december", 12}, {"sept", 9}, {"jan", 1},
-    {"feb", 2}, {"mar", 3}, {"apr", 4}, {"may", 5}, {"jun", 6}, {"jul", 7}, {"aug", 8}, {"sep", 9},
-    {"oct", 10}, {"nov", 11}, {"dec", 12}};
-
-size_t ReadMonthName(std::string_view s, size_t pos, int* month) {
-  if (pos > 0 && IsAsciiAlnum(s[pos - 1])) return 0;
-  for (const auto& m : kMonths) {
-    if (!WordAt(s, pos, m.name)) continue;
-    *month = m.month;
-    size_t end = pos + m.name.size();
-    if (end < s.size() && s[end] == '.') ++end;
-    return end - pos;
-  }
-  return 0;
-}
-
-struct WeekdayName { std::string_view name; int day; };
-constexpr WeekdayName kWeekdays[] = {
-    {"monday", 1}, {"tuesday", 2}, {"wednesday", 3}, {"thursday", 4}, {"friday", 5}, {"saturday", 6},
-    {"sunday", 7}, {"mon", 1}, {"tues", 2}, {"tue", 2}, {"wed", 3}, {"thurs", 4}, {"thu", 4}, {"fri", 5},
-    {"sat", 6}, {"sun", 7}};
-
-size_t ReadWeekdayName(std::string_view s, size_t pos, int* day) {
-  for (const auto& w : kWeekdays) {
-    if (WordAt(s, pos, w.name)) { *day = w.day; return w.name.size(); }
-  }
-  return 0;
-}
-
-// 一..六, 日/天/七 after 周/星期/礼拜; also digits 1..7.
-size_t ReadChineseWeekday(std::string_view s, size_t pos, int* day) {
-  static constexpr std::string_view kNames[] = {"一", "二", "三", "四", "五", "六", "日", "天", "七"};
-  static constexpr int kDays[] = {1, 2, 3, 4, 5, 6, 7, 7, 7};
-  for (size_t i = 0; i < std::size(kNames); ++i) {
-    if (At(s, pos, kNames[i])) { *day = kDays[i]; return 3; }
-  }
-  if (pos < s.size() && s[pos] >= '1' && s[pos] <= '7' && (pos + 1 >= s.size() || !IsDigit(s[pos + 1]))) {
-    *day = s[pos] - '0';
-    return 1;
-  }
-  return 0;
 }
 
 Date AddMonths(Date d, int months) {
@@ -262,100 +114,78 @@ Date LastDayOfMonth(int y, int m) {
   return Date{y, m, day};
 }
 
-enum class Unit { kDay, kWeek, kMonth, kYear };
+// n days, where 30 stands for a calendar month and 365 for a calendar year (see dates.json "unit").
+Date Shift(Date d, int n, int unit_days) {
+  if (unit_days == 30) return AddMonths(d, n);
+  if (unit_days == 365) return AddMonths(d, 12 * n);
+  return d.AddDays(int64_t{n} * unit_days);
+}
 
-Date Shift(Date d, int n, Unit u) {
-  switch (u) {
-    case Unit::kDay: return d.AddDays(n);
-    case Unit::kWeek: return d.AddDays(7 * int64_t{n});
-    case Unit::kMonth: return AddMonths(d, n);
-    case Unit::kYear: return AddMonths(d, 12 * n);
+Date MondayOf(Date d) { return d.AddDays(-(Weekday(d) - 1)); }
+
+// The nth `weekday` of a month (nth 1-5, -1 the last), if the month has one.
+std::optional<Date> NthWeekday(int year, int month, int weekday, int nth) {
+  if (nth < 0) {
+    Date end = LastDayOfMonth(year, month);
+    return end.AddDays(-((Weekday(end) - weekday + 7) % 7));
   }
+  Date first{year, month, 1};
+  Date d = first.AddDays((weekday - Weekday(first) + 7) % 7 + 7 * (nth - 1));
+  if (d.month != month) return std::nullopt;
   return d;
 }
 
-// "days", "week", "fortnight" -> unit and multiplier.
-size_t ReadEnglishUnit(std::string_view s, size_t pos, Unit* unit, int* factor) {
-  struct U { std::string_view w; Unit u; int f; };
-  static constexpr U kUnits[] = {{"days", Unit::kDay, 1}, {"day", Unit::kDay, 1}, {"weeks", Unit::kWeek, 1},
-                                 {"week", Unit::kWeek, 1}, {"fortnight", Unit::kDay, 14},
-                                 {"months", Unit::kMonth, 1}, {"month", Unit::kMonth, 1},
-                                 {"years", Unit::kYear, 1}, {"year", Unit::kYear, 1}};
-  for (const auto& u : kUnits) {
-    if (WordAt(s, pos, u.w)) { *unit = u.u; *factor = u.f; return u.w.size(); }
-  }
-  return 0;
+const DateVocabulary& NoWords() {
+  static const DateVocabulary empty;
+  return empty;
 }
 
-size_t ReadChineseUnit(std::string_view s, size_t pos, Unit* unit) {
-  struct U { std::string_view w; Unit u; };
-  static constexpr U kUnits[] = {{"个星期", Unit::kWeek}, {"个礼拜", Unit::kWeek}, {"个月", Unit::kMonth},
-                                 {"星期", Unit::kWeek}, {"礼拜", Unit::kWeek}, {"天", Unit::kDay},
-                                 {"日", Unit::kDay}, {"周", Unit::kWeek}, {"年", Unit::kYear}};
-  for (const auto& u : kUnits) {
-    if (At(s, pos, u.w)) { *unit = u.u; return u.w.size(); }
-  }
-  return 0;
-}
-
-// Cheap filters so the scanner tries its forms only where one can start: most characters and words
-// of a message start none (the forms themselves are a hundred literal comparisons).
-bool CanStartChinese(std::string_view s, size_t pos) {
-  static const std::unordered_set<std::string_view> kStarts = [] {
-    std::unordered_set<std::string_view> set;
-    static constexpr std::string_view kAll =
-        "大前昨今明后第次隔转过当同上下这本星礼周去现一二三四五六七八九十〇零两廿卅半";
-    for (size_t i = 0; i + 3 <= kAll.size(); i += 3) set.insert(kAll.substr(i, 3));
-    return set;
-  }();
-  return pos + 3 <= s.size() && kStarts.count(s.substr(pos, 3)) > 0;
-}
-
-bool CanStartEnglish(std::string_view s, size_t pos) {
-  static const std::unordered_set<std::string_view> kStarts = [] {
-    std::unordered_set<std::string_view> set;
-    for (const auto& m : kMonths) set.insert(m.name);
-    for (const auto& w : kWeekdays) set.insert(w.name);
-    for (const auto& c : kCardinals) set.insert(c.text.substr(0, c.text.find_first_of(" -")));
-    for (std::string_view w : {"today", "yesterday", "tomorrow", "the", "day", "next", "same", "that", "last", "this",
-                               "past", "on", "previous", "beginning", "start", "early", "end", "late", "in", "coming",
-                               "right", "now", "tonight"}) {
-      set.insert(w);
-    }
-    return set;
-  }();
-  size_t end = pos;
-  while (end < s.size() && IsLetter(s[end])) ++end;
-  return kStarts.count(s.substr(pos, end - pos)) > 0;
+uint32_t CharAt(std::string_view s, size_t pos) {
+  unsigned char u = static_cast<unsigned char>(s[pos]);
+  size_t n = u < 0x80 ? 1 : u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+  uint32_t c = 0;
+  for (size_t i = 0; i < n && pos + i < s.size(); ++i) c = c << 8 | static_cast<unsigned char>(s[pos + i]);
+  return c;
 }
 
 class Scanner {
  public:
   Scanner(std::string_view s, Date today, const DateOptions& options)
-      : s_(s), today_(today), options_(options), anchor_(options.anchor) {}
+      : s_(s), today_(today), options_(options), v_(options.vocabulary ? *options.vocabulary : NoWords()),
+        anchor_(options.anchor) {}
 
   std::vector<DateMention> Run() {
     std::vector<DateMention> found;
     for (size_t pos = 0; pos < s_.size();) {
       char c = s_[pos];
-      bool ascii_start = IsAsciiAlnum(c) && (pos == 0 || !IsAsciiAlnum(s_[pos - 1])) &&
-                         (IsDigit(c) || CanStartEnglish(s_, pos));
-      bool cjk_start = static_cast<unsigned char>(c) >= 0xE0 && CanStartChinese(s_, pos);
-      DateMention m;
-      rejected_end_ = 0;
-      if ((ascii_start || cjk_start) && Match(pos, &m)) {
-        m.begin = pos;
-        found.push_back(m);
-        anchor_ = m.date;
-        pos = std::max(m.end, pos + 1);
-        continue;
+      bool word_start = !IsAlnum(c) || pos == 0 || !IsAlnum(s_[pos - 1]);
+      if (word_start && CanStart(pos)) {
+        if (WordTable::Hit no = Word(W::kNotDate, pos); no.len > 0) { pos += no.len; continue; }
+        DateMention m;
+        rejected_end_ = 0;
+        yearless_ = false;
+        if (Match(pos, &m)) {
+          if (WordTable::Hit after = Word(W::kDayAfterDate, m.end); after.len > 0) {  // 国庆前一天
+            m.date = m.date.AddDays(after.value);
+            m.end += after.len;
+          }
+          m.begin = pos;
+          if (!found.empty() && found.back().date == m.date && SkipSpaces(s_, found.back().end) == pos) {
+            found.back().end = m.end;  // 十月一日国庆节: one date named twice
+          } else {
+            found.push_back(m);
+          }
+          anchor_ = m.date;
+          pos = std::max(m.end, pos + 1);
+          continue;
+        }
+        if (rejected_end_ > pos) {  // a date with an impossible day: none of its parts is a date either
+          pos = rejected_end_;
+          continue;
+        }
       }
-      if (rejected_end_ > pos) {  // a date with an impossible day: none of its parts is a date either
-        pos = rejected_end_;
-        continue;
-      }
-      if (IsAsciiAlnum(c)) {
-        while (pos < s_.size() && IsAsciiAlnum(s_[pos])) ++pos;  // matches start only at word starts
+      if (IsAlnum(c)) {
+        while (pos < s_.size() && IsAlnum(s_[pos])) ++pos;  // forms start only at word starts
       } else {
         unsigned char u = static_cast<unsigned char>(c);
         pos += u < 0x80 ? 1 : (u >= 0xF0 ? 4 : (u >= 0xE0 ? 3 : 2));
@@ -365,7 +195,21 @@ class Scanner {
   }
 
  private:
+  WordTable::Hit Word(W w, size_t pos) const { return v_[w].Match(s_, pos); }
+
+  bool CanStart(size_t pos) const {
+    char c = s_[pos];
+    if (IsDigit(c)) return true;
+    if (IsLetter(c)) {
+      size_t end = pos;
+      while (end < s_.size() && IsLetter(s_[end])) ++end;
+      return v_.english_starts.count(std::string(s_.substr(pos, end - pos))) > 0;
+    }
+    return v_.other_starts.count(CharAt(s_, pos)) > 0;
+  }
+
   bool Match(size_t pos, DateMention* m) {
+    if (Holiday(pos, std::nullopt, m)) return true;
     if (IsDigit(s_[pos])) return Numeric(pos, m) || Relative(pos, m);
     if (IsLetter(s_[pos])) return English(pos, m) || Relative(pos, m);
     return Chinese(pos, m) || Relative(pos, m);
@@ -382,9 +226,33 @@ class Scanner {
     return true;
   }
 
+  Date Anchor() const { return anchor_ ? *anchor_ : today_; }
+
+  // True when the text at `pos` (after spaces) makes a number before it a figure or a range: 4.5秒, 3-5天.
+  bool FigureAfter(size_t pos) const {
+    return Word(W::kFigureUnit, pos).len > 0 || Word(W::kFigureUnit, SkipSpaces(s_, pos)).len > 0;
+  }
+
+  // An amount or a label before a number: $12, version 1.2, 第5号.
+  bool CurrencyBefore(size_t pos) const {
+    while (pos > 0 && s_[pos - 1] == ' ') --pos;
+    return v_[W::kCurrency].EndsAt(s_, pos) || v_[W::kNumberLabel].EndsAt(s_, pos);
+  }
+
+  // End of text or punctuation (after spaces): where "the 27" or "on 15" may end.
+  bool ClauseEnds(size_t pos) const {
+    pos = SkipSpaces(s_, pos);
+    return pos >= s_.size() || (!IsAlnum(s_[pos]) && static_cast<unsigned char>(s_[pos]) < 0x80 && s_[pos] != '$');
+  }
+
+  int TwoDigitYear(int yy) const {
+    return 2000 + yy <= today_.year + v_.two_digit_year_ahead ? 2000 + yy : 1900 + yy;
+  }
+
   // The most recent (month, day) not after today — or, right after another date, the first one from
   // that date on (so "Dec 28 ... Jan 3" crosses the year the customer meant).
   std::optional<Date> YearFor(int month, int day) {
+    yearless_ = true;
     if (!Date::IsValid(2000, month, day)) return std::nullopt;
     if (anchor_) {
       for (int y : {anchor_->year, anchor_->year + 1}) {
@@ -400,7 +268,7 @@ class Scanner {
   }
 
   // A bare day of the month ("20号", "the 20th"): in the month of the date just mentioned when that
-  // keeps the order, else the most recent such day not after today.
+  // keeps the order, else this month if not after today, else the month before (and so on).
   std::optional<Date> MonthFor(int day) {
     if (day < 1 || day > 31) return std::nullopt;
     if (anchor_ && Date::IsValid(anchor_->year, anchor_->month, day)) {
@@ -417,452 +285,846 @@ class Scanner {
     return std::nullopt;
   }
 
+  // The most recent lunar (month, day) not after today.
+  std::optional<Date> LunarYearFor(int month, int day) {
+    for (int y = today_.year; y > today_.year - 3; --y) {
+      auto d = v_.FromLunar(y, month, day);
+      if (d && *d <= today_) return d;
+    }
+    return std::nullopt;
+  }
+
+  // ---- Numbers ----
+
+  // An English number word from `table` (kCardinal or kOrdinal); tens take a following 1-9 from it:
+  // "twenty one", "twenty-first".
+  Num EnglishNumber(size_t pos, W table) const {
+    if (pos > 0 && IsAlnum(s_[pos - 1])) return {};
+    WordTable::Hit tens = Word(W::kCardinal, pos);
+    if (tens.len > 0 && tens.value >= 20 && tens.value % 10 == 0) {
+      size_t q = pos + tens.len;
+      if (q < s_.size() && (s_[q] == ' ' || s_[q] == '-')) {
+        WordTable::Hit unit = Word(table, q + 1);
+        if (unit.len > 0 && unit.value >= 1 && unit.value <= 9) {
+          return {tens.value + unit.value, q + 1 + unit.len - pos, 0};
+        }
+      }
+    }
+    WordTable::Hit h = Word(table, pos);
+    return {h.value, h.len, 0};
+  }
+
+  // Chinese numerals: 五, 十一, 二十, 廿三, 两千零四, and digit by digit 二〇二六 / 三六七.
+  Num ChineseNumber(size_t pos) const {
+    int total = 0, digit = -1, positional = 0, digits = 0, last_unit = 100000;
+    bool units = false;
+    size_t i = pos, end = pos;
+    while (i < s_.size()) {
+      WordTable::Hit d = Word(W::kZhDigit, i);
+      if (d.len > 0) {
+        if (!units) {
+          positional = positional * 10 + d.value;
+          ++digits;
+        } else if (d.value == 0) {  // 两千零四: the 零 only marks a gap
+          i += d.len;
+          continue;
+        } else if (digit >= 0) {
+          break;
+        }
+        digit = d.value;
+        i += d.len;
+        end = i;
+        if (digits > 4) return {};
+        continue;
+      }
+      WordTable::Hit u = Word(W::kZhUnit, i);
+      if (u.len == 0 || (!units && digits > 1)) break;
+      bool power = u.value == 10 || u.value == 100 || u.value == 1000;
+      if (u.value >= last_unit || (!power && (digit >= 0 || total > 0))) break;
+      total += power ? (digit >= 0 ? digit : 1) * u.value : u.value;
+      last_unit = power ? u.value : 10;
+      units = true;
+      digit = -1;
+      i += u.len;
+      end = i;
+    }
+    if (end == pos) return {};
+    if (!units) return {positional, end - pos, digits};
+    return {total + (digit >= 0 ? digit : 0), end - pos, 0};
+  }
+
+  // A number in digits or Chinese numerals.
+  Num AnyNumber(size_t pos, size_t max_digits) const {
+    if (pos < s_.size() && IsDigit(s_[pos])) return ReadDigits(s_, pos, max_digits);
+    return ChineseNumber(pos);
+  }
+
+  // A count for "3 days ago": digits, an English number or count word, or Chinese numerals.
+  Num Count(size_t pos) const {
+    if (pos < s_.size() && IsDigit(s_[pos])) {
+      if (pos > 0 && IsDigit(s_[pos - 1])) return {};
+      return ReadDigits(s_, pos, 3);
+    }
+    if (pos < s_.size() && IsLetter(s_[pos])) {
+      Num n = EnglishNumber(pos, W::kCardinal);
+      if (n.len > 0) return n;
+      WordTable::Hit c = Word(W::kCount, pos);
+      return {c.value, c.len, 0};
+    }
+    Num n = ChineseNumber(pos);
+    if (n.digits > 1) return {};  // 两三天: "two or three", no count of 23
+    return n;
+  }
+
+  // A day of the month in English: "5", "5th", "05th", "fifth", "twenty first", and with
+  // `cardinals` also "fifteen", "twenty one".
+  Num EnglishDay(size_t pos, bool cardinals) const {
+    if (pos < s_.size() && IsDigit(s_[pos])) {
+      if (pos > 0 && IsDigit(s_[pos - 1])) return {};
+      Num n = ReadDigits(s_, pos, 2);
+      if (n.len == 0) return {};
+      size_t end = pos + n.len;
+      if (WordTable::Hit suf = Word(W::kOrdinalSuffix, end); suf.len > 0) end += suf.len;
+      if (end < s_.size() && IsAlnum(s_[end])) return {};
+      n.len = end - pos;
+      return n;
+    }
+    Num n = EnglishNumber(pos, W::kOrdinal);
+    if (n.len == 0 && cardinals) n = EnglishNumber(pos, W::kCardinal);
+    if (n.value < 1 || n.value > 31) return {};
+    return n;
+  }
+
+  // True when the day at `pos` is written with digits only ("the 5", not "the 5th").
+  bool PlainDigits(size_t pos, const Num& day) const {
+    return IsDigit(s_[pos]) && day.len == ReadDigits(s_, pos, 2).len;
+  }
+
+  // ---- Numeric forms: 2026-11-05, 11/5/2026, 22/04, 4.22, Sep-23-2020, 23/Sep/2020, 08/12,15 ----
+
+  struct Part {
+    int value = 0;
+    int digits = 0;  // 0: a month name
+  };
+
+  // Up to three numbers or month names joined by one separator (- / .); then ",2015" may add a year.
+  // Returns the end, 0 when there are not two parts.
+  size_t ReadParts(size_t pos, Part* parts, int* count, char* sep) const {
+    *count = 0;
+    *sep = 0;
+    size_t p = pos;
+    while (*count < 3) {
+      Part part;
+      if (p < s_.size() && IsDigit(s_[p])) {
+        Num n = ReadDigits(s_, p, 4);
+        if (n.len == 0) return 0;
+        part = {n.value, n.digits};
+        p += n.len;
+      } else {
+        WordTable::Hit name = Word(W::kMonthName, p);
+        if (name.len == 0 || (p > 0 && IsAlnum(s_[p - 1]))) break;
+        part = {name.value, 0};
+        p += name.len;
+        if (p < s_.size() && s_[p] == '.' && p + 1 < s_.size() && (s_[p + 1] == '-' || s_[p + 1] == '/')) ++p;
+      }
+      parts[(*count)++] = part;
+      if (p >= s_.size() || *count == 3) break;
+      char c = s_[p];
+      if ((c != '-' && c != '/' && c != '.') || (*sep && c != *sep)) break;
+      if (p + 1 >= s_.size() || !(IsDigit(s_[p + 1]) || IsLetter(s_[p + 1]))) break;
+      *sep = c;
+      ++p;
+    }
+    if (*count < 2) return 0;
+    if (*count == 2 && parts[0].digits && parts[1].digits && p < s_.size() && s_[p] == ',') {
+      size_t q = SkipSpaces(s_, p + 1);
+      Num y = ReadDigits(s_, q, 4);
+      if ((y.len == 2 || y.len == 4) && (q + y.len >= s_.size() || !IsAlnum(s_[q + y.len]))) {
+        parts[(*count)++] = {y.value, y.digits};
+        p = q + y.len;
+      }
+    }
+    return p;
+  }
+
+  bool NumericParts(size_t pos, DateMention* m) {
+    Part parts[3];
+    int count = 0;
+    char sep = 0;
+    size_t end = ReadParts(pos, parts, &count, &sep);
+    if (end == 0) return false;
+    if (end < s_.size() && (IsAlnum(s_[end]) || s_[end] == '%' || s_[end] == '/' || s_[end] == '-')) return false;
+    int names = 0;
+    for (int i = 0; i < count; ++i) names += parts[i].digits == 0;
+    if (names > 1) return false;
+    if (names == 1) return NamedParts(parts, count, end, m);
+    if (count == 2) {
+      if (parts[0].digits > 2 || parts[1].digits > 2 || FigureAfter(end)) return false;
+      int a = parts[0].value, b = parts[1].value;  // month first when it can be (4/22), else 22/04
+      auto d = Date::IsValid(2000, a, b) ? YearFor(a, b) : YearFor(b, a);
+      return d ? Set(m, *d, end) : Reject(end);
+    }
+    return ThreeNumbers(parts, sep, end, m);
+  }
+
+  // Sep-23-2020, 2019/sep/01, 23/Sep/2020, September-2020-23, 05-Aug-2016, Oct-2.
+  bool NamedParts(const Part* parts, int count, size_t end, DateMention* m) {
+    int month = 0, year = 0, day = 0;
+    bool has_year = false;
+    std::vector<Part> numbers;
+    for (int i = 0; i < count; ++i) {
+      if (parts[i].digits == 0) month = parts[i].value;
+      else numbers.push_back(parts[i]);
+    }
+    if (numbers.size() == 1) {
+      if (numbers[0].digits > 2) return false;
+      day = numbers[0].value;
+    } else {
+      int y = numbers[0].digits == 4 || (numbers[1].digits != 4 && numbers[0].value > 31) ? 0 : 1;
+      if (numbers[y].digits != 4 && numbers[y].digits != 2) return false;
+      year = numbers[y].digits == 2 ? TwoDigitYear(numbers[y].value) : numbers[y].value;
+      day = numbers[1 - y].value;
+      has_year = true;
+    }
+    if (!has_year) {
+      auto d = YearFor(month, day);
+      return d ? Set(m, *d, end) : Reject(end);
+    }
+    if (!Date::IsValid(year, month, day)) return Reject(end);
+    return Set(m, Date{year, month, day}, end);
+  }
+
+  // 2026-11-05, 11/5/2026, 5.11.2026 (dots: day first), 05/05/71, and with `year_first` 12-11-10.
+  bool ThreeNumbers(const Part* p, char sep, size_t end, DateMention* m) {
+    if (p[0].digits == 4) {
+      if (p[1].digits > 2 || p[2].digits > 2) return false;
+      if (!Date::IsValid(p[0].value, p[1].value, p[2].value)) return Reject(end);
+      return Set(m, Date{p[0].value, p[1].value, p[2].value}, end);
+    }
+    if (p[0].digits > 2 || p[1].digits > 2) return false;
+    if (options_.year_first && p[0].digits == 2 && p[2].digits <= 2) {
+      int y = TwoDigitYear(p[0].value);
+      if (Date::IsValid(y, p[1].value, p[2].value)) return Set(m, Date{y, p[1].value, p[2].value}, end);
+    }
+    if (p[2].digits != 4 && p[2].digits != 2) return false;
+    int year = p[2].digits == 2 ? TwoDigitYear(p[2].value) : p[2].value;
+    int a = p[0].value, b = p[1].value;
+    bool day_first = sep == '.' || options_.numeric_order == NumericOrder::kDayFirst;
+    bool md = Date::IsValid(year, a, b), dm = Date::IsValid(year, b, a);
+    if (!md && !dm) return Reject(end);
+    Date primary = day_first ? (dm ? Date{year, b, a} : Date{year, a, b}) : (md ? Date{year, a, b} : Date{year, b, a});
+    Set(m, primary, end);
+    if (md && dm && a != b && sep != '.') m->alternative = day_first ? Date{year, a, b} : Date{year, b, a};
+    return true;
+  }
+
   // ---- Forms that start with a digit ----
   bool Numeric(size_t pos, DateMention* m) {
     if (pos > 0 && (s_[pos - 1] == '.' || s_[pos - 1] == '/' || s_[pos - 1] == '-')) return false;
+    if (CurrencyBefore(pos)) return false;
+    if (NumericParts(pos, m)) return true;
+    if (rejected_end_ > pos) return false;
     Num first = ReadDigits(s_, pos, 4);
     if (first.len == 0) return false;
     size_t p = pos + first.len;
     if (first.len == 4) return YearFirst(first.value, p, m);
     if (first.len > 2) return false;
-    // 11/5/2026, 5.11.2026, 11/5, 11-05-2026
-    if (p < s_.size() && (s_[p] == '/' || s_[p] == '.' || s_[p] == '-')) return NumericDayMonth(first.value, p, m);
-    p = SkipSpaces(s_, p);  // "11 月 5 日"
-    // 11月5日
-    if (At(s_, p, "月")) {
-      size_t q = SkipSpaces(s_, p + 3);
-      Num day = IsDigit(q < s_.size() ? s_[q] : ' ') ? ReadDigits(s_, q, 2) : ReadChineseNumeral(s_, q);
-      if (day.len == 0) return false;
-      size_t end = q + day.len;
-      size_t unit = SkipSpaces(s_, end);
-      if (At(s_, unit, "日") || At(s_, unit, "号")) end = unit + 3;
-      auto d = YearFor(first.value, day.value);
-      return d ? Set(m, *d, end) : Reject(end);
+    if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0 && first.len == 2) {  // 16年10月1号 (16年前 is Relative)
+      return ChineseAfterYear(TwoDigitYear(first.value), p + y.len, m);
     }
-    // 5号 / 5日 (bare day), but not 5号线, 5日内 ...
-    if (At(s_, p, "号") || At(s_, p, "日")) {
-      size_t end = p + 3;
-      for (std::string_view no : {"线", "楼", "机", "房", "码", "内", "以内", "之内", "起"}) {
-        if (At(s_, end, no)) return false;
-      }
+    p = SkipSpaces(s_, p);  // "11 月 5 日"
+    if (Word(W::kZhMonth, p).len > 0) return ChineseMonthDay(first.value, p + Word(W::kZhMonth, p).len, false, m);
+    if (WordTable::Hit unit = Word(W::kZhDay, p); unit.len > 0) {  // 5号, but not 5号线 or 3日内
+      size_t end = p + unit.len;
+      if (Word(W::kZhDayBlocker, end).len > 0) return false;
       auto d = MonthFor(first.value);
       return d && Set(m, *d, end);
     }
-    // 5 Nov 2026, 5th of November, 15th of last month
-    Num day = ReadEnglishDay(s_, pos);
-    if (day.len > 0) return DayThenMonth(day.value, pos + day.len, m);
-    return false;
+    // 5 Nov 2026, 16. Nov. 2016, 5th of November, 15th of last month
+    Num day = EnglishDay(pos, false);
+    if (day.len == 0) return false;
+    size_t q = pos + day.len;
+    if (q < s_.size() && s_[q] == '.' && q + 1 < s_.size() && s_[q + 1] == ' ') ++q;
+    return DayThenMonth(day.value, q, m);
   }
 
+  // After a 4-digit year: -11-05 is read by NumericParts; here 2026年11月5日 and 2016 10 16.
   bool YearFirst(int year, size_t p, DateMention* m) {
-    if (p < s_.size() && (s_[p] == '-' || s_[p] == '/' || s_[p] == '.')) {
-      char sep = s_[p];
-      Num month = ReadDigits(s_, p + 1, 2);
-      if (month.len == 0 || p + 1 + month.len >= s_.size() || s_[p + 1 + month.len] != sep) return false;
-      Num day = ReadDigits(s_, p + 2 + month.len, 2);
-      if (day.len == 0) return false;
-      size_t end = p + 2 + month.len + day.len;
+    if (WordTable::Hit y = Word(W::kZhYear, p); y.len > 0) return ChineseAfterYear(year, p + y.len, m);
+    if (p < s_.size() && s_[p] == ' ') {
+      size_t q = p + 1;
+      Num month = ReadDigits(s_, q, 2);
+      if (month.len == 0 || q + month.len >= s_.size() || s_[q + month.len] != ' ') return false;
+      Num day = ReadDigits(s_, q + month.len + 1, 2);
+      size_t end = q + month.len + 1 + day.len;
+      if (day.len == 0 || (end < s_.size() && IsAlnum(s_[end]))) return false;
       if (!Date::IsValid(year, month.value, day.value)) return false;
       return Set(m, Date{year, month.value, day.value}, end);
     }
-    if (At(s_, p, "年")) return ChineseYearMonthDay(year, p + 3, m);
     return false;
   }
 
-  // After "2026年": 11月5日, 十一月五号.
-  bool ChineseYearMonthDay(int year, size_t q, DateMention* m) {
+  // ---- Chinese month and day ----
+
+  // A day after a month: 5日 / 五号 / 十五 (the unit optional), or a lunar 初一. `lunar` is set for 初.
+  struct DayRead {
+    Num day;
+    size_t end = 0;
+    bool lunar = false;
+  };
+  DayRead ChineseDay(size_t q) const {
+    DayRead r;
     q = SkipSpaces(s_, q);
-    Num month = q < s_.size() && IsDigit(s_[q]) ? ReadDigits(s_, q, 2) : ReadChineseNumeral(s_, q);
-    size_t month_unit = SkipSpaces(s_, q + month.len);
-    if (month.len == 0 || !At(s_, month_unit, "月")) return false;
-    if (month.value < 1 || month.value > 12) {  // 2026年13月1日: skip the whole thing
-      size_t r = SkipSpaces(s_, month_unit + 3);
-      Num day = r < s_.size() && IsDigit(s_[r]) ? ReadDigits(s_, r, 2) : ReadChineseNumeral(s_, r);
-      size_t end = r + day.len;
-      if (At(s_, end, "日") || At(s_, end, "号")) end += 3;
-      return Reject(end);
+    if (WordTable::Hit chu = Word(W::kLunarDayPrefix, q); chu.len > 0) {
+      Num n = ChineseNumber(q + chu.len);
+      if (n.len == 0 || n.value < 1 || n.value > 10) return r;
+      r = {n, q + chu.len + n.len, true};
+      return r;
     }
-    size_t r = SkipSpaces(s_, month_unit + 3);
-    Num day = r < s_.size() && IsDigit(s_[r]) ? ReadDigits(s_, r, 2) : ReadChineseNumeral(s_, r);
-    if (day.len == 0) return false;
-    size_t end = r + day.len;
-    size_t day_unit = SkipSpaces(s_, end);
-    if (At(s_, day_unit, "日") || At(s_, day_unit, "号")) end = day_unit + 3;
-    if (!Date::IsValid(year, month.value, day.value)) return Reject(end);
-    return Set(m, Date{year, month.value, day.value}, end);
+    Num day = AnyNumber(q, 2);
+    if (day.len == 0) return r;
+    r = {day, q + day.len, false};
+    size_t unit = SkipSpaces(s_, r.end);
+    if (WordTable::Hit u = Word(W::kZhDay, unit); u.len > 0) r.end = unit + u.len;
+    return r;
   }
 
-  bool NumericDayMonth(int first, size_t p, DateMention* m) {
-    char sep = s_[p];
-    Num second = ReadDigits(s_, p + 1, 2);
-    if (second.len == 0) return false;
-    size_t q = p + 1 + second.len;
-    int year = 0;
-    size_t end = q;
-    bool has_year = false;
-    if (q < s_.size() && s_[q] == sep) {
-      Num y = ReadDigits(s_, q + 1, 4);
-      if (y.len != 4 && y.len != 2) return false;
-      year = y.len == 2 ? 2000 + y.value : y.value;
-      end = q + 1 + y.len;
-      has_year = true;
-    } else if (sep != '/') {
-      return false;  // "11-05" or "5.11" without a year is too often something else
-    }
-    if (end < s_.size() && (IsAsciiAlnum(s_[end]) || s_[end] == '%' || s_[end] == '/')) return false;
-    if (!has_year) {  // 11/5: month first in both languages
-      auto d = YearFor(first, second.value);
-      return d && Set(m, *d, end);
-    }
-    bool day_first = sep == '.' || options_.numeric_order == NumericOrder::kDayFirst;
-    bool md = Date::IsValid(year, first, second.value), dm = Date::IsValid(year, second.value, first);
-    if (!md && !dm) return false;
-    Date primary = day_first ? (dm ? Date{year, second.value, first} : Date{year, first, second.value})
-                             : (md ? Date{year, first, second.value} : Date{year, second.value, first});
-    Set(m, primary, end);
-    if (md && dm && first != second.value && sep != '.') {
-      m->alternative = day_first ? Date{year, first, second.value} : Date{year, second.value, first};
-    }
-    return true;
+  // After 11月 (q just past 月): the day, resolved to the most recent such date. `lunar`: a lunar month.
+  bool ChineseMonthDay(int month, size_t q, bool lunar, DateMention* m) {
+    DayRead r = ChineseDay(q);
+    if (r.day.len == 0 && !lunar) return MonthPartOf(month, q, m);  // 9月初, 8月底, 8月最后一天
+    if (r.day.len == 0 || month < 1 || month > 12) return false;
+    bool convert = (lunar || r.lunar) && v_.convert_lunar_dates;
+    std::optional<Date> d = convert ? LunarYearFor(month, r.day.value) : YearFor(month, r.day.value);
+    return d ? Set(m, *d, r.end) : Reject(r.end);
   }
+
+  // A part of a named month (`part_at`: 月初 / 底 in Chinese; the month's name in English): the most
+  // recent such day not after today.
+  bool MonthPartOf(int month, size_t part_at, DateMention* m, int part = 0) {
+    size_t end = part_at;
+    if (part == 0) {
+      WordTable::Hit hit = Word(W::kMonthPart, SkipSpaces(s_, part_at));
+      if (hit.len == 0 || IsLetter(s_[SkipSpaces(s_, part_at)])) return false;
+      part = hit.value;
+      end = SkipSpaces(s_, part_at) + hit.len;
+    }
+    if (month < 1 || month > 12) return false;
+    for (int y = today_.year; y > today_.year - 2; --y) {
+      Date d = part == 31 ? LastDayOfMonth(y, month) : Date{y, month, part};
+      if (d <= today_) return Set(m, d, end);
+    }
+    return false;
+  }
+
+  // After "2026年": 11月5日, 十一月五号, 农历十月初一, 正月初一 (`lunar`: after 农历).
+  bool ChineseYearMonthDay(int year, size_t q, bool lunar, DateMention* m) {
+    q = SkipSpaces(s_, q);
+    if (WordTable::Hit marker = Word(W::kLunarMarker, q); marker.len > 0) { lunar = true; q += marker.len; }
+    int month = 0;
+    size_t after = 0;
+    if (WordTable::Hit name = Word(W::kLunarMonth, q); name.len > 0) {
+      lunar = true;
+      month = name.value;
+      after = q + name.len;
+    } else {
+      Num n = AnyNumber(q, 2);
+      size_t unit = SkipSpaces(s_, q + n.len);
+      WordTable::Hit mu = Word(W::kZhMonth, unit);
+      if (n.len == 0 || mu.len == 0) return false;
+      month = n.value;
+      after = unit + mu.len;
+    }
+    DayRead r = ChineseDay(after);
+    if (r.day.len == 0) return false;
+    if (month < 1 || month > 12) return Reject(r.end);  // 2026年13月1日: skip the whole thing
+    std::optional<Date> d;
+    if ((lunar || r.lunar) && v_.convert_lunar_dates) d = v_.FromLunar(year, month, r.day.value);
+    else if (Date::IsValid(year, month, r.day.value)) d = Date{year, month, r.day.value};
+    return d ? Set(m, *d, r.end) : Reject(r.end);
+  }
+
+  // ---- English day and month ----
 
   // After a day number: "Nov 2026", "of November", "of last month", "of this month".
   bool DayThenMonth(int day, size_t p, DateMention* m) {
     size_t q = SkipSpaces(s_, p);
-    if (WordAt(s_, q, "of")) q = SkipSpaces(s_, q + 2);
-    if (WordAt(s_, q, "last month") || WordAt(s_, q, "previous month")) {
-      Date base = AddMonths(Date{today_.year, today_.month, 1}, -1);
-      if (!Date::IsValid(base.year, base.month, day)) return false;
-      return Set(m, Date{base.year, base.month, day}, q + (At(s_, q, "last") ? 10 : 14));
+    if (WordTable::Hit of = Word(W::kOf, q); of.len > 0) q = SkipSpaces(s_, q + of.len);
+    if (WordTable::Hit rel = Word(W::kRelativeMonth, q); rel.len > 0 && IsLetter(s_[q])) {
+      Date base = AddMonths(Date{today_.year, today_.month, 1}, rel.value);
+      if (!Date::IsValid(base.year, base.month, day)) return Reject(q + rel.len);
+      return Set(m, Date{base.year, base.month, day}, q + rel.len);
     }
-    if (WordAt(s_, q, "this month")) {
-      if (!Date::IsValid(today_.year, today_.month, day)) return false;
-      return Set(m, Date{today_.year, today_.month, day}, q + 10);
-    }
-    int month = 0;
-    size_t ml = ReadMonthName(s_, q, &month);
-    if (ml == 0) return false;
-    return MonthDayYear(month, day, q + ml, m);
+    WordTable::Hit month = Word(W::kMonthName, q);
+    if (month.len == 0) return false;
+    size_t end = q + month.len;
+    if (end < s_.size() && s_[end] == '.') ++end;
+    return MonthDayYear(month.value, day, end, m);
   }
 
-  // ", 2026" / " 2026" after a month and day; resolves the year.
+  // ", 2026" / " 2026" / " in 2020" / " of 1995" after a month and day; resolves the year.
   bool MonthDayYear(int month, int day, size_t p, DateMention* m) {
-    size_t q = p;
-    if (q < s_.size() && s_[q] == ',') ++q;
-    q = SkipSpaces(s_, q);
+    size_t q = SkipSpaces(s_, p);
+    if (q < s_.size() && s_[q] == ',') q = SkipSpaces(s_, q + 1);
+    else if (WordTable::Hit of = Word(W::kOf, q); of.len > 0) q = SkipSpaces(s_, q + of.len);
     Num year = q < s_.size() && IsDigit(s_[q]) ? ReadDigits(s_, q, 4) : Num{};
-    if (year.len == 4 && (q + 4 >= s_.size() || !IsAsciiAlnum(s_[q + 4]))) {
-      if (!Date::IsValid(year.value, month, day)) return false;
+    if (year.len == 4 && (q + 4 >= s_.size() || !IsAlnum(s_[q + 4]))) {
+      if (!Date::IsValid(year.value, month, day)) return Reject(q + 4);
       return Set(m, Date{year.value, month, day}, q + 4);
     }
     auto d = YearFor(month, day);
-    return d && Set(m, *d, p);
+    return d ? Set(m, *d, p) : Reject(p);
+  }
+
+  // Nov 5, 2026 / November the 5th / Oct. 2 / October, 1st / May twenty one / Sep-23-2020.
+  bool MonthName(size_t pos, DateMention* m) {
+    WordTable::Hit month = Word(W::kMonthName, pos);
+    if (month.len == 0) return false;
+    size_t after = pos + month.len;
+    if (after < s_.size() && (s_[after] == '-' || s_[after] == '/')) return NumericParts(pos, m);
+    size_t q = after;
+    if (q < s_.size() && s_[q] == '.') ++q;
+    if (q < s_.size() && s_[q] == ',') ++q;
+    q = SkipSpaces(s_, q);
+    if (WordTable::Hit the = Word(W::kThe, q); the.len > 0) q = SkipSpaces(s_, q + the.len);
+    Num day = EnglishDay(q, true);
+    if (day.len == 0) return false;  // a day is required, so "may i ask" or "march on" are no dates
+    if (IsDigit(s_[q]) && q + day.len < s_.size() && s_[q + day.len] == ':') return false;  // May 5:30
+    return MonthDayYear(month.value, day.value, q + day.len, m);
+  }
+
+  // ---- Weekdays ----
+
+  // `wd` in the week `weeks` from this one (Monday to Sunday).
+  Date InWeek(int weeks, int wd) const { return MondayOf(today_).AddDays(7 * weeks + wd - 1); }
+
+  // After an English weekday: "next week", "of last week", "of the following week", "- Monday".
+  bool WeekAfterWeekday(size_t q, int* weeks, size_t* end) const {
+    q = SkipSpaces(s_, q);
+    if (WordTable::Hit of = Word(W::kOf, q); of.len > 0) q = SkipSpaces(s_, q + of.len);
+    WordTable::Hit rel = Word(W::kRelativeWeek, q);
+    if (rel.len == 0 || !IsLetter(s_[q])) return false;
+    *weeks = rel.value;
+    *end = q + rel.len;
+    return true;
+  }
+
+  // After a weekday phrase: a calendar date that says which day it is ("this friday 5/12", "Friday
+  // the 15th", "Wed, 22 of Jan", "monday january 12th, 2016"): that date wins.
+  bool DateAfterWeekday(size_t q, int wd, DateMention* m) {
+    while (q < s_.size() && (s_[q] == ' ' || s_[q] == ',' || s_[q] == '-' || s_[q] == '(')) ++q;
+    if (q >= s_.size()) return false;
+    DateMention tmp;
+    size_t saved = rejected_end_;
+    bool found = false;
+    if (IsDigit(s_[q])) {
+      found = Numeric(q, &tmp);
+    } else if (WordTable::Hit the = Word(W::kThe, q); the.len > 0) {
+      size_t r = SkipSpaces(s_, q + the.len);
+      Num day = EnglishDay(r, true);
+      auto d = day.len > 0 ? DayOnWeekday(day.value, wd) : std::nullopt;
+      found = d && Set(&tmp, *d, r + day.len);
+    } else {
+      found = MonthName(q, &tmp);
+    }
+    rejected_end_ = saved;
+    if (!found) return false;
+    if (q < s_.size() && s_[q] == '(' && tmp.end < s_.size() && s_[tmp.end] == ')') ++tmp.end;
+    return Set(m, tmp.date, tmp.end);
+  }
+
+  // "Tuesday the 11th": this month's 11th if it is a Tuesday, else the most recent 11th that is.
+  std::optional<Date> DayOnWeekday(int day, int wd) const {
+    Date first{today_.year, today_.month, 1};
+    for (int back = 0; back < 28; ++back) {
+      Date month = AddMonths(first, -back);
+      if (Date::IsValid(month.year, month.month, day) && Weekday(Date{month.year, month.month, day}) == wd) {
+        return Date{month.year, month.month, day};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A weekday named at `pos`, after modifier `mod` (see dates.json weekday_modifier; 3 when none).
+  bool WeekdayForm(size_t pos, int mod, DateMention* m) {
+    WordTable::Hit wd = Word(W::kWeekdayName, pos);
+    if (wd.len == 0) return false;
+    size_t end = pos + wd.len;
+    if (DateAfterWeekday(end, wd.value, m)) return true;
+    int weeks = 0;
+    size_t week_end = 0;
+    if (WeekAfterWeekday(end, &weeks, &week_end)) return Set(m, InWeek(weeks, wd.value), week_end);
+    int today_wd = Weekday(today_);
+    switch (mod) {
+      case -1: {  // last friday: before today
+        int back = (today_wd - wd.value + 7) % 7;
+        return Set(m, today_.AddDays(-(back == 0 ? 7 : back)), end);
+      }
+      case 0: return Set(m, InWeek(0, wd.value), end);
+      case 1: return Set(m, InWeek(1, wd.value), end);
+      case 2: {  // the coming friday: after today
+        int ahead = (wd.value - today_wd + 7) % 7;
+        return Set(m, today_.AddDays(ahead == 0 ? 7 : ahead), end);
+      }
+      default: return Set(m, today_.AddDays(-((today_wd - wd.value + 7) % 7)), end);
+    }
+  }
+
+  // "this week Friday", "next week on Friday", "previous week - Monday", "last week", "next week".
+  bool RelativeWeekForm(size_t pos, DateMention* m) {
+    WordTable::Hit rel = Word(W::kRelativeWeek, pos);
+    if (rel.len == 0) return false;
+    size_t q = SkipSpaces(s_, pos + rel.len);
+    if (q < s_.size() && s_[q] == '-') q = SkipSpaces(s_, q + 1);
+    if (WordTable::Hit on = Word(W::kOn, q); on.len > 0) q = SkipSpaces(s_, q + on.len);
+    if (WordTable::Hit wd = Word(W::kWeekdayName, q); wd.len > 0) return Set(m, InWeek(rel.value, wd.value), q + wd.len);
+    if (rel.value == 0) return false;
+    return Set(m, today_.AddDays(7 * rel.value), pos + rel.len);
+  }
+
+  // "second Sunday", "the first friday of july", "the third Wednesday of previous month": in this month
+  // when not after today, else the month before; none when the month has no such day.
+  bool OrdinalWeekday(size_t pos, DateMention* m) {
+    Num nth = EnglishNumber(pos, W::kOrdinal);
+    bool last = nth.len == 0;
+    if (last) {
+      WordTable::Hit l = Word(W::kOrdinalLast, pos);
+      nth = {l.value, l.len, 0};
+    }
+    if (nth.len == 0 || nth.value > 5) return false;
+    size_t q = SkipSpaces(s_, pos + nth.len);
+    WordTable::Hit wd = Word(W::kWeekdayName, q);
+    if (wd.len == 0) return false;
+    size_t end = q + wd.len;
+    size_t r = SkipSpaces(s_, end);
+    if (last && Word(W::kOf, r).len == 0) return false;  // "last friday" alone is the weekday form
+    Date month{today_.year, today_.month, 1};
+    bool fixed = false;
+    if (WordTable::Hit of = Word(W::kOf, r); of.len > 0) {
+      size_t t = SkipSpaces(s_, r + of.len);
+      if (WordTable::Hit rel = Word(W::kRelativeMonth, t); rel.len > 0) {
+        month = AddMonths(month, rel.value);
+        fixed = true;
+        end = t + rel.len;
+      } else if (WordTable::Hit name = Word(W::kMonthName, t); name.len > 0) {
+        auto d = YearFor(name.value, 1);
+        if (!d) return false;
+        month = Date{d->year, name.value, 1};
+        fixed = true;
+        end = t + name.len;
+      }
+    }
+    if (last && !fixed) return false;
+    auto d = NthWeekday(month.year, month.month, wd.value, nth.value);
+    if (!d) return Reject(end);
+    if (!fixed && *d > today_) {
+      Date prev = AddMonths(month, -1);
+      d = NthWeekday(prev.year, prev.month, wd.value, nth.value);
+      if (!d) return Reject(end);
+    }
+    return Set(m, *d, end);
+  }
+
+  // ---- Holidays: 双十一, Black Friday 2010, 国庆节, 春节, the independence day of this year ----
+  bool Holiday(size_t pos, std::optional<int> year, DateMention* m) {
+    WordTable::Hit name = Word(W::kNotDate, pos).len ? WordTable::Hit{} : v_.holiday_names.Match(s_, pos);
+    if (name.len == 0) return false;
+    size_t end = pos + name.len;
+    if (IsDigit(s_[pos]) && (FigureAfter(end) || CurrencyBefore(pos))) return false;  // 618元 is an amount
+    const rd::Holiday& h = v_.holidays[static_cast<size_t>(name.value)];
+    size_t q = SkipSpaces(s_, end);
+    if (!year) {
+      Num y = q < s_.size() && IsDigit(s_[q]) ? ReadDigits(s_, q, 4) : Num{};
+      size_t r = q;
+      if (WordTable::Hit of = Word(W::kOf, q); of.len > 0) r = SkipSpaces(s_, q + of.len);
+      WordTable::Hit rel = Word(W::kRelativeYear, r);
+      if (y.len == 4 && (q + 4 >= s_.size() || !IsAlnum(s_[q + 4]))) {
+        year = y.value;
+        end = q + 4;
+      } else if (rel.len > 0 && IsLetter(s_[r])) {
+        year = today_.year + rel.value;
+        end = r + rel.len;
+      }
+    }
+    if (year) {
+      auto d = v_.HolidayIn(h, *year);
+      return d ? Set(m, *d, end) : Reject(end);
+    }
+    for (int y = today_.year; y > today_.year - 3; --y) {
+      auto d = v_.HolidayIn(h, y);
+      if (d && *d <= today_) return Set(m, *d, end);
+    }
+    return false;
   }
 
   // ---- Forms that start with a letter ----
   bool English(size_t pos, DateMention* m) {
-    // Nov 5, 2026 / November the 5th / January fifth
-    int month = 0;
-    if (size_t ml = ReadMonthName(s_, pos, &month)) {
-      size_t q = SkipSpaces(s_, pos + ml);
-      if (WordAt(s_, q, "the")) q = SkipSpaces(s_, q + 3);
-      Num day = ReadEnglishDay(s_, q);
-      if (day.len == 0) return false;
-      // A day is required, so "may i ask" or "march on" never become dates.
-      return MonthDayYear(month, day.value, q + day.len, m);
+    if (MonthName(pos, m)) return true;
+    if (WordTable::Hit day = Word(W::kDay, pos); day.len > 0) {
+      size_t end = pos + day.len;
+      // A phrase such as "last day" followed by "of" names another day: "the last day of the trial".
+      bool phrase = s_.substr(pos, day.len).find(' ') != std::string_view::npos;
+      if (phrase && Word(W::kOf, SkipSpaces(s_, end)).len > 0) return false;
+      return Set(m, today_.AddDays(day.value), end);
     }
-    if (WordAt(s_, pos, "today")) return Set(m, today_, pos + 5);
-    if (WordAt(s_, pos, "yesterday")) return Set(m, today_.AddDays(-1), pos + 9);
-    if (WordAt(s_, pos, "tomorrow")) return Set(m, today_.AddDays(1), pos + 8);
-    for (std::string_view dby : {"the day before yesterday", "day before yesterday"}) {
-      if (WordAt(s_, pos, dby)) return Set(m, today_.AddDays(-2), pos + dby.size());
+    if (WordTable::Hit next = Word(W::kDayAfterMention, pos); next.len > 0) {
+      return Set(m, Anchor().AddDays(next.value), pos + next.len);
     }
-    for (std::string_view dat : {"the day after tomorrow", "day after tomorrow"}) {
-      if (WordAt(s_, pos, dat)) return Set(m, today_.AddDays(2), pos + dat.size());
+    if (WordTable::Hit same = Word(W::kSameDay, pos); same.len > 0 && anchor_) return Set(m, *anchor_, pos + same.len);
+    if (InCount(pos, m) || RelativeWeekForm(pos, m)) return true;
+    if (WordTable::Hit rel = Word(W::kRelativeMonth, pos); rel.len > 0 && rel.value != 0) {
+      return Set(m, AddMonths(today_, rel.value), pos + rel.len);
     }
-    for (std::string_view now : {"right now", "now", "tonight", "this morning", "this afternoon", "this evening"}) {
-      if (WordAt(s_, pos, now)) return Set(m, today_, pos + now.size());
-    }
-    if (WordAt(s_, pos, "last night")) return Set(m, today_.AddDays(-1), pos + 10);
-    // in 3 days / in a week / in two months
-    if (WordAt(s_, pos, "in")) {
-      size_t q = SkipSpaces(s_, pos + 2);
-      Num count = ReadCount(s_, q);
-      if (count.len > 0) {
-        Unit unit;
-        int factor = 1;
-        size_t r = SkipSpaces(s_, q + count.len);
-        if (size_t ul = ReadEnglishUnit(s_, r, &unit, &factor)) {
-          return Set(m, Shift(today_, count.value * factor, unit), r + ul);
-        }
-      }
-    }
-    for (std::string_view next : {"the next day", "the following day", "the day after", "next day"}) {
-      if (WordAt(s_, pos, next)) return Set(m, Anchor().AddDays(1), pos + next.size());
-    }
-    for (std::string_view same : {"the same day", "that same day", "same day"}) {
-      if (WordAt(s_, pos, same) && anchor_) return Set(m, *anchor_, pos + same.size());
-    }
-    // the 5th [of November | of last month]
-    if (WordAt(s_, pos, "the")) {
-      size_t q = SkipSpaces(s_, pos + 3);
-      Num day = ReadEnglishDay(s_, q);
-      if (day.len == 0) return false;
-      if (IsDigit(s_[q]) && day.len == ReadDigits(s_, q, 2).len) return false;  // "the 5" needs "5th"
+    if (OrdinalWeekday(pos, m) || Modified(pos, m) || The(pos, m) || OrdinalOfMonth(pos, m)) return true;
+    if (WordTable::Hit wd = Word(W::kWeekdayName, pos); wd.len >= 6) return WeekdayForm(pos, 3, m);  // Friday
+    else if (wd.len > 0) {  // an abbreviation (sat, wed) only with a week or a date after it
       DateMention tmp;
-      if (DayThenMonth(day.value, q + day.len, &tmp)) return Set(m, tmp.date, tmp.end);
-      if (!IsDigit(s_[q])) return false;  // "the first time" is no date; "the first of May" is
+      if (!WeekdayForm(pos, 3, &tmp) || tmp.end == pos + wd.len) return false;
+      *m = tmp;
+      return true;
+    }
+    return MonthPart(pos, m);
+  }
+
+  // in 3 days / in a week / in two months
+  bool InCount(size_t pos, DateMention* m) {
+    WordTable::Hit in = Word(W::kIn, pos);
+    if (in.len == 0) return false;
+    size_t q = SkipSpaces(s_, pos + in.len);
+    Num count = Count(q);
+    if (count.len == 0) return false;
+    size_t r = SkipSpaces(s_, q + count.len);
+    WordTable::Hit unit = Word(W::kUnit, r);
+    if (unit.len == 0 || !IsLetter(s_[r])) return false;
+    return Set(m, Shift(today_, count.value, unit.value), r + unit.len);
+  }
+
+  // last/this/next/coming/on + weekday; "next 5/12" (the first one after today); "on 15".
+  bool Modified(size_t pos, DateMention* m) {
+    WordTable::Hit mod = Word(W::kWeekdayModifier, pos);
+    if (mod.len == 0) return false;
+    size_t q = SkipSpaces(s_, pos + mod.len);
+    if (WeekdayForm(q, mod.value, m)) return true;
+    if (q >= s_.size()) return false;
+    DateMention tmp;
+    size_t saved = rejected_end_;
+    yearless_ = false;
+    bool dated = (IsDigit(s_[q]) && Numeric(q, &tmp)) || MonthName(q, &tmp);
+    rejected_end_ = saved;
+    if (dated) {
+      if (mod.value == 1 && yearless_ && tmp.date <= today_) tmp.date = AddMonths(tmp.date, 12);
+      return Set(m, tmp.date, tmp.end);
+    }
+    if (Word(W::kOn, pos).len > 0 && q < s_.size() && IsDigit(s_[q])) {  // on 15, on 2nd
+      Num day = EnglishDay(q, false);
+      if (day.len == 0 || (PlainDigits(q, day) && !ClauseEnds(q + day.len))) return false;
       auto d = MonthFor(day.value);
       return d && Set(m, *d, q + day.len);
-    }
-    // next monday (Monday of next week), next week, next month
-    if (WordAt(s_, pos, "next") || WordAt(s_, pos, "coming") || WordAt(s_, pos, "the coming")) {
-      size_t q = SkipSpaces(s_, pos + (At(s_, pos, "the coming") ? 10 : (At(s_, pos, "next") ? 4 : 6)));
-      int wd = 0;
-      if (size_t wl = ReadWeekdayName(s_, q, &wd)) {
-        if (At(s_, pos, "next")) return Set(m, today_.AddDays(-(Weekday(today_) - 1) + 7 + (wd - 1)), q + wl);
-        int ahead = (wd - Weekday(today_) + 7) % 7;  // the coming Friday: the next one, today excluded
-        return Set(m, today_.AddDays(ahead == 0 ? 7 : ahead), q + wl);
-      }
-      if (WordAt(s_, q, "week")) return Set(m, today_.AddDays(7), q + 4);
-      if (WordAt(s_, q, "month")) return Set(m, AddMonths(today_, 1), q + 5);
-    }
-    // last/this/past/on + weekday; last week; last month
-    for (std::string_view mod : {"last", "this", "past", "on", "previous"}) {
-      if (!WordAt(s_, pos, mod)) continue;
-      size_t q = SkipSpaces(s_, pos + mod.size());
-      int wd = 0;
-      if (size_t wl = ReadWeekdayName(s_, q, &wd)) {
-        if (mod == "this") return Set(m, today_.AddDays(wd - Weekday(today_)), q + wl);
-        int back = (Weekday(today_) - wd + 7) % 7;
-        if (mod != "on" && back == 0) back = 7;  // "last monday" on a Monday is a week ago
-        Date d = today_.AddDays(-back);
-        size_t end = q + wl;
-        // "monday last week"
-        size_t r = SkipSpaces(s_, end);
-        if (mod == "on" && WordAt(s_, r, "last week")) {
-          d = today_.AddDays(-(Weekday(today_) - 1) - 7 + (wd - 1));
-          end = r + 9;
-        }
-        return Set(m, d, end);
-      }
-      if (mod == "last" || mod == "past" || mod == "previous") {
-        if (WordAt(s_, q, "week")) return Set(m, today_.AddDays(-7), q + 4);
-        if (WordAt(s_, q, "month")) return Set(m, AddMonths(today_, -1), q + 5);
-      }
-    }
-    // monday last week / monday of last week
-    int wd = 0;
-    if (size_t wl = ReadWeekdayName(s_, pos, &wd)) {
-      size_t q = SkipSpaces(s_, pos + wl);
-      if (WordAt(s_, q, "of")) q = SkipSpaces(s_, q + 2);
-      if (WordAt(s_, q, "last week")) {
-        return Set(m, today_.AddDays(-(Weekday(today_) - 1) - 7 + (wd - 1)), q + 9);
-      }
-      return false;
-    }
-    // beginning / end of last month
-    for (std::string_view edge : {"the beginning of last month", "beginning of last month", "the start of last month",
-                                  "start of last month", "early last month"}) {
-      if (WordAt(s_, pos, edge)) {
-        Date b = AddMonths(Date{today_.year, today_.month, 1}, -1);
-        return Set(m, b, pos + edge.size());
-      }
-    }
-    for (std::string_view edge : {"the end of last month", "end of last month", "late last month"}) {
-      if (WordAt(s_, pos, edge)) {
-        Date b = AddMonths(Date{today_.year, today_.month, 1}, -1);
-        return Set(m, LastDayOfMonth(b.year, b.month), pos + edge.size());
-      }
     }
     return false;
   }
 
-  Date Anchor() const { return anchor_ ? *anchor_ : today_; }
+  // the 5th [of November | of last month], the 27 (ending a clause), the second, the thirty.
+  bool The(size_t pos, DateMention* m) {
+    WordTable::Hit the = Word(W::kThe, pos);
+    if (the.len == 0) return false;
+    size_t q = SkipSpaces(s_, pos + the.len);
+    if (OrdinalWeekday(q, m) || MonthPart(pos, m)) return true;
+    Num day = EnglishDay(q, true);
+    if (day.len == 0) return false;
+    size_t end = q + day.len;
+    DateMention tmp;
+    size_t saved = rejected_end_;
+    if (DayThenMonth(day.value, end, &tmp)) return Set(m, tmp.date, tmp.end);
+    if (rejected_end_ > saved) return false;
+    bool suffixed = IsDigit(s_[q]) && !PlainDigits(q, day);
+    if (!suffixed && !ClauseEnds(end)) return false;  // "the first time", "the 5 lines" are no dates
+    auto d = MonthFor(day.value);
+    return d && Set(m, *d, end);
+  }
 
-  // ---- "3 days ago", "a week later", "三天前", "一周后", "两个星期以前" ----
+  // "second of Aug.", "twenty second of June".
+  bool OrdinalOfMonth(size_t pos, DateMention* m) {
+    Num day = EnglishNumber(pos, W::kOrdinal);
+    if (day.len == 0) return false;
+    size_t q = SkipSpaces(s_, pos + day.len);
+    if (Word(W::kOf, q).len == 0) return false;
+    return DayThenMonth(day.value, q, m);
+  }
+
+  // the beginning / end of last month, early last month.
+  bool MonthPart(size_t pos, DateMention* m) {
+    WordTable::Hit part = Word(W::kMonthPart, pos);
+    if (part.len == 0 || !IsLetter(s_[pos])) return false;
+    size_t q = SkipSpaces(s_, pos + part.len);
+    if (WordTable::Hit name = Word(W::kMonthName, q); name.len > 0) {  // the end of October
+      return MonthPartOf(name.value, q + name.len, m, part.value);
+    }
+    WordTable::Hit rel = Word(W::kRelativeMonth, q);
+    if (rel.len == 0) return false;
+    Date first = AddMonths(Date{today_.year, today_.month, 1}, rel.value);
+    Date d = part.value == 31 ? LastDayOfMonth(first.year, first.month) : Date{first.year, first.month, part.value};
+    return Set(m, d, q + rel.len);
+  }
+
+  // ---- "3 days ago", "a week later", "two days from tomorrow", "two sundays from now", "三天前" ----
   bool Relative(size_t pos, DateMention* m) {
-    Num count;
+    int n = 1, unit = 1, weekday = 0;
     size_t p = pos;
-    bool half = false;
-    if (At(s_, p, "半个月")) { half = true; count = {15, 0}; }
-    else count = ReadCount(s_, p);
-    if (!half && count.len == 0) return false;
-    p += count.len;
-    Unit unit = Unit::kDay;
-    int factor = 1;
-    if (half) {
-      p += std::string_view("半个月").size();
-    } else if (IsLetter(s_[pos]) || IsDigit(s_[pos])) {
-      size_t q = SkipSpaces(s_, p);
-      size_t ul = ReadEnglishUnit(s_, q, &unit, &factor);
-      if (ul > 0) {
-        p = q + ul;
-      } else if (IsDigit(s_[pos])) {
-        ul = ReadChineseUnit(s_, q, &unit);
-        if (ul == 0) return false;
-        p = q + ul;
-      } else {
-        return false;
-      }
+    if (WordTable::Hit span = Word(W::kSpan, pos); span.len > 0) {
+      unit = span.value;
+      p += span.len;
     } else {
-      size_t ul = ReadChineseUnit(s_, p, &unit);
-      if (ul == 0) return false;
-      p += ul;
-    }
-    int n = count.value * factor;
-    size_t q = SkipSpaces(s_, p);
-    for (std::string_view back : {"ago", "before", "earlier", "以前", "之前", "前"}) {
-      if (back.front() & 0x80 ? At(s_, p, back) : WordAt(s_, q, back)) {
-        size_t end = (back.front() & 0x80 ? p : q) + back.size();
-        return Set(m, Shift(today_, -n, unit), end);
+      Num count = Count(pos);
+      if (count.len == 0) return false;
+      n = count.value;
+      size_t q = SkipSpaces(s_, pos + count.len);
+      WordTable::Hit u = Word(W::kUnit, q);
+      if (u.len == 0 && IsLetter(s_[pos]) == IsLetter(q < s_.size() ? s_[q] : ' ')) {
+        u = Word(W::kWeekdayName, q);  // two sundays from now
+        weekday = u.value;
       }
+      if (u.len == 0) return false;
+      unit = u.value;
+      p = q + u.len;
     }
-    if (WordAt(s_, q, "from now") || WordAt(s_, q, "from today")) return Set(m, Shift(today_, n, unit), q + 8 + (At(s_, q + 5, "today") ? 2 : 0));
-    for (std::string_view fwd : {"later", "after that", "afterwards", "after", "以后", "之后", "后"}) {
-      if (fwd.front() & 0x80 ? At(s_, p, fwd) : WordAt(s_, q, fwd)) {
-        size_t end = (fwd.front() & 0x80 ? p : q) + fwd.size();
-        return Set(m, Shift(Anchor(), n, unit), end);
-      }
+    size_t q = p < s_.size() && static_cast<unsigned char>(s_[p]) >= 0x80 ? p : SkipSpaces(s_, p);
+    WordTable::Hit dir = Word(W::kDirection, q);
+    if (dir.len == 0) return false;
+    size_t end = q + dir.len;
+    size_t r = SkipSpaces(s_, end);
+    WordTable::Hit from = IsLetter(s_[q]) ? Word(W::kDay, r) : WordTable::Hit{};
+    Date base = from.len > 0 ? today_.AddDays(from.value) : (dir.value == -1 ? today_ : Anchor());
+    if (from.len > 0) end = r + from.len;
+    int step = dir.value < 0 ? -1 : 1;
+    if (weekday == 0) return Set(m, Shift(base, step * n, unit), end);
+    // the nth such weekday after (before) the base day
+    Date d = base;
+    for (int found = 0; found < n;) {
+      d = d.AddDays(step);
+      if (Weekday(d) == weekday) ++found;
     }
-    return false;
+    return Set(m, d, end);
   }
 
   // ---- Forms that start with a Chinese character ----
   bool Chinese(size_t pos, DateMention* m) {
-    struct Day { std::string_view w; int offset; };
-    static constexpr Day kDays[] = {{"大前天", -3}, {"前天", -2}, {"昨天", -1}, {"昨日", -1}, {"昨晚", -1},
-                                    {"今天", 0}, {"今日", 0}, {"今晚", 0}, {"今早", 0}, {"现在", 0}, {"明天", 1},
-                                    {"明日", 1}, {"大后天", 3}, {"后天", 2}};
-    for (const auto& d : kDays) {
-      if (At(s_, pos, d.w)) return Set(m, today_.AddDays(d.offset), pos + d.w.size());
+    if (WordTable::Hit day = Word(W::kDay, pos); day.len > 0) return Set(m, today_.AddDays(day.value), pos + day.len);
+    if (WordTable::Hit next = Word(W::kDayAfterMention, pos); next.len > 0) {
+      return Set(m, Anchor().AddDays(next.value), pos + next.len);
     }
-    for (std::string_view next : {"第二天", "第二日", "次日", "隔天", "转天"}) {
-      if (At(s_, pos, next)) return Set(m, Anchor().AddDays(1), pos + next.size());
+    if (WordTable::Hit same = Word(W::kSameDay, pos); same.len > 0) return anchor_ && Set(m, *anchor_, pos + same.len);
+    if (WordTable::Hit passed = Word(W::kZhPassed, pos); passed.len > 0) {  // 过了一周: from the date just mentioned
+      size_t q = pos + passed.len;
+      Num count = Count(q);
+      WordTable::Hit unit = count.len ? Word(W::kUnit, q + count.len) : WordTable::Hit{};
+      if (unit.len > 0) return Set(m, Shift(Anchor(), count.value, unit.value), q + count.len + unit.len);
     }
-    // 过了一周 / 过了三天: counted from the date just mentioned
-    if (At(s_, pos, "过了")) {
-      size_t q = pos + 6;
-      Num count = ReadCount(s_, q);
-      Unit unit;
-      size_t ul = count.len ? ReadChineseUnit(s_, q + count.len, &unit) : 0;
-      if (ul > 0) return Set(m, Shift(Anchor(), count.value, unit), q + count.len + ul);
+    if (ChineseWeek(pos, m)) return true;
+    if (WordTable::Hit year = Word(W::kRelativeYear, pos); year.len > 0) {
+      return ChineseAfterYear(today_.year + year.value, pos + year.len, m);
     }
-    for (std::string_view same : {"当天", "同一天", "同天"}) {
-      if (At(s_, pos, same) && anchor_) return Set(m, *anchor_, pos + same.size());
+    if (ChineseRelativeMonth(pos, today_.year, m)) return true;
+    if (WordTable::Hit marker = Word(W::kLunarMarker, pos); marker.len > 0) return LunarForm(pos + marker.len, m);
+    if (WordTable::Hit name = Word(W::kLunarMonth, pos); name.len > 0) {
+      return ChineseMonthDay(name.value, pos + name.len, true, m);
     }
-    // Weeks: 上上周三, 上周一, 上个星期五, 本周二, 这周一, 周三, 星期天
-    // weeks back from this week; two markers: a bare 周/星期 (the most recent such day) and next week.
-    constexpr int kNone = -1, kBare = -2, kNextWeek = -3;
-    int weeks_back = kNone;
-    size_t p = pos;
-    struct W { std::string_view w; int back; };
-    static constexpr W kWeekPrefixes[] = {{"上上个星期", 2}, {"上上星期", 2}, {"上上周", 2}, {"上上礼拜", 2},
-                                          {"上个星期", 1}, {"上个礼拜", 1}, {"上星期", 1}, {"上礼拜", 1},
-                                          {"上周", 1}, {"下个星期", kNextWeek}, {"下个礼拜", kNextWeek},
-                                          {"下星期", kNextWeek}, {"下礼拜", kNextWeek}, {"下周", kNextWeek},
-                                          {"这个星期", 0}, {"这星期", 0}, {"这周", 0}, {"本周", 0}, {"这礼拜", 0},
-                                          {"星期", kBare}, {"礼拜", kBare}, {"周", kBare}};
-    for (const auto& w : kWeekPrefixes) {
-      if (At(s_, pos, w.w)) { weeks_back = w.back; p = pos + w.w.size(); break; }
-    }
-    if (weeks_back == kBare && pos >= 3) {
-      // 两周 / 每周 / 几个星期: a count of weeks, not a weekday ("这两周一直卡")
-      for (std::string_view count : {"一", "二", "两", "三", "四", "五", "六", "七", "八", "九", "十", "几", "每",
-                                     "多", "个", "半", "本", "上", "下", "这"}) {
-        if (pos >= count.size() && s_.compare(pos - count.size(), count.size(), count) == 0) return false;
-      }
-    }
-    // 上周末 / 这周末 / 下周末: a weekend as one date is its Saturday
-    if (weeks_back != kNone && weeks_back != kBare && At(s_, p, "末")) {
-      int offset = weeks_back == kNextWeek ? 1 : -weeks_back;
-      return Set(m, today_.AddDays(-(Weekday(today_) - 1) + 7 * offset + 5), p + 3);
-    }
-    if (weeks_back == kNextWeek) {
-      int wd = 0;
-      size_t wl = ReadChineseWeekday(s_, p, &wd);
-      Date monday = today_.AddDays(-(Weekday(today_) - 1) + 7);
-      if (wl > 0) return Set(m, monday.AddDays(wd - 1), p + wl);
-      return Set(m, today_.AddDays(7), p);  // 下周 alone
-    }
-    if (weeks_back != kNone) {
-      int wd = 0;
-      size_t wl = ReadChineseWeekday(s_, p, &wd);
-      // 周一直 / 星期一样: words that start with 一, not Monday
-      if (wl == 3 && wd == 1) {
-        for (std::string_view word : {"直", "样", "起", "般", "定", "些", "次", "切", "共", "致", "律", "向"}) {
-          if (At(s_, p + 3, word)) wl = 0;
-        }
-      }
-      if (wl > 0) {
-        if (weeks_back == kBare) {  // 周三 alone: the most recent one, today included
-          return Set(m, today_.AddDays(-((Weekday(today_) - wd + 7) % 7)), p + wl);
-        }
-        Date monday = today_.AddDays(-(Weekday(today_) - 1) - 7 * weeks_back);
-        return Set(m, monday.AddDays(wd - 1), p + wl);
-      }
-      if (weeks_back >= 1) return Set(m, today_.AddDays(-7 * weeks_back), p);  // 上周 alone
-      return false;
-    }
-    // Months: 上个月15号, 上月底, 上上个月, 这个月3号, 本月初
-    struct M { std::string_view w; int back; };
-    static constexpr M kMonthPrefixes[] = {{"上上个月", 2}, {"上上月", 2}, {"上个月", 1}, {"上月", 1},
-                                           {"这个月", 0}, {"本月", 0}, {"这月", 0}, {"下个月", -1}, {"下月", -1}};
-    for (const auto& mp : kMonthPrefixes) {
-      if (!At(s_, pos, mp.w)) continue;
-      Date first = AddMonths(Date{today_.year, today_.month, 1}, -mp.back);
-      size_t q = SkipSpaces(s_, pos + mp.w.size());
-      if (At(s_, q, "的")) q += 3;
-      for (std::string_view end_word : {"月底", "月末", "底", "末"}) {
-        if (At(s_, q, end_word)) return Set(m, LastDayOfMonth(first.year, first.month), q + end_word.size());
-      }
-      for (std::string_view start_word : {"月初", "初"}) {
-        if (At(s_, q, start_word)) return Set(m, first, q + start_word.size());
-      }
-      for (std::string_view mid : {"中旬", "中"}) {
-        if (At(s_, q, mid)) return Set(m, Date{first.year, first.month, 15}, q + mid.size());
-      }
-      Num day = q < s_.size() && IsDigit(s_[q]) ? ReadDigits(s_, q, 2) : ReadChineseNumeral(s_, q);
-      if (day.len > 0 && (At(s_, q + day.len, "号") || At(s_, q + day.len, "日"))) {
-        if (!Date::IsValid(first.year, first.month, day.value)) return false;
-        return Set(m, Date{first.year, first.month, day.value}, q + day.len + 3);
-      }
-      if (mp.back == 0) return false;
-      Date d = AddMonths(today_, -mp.back);  // 上个月 / 下个月 alone: the same day that month
-      return Set(m, d, pos + mp.w.size());
-    }
-    // Years: 去年12月5日, 前年三月一号, 今年1月5日
-    struct Y { std::string_view w; int back; };
-    static constexpr Y kYears[] = {{"去年", 1}, {"前年", 2}, {"今年", 0}, {"明年", -1}};
-    for (const auto& y : kYears) {
-      if (At(s_, pos, y.w)) return ChineseYearMonthDay(today_.year - y.back, pos + y.w.size(), m);
-    }
-    // Chinese-numeral dates: 二〇二六年十一月五日, 十一月二十号, 二十号
-    Num n = ReadChineseNumeral(s_, pos);
+    Num n = ChineseNumber(pos);
     if (n.len == 0) return false;
     size_t q = pos + n.len;
-    if (At(s_, q, "年") && n.len >= 12) return ChineseYearMonthDay(n.value, q + 3, m);  // four numerals
-    if (At(s_, q, "月") && n.value >= 1 && n.value <= 12) {
-      size_t r = SkipSpaces(s_, q + 3);
-      Num day = r < s_.size() && IsDigit(s_[r]) ? ReadDigits(s_, r, 2) : ReadChineseNumeral(s_, r);
-      if (day.len == 0) return false;
-      size_t end = r + day.len;
-      if (!At(s_, end, "日") && !At(s_, end, "号")) return false;
-      auto d = YearFor(n.value, day.value);
-      return d ? Set(m, *d, end + 3) : Reject(end + 3);
+    if (WordTable::Hit y = Word(W::kZhYear, q); y.len > 0 && (n.digits >= 2 || n.value >= 1000)) {
+      return ChineseAfterYear(n.digits == 2 ? TwoDigitYear(n.value) : n.value, q + y.len, m);
     }
-    if ((At(s_, q, "号") || At(s_, q, "日")) && n.value >= 1 && n.value <= 31) {
-      auto d = MonthFor(n.value);
-      return d && Set(m, *d, q + 3);
+    if (WordTable::Hit mo = Word(W::kZhMonth, q); mo.len > 0) return ChineseMonthDay(n.value, q + mo.len, false, m);
+    if (WordTable::Hit d = Word(W::kZhDay, q); d.len > 0 && Word(W::kZhDayBlocker, q + d.len).len == 0) {
+      auto date = MonthFor(n.value);
+      return date && Set(m, *date, q + d.len);
     }
     return false;
+  }
+
+  // After 农历: [2015年] 十月初一.
+  bool LunarForm(size_t q, DateMention* m) {
+    q = SkipSpaces(s_, q);
+    Num year = AnyNumber(q, 4);
+    if (year.len > 0 && Word(W::kZhYear, q + year.len).len > 0 && (year.digits >= 3 || year.value >= 1000)) {
+      return ChineseYearMonthDay(year.value, q + year.len + Word(W::kZhYear, q + year.len).len, true, m);
+    }
+    if (WordTable::Hit name = Word(W::kLunarMonth, q); name.len > 0) return ChineseMonthDay(name.value, q + name.len, true, m);
+    Num month = AnyNumber(q, 2);
+    WordTable::Hit mo = month.len ? Word(W::kZhMonth, q + month.len) : WordTable::Hit{};
+    if (mo.len == 0) return false;
+    return ChineseMonthDay(month.value, q + month.len + mo.len, true, m);
+  }
+
+  // After a year (去年, 2016年, 一六年): 12月5日, 本月十日, 国庆, 的今天.
+  bool ChineseAfterYear(int year, size_t q, DateMention* m) {
+    q = SkipSpaces(s_, q);
+    size_t r = q + Word(W::kZhOf, q).len;
+    if (ChineseRelativeMonth(r, year, m) || Holiday(r, year, m)) return true;
+    if (WordTable::Hit day = Word(W::kDay, r); day.len > 0 && day.value == 0 && !IsLetter(s_[r])) {  // 去年的今天
+      if (!Date::IsValid(year, today_.month, today_.day)) return Reject(r + day.len);
+      return Set(m, Date{year, today_.month, today_.day}, r + day.len);
+    }
+    return ChineseYearMonthDay(year, q, false, m);
+  }
+
+  // 上个月15号, 上月底, 本月初, 下个月; in `year` (去年本月十日) or this one.
+  bool ChineseRelativeMonth(size_t pos, int year, DateMention* m) {
+    WordTable::Hit rel = Word(W::kRelativeMonth, pos);
+    if (rel.len == 0 || IsLetter(s_[pos])) return false;
+    Date first = AddMonths(Date{year, today_.month, 1}, rel.value);
+    size_t q = SkipSpaces(s_, pos + rel.len);
+    if (WordTable::Hit of = Word(W::kZhOf, q); of.len > 0) q += of.len;
+    if (WordTable::Hit part = Word(W::kMonthPart, q); part.len > 0 && !IsLetter(s_[q])) {
+      Date d = part.value == 31 ? LastDayOfMonth(first.year, first.month) : Date{first.year, first.month, part.value};
+      return Set(m, d, q + part.len);
+    }
+    Num day = AnyNumber(q, 2);
+    WordTable::Hit unit = day.len ? Word(W::kZhDay, q + day.len) : WordTable::Hit{};
+    bool numeral_day = day.len > 0 && !IsDigit(s_[q]) && day.digits <= 1 && Word(W::kUnit, q + day.len).len == 0;
+    if (unit.len > 0 || numeral_day) {  // 上个月15号, 本月十五 (not 上个月三天)
+      if (!Date::IsValid(first.year, first.month, day.value)) return Reject(q + day.len + unit.len);
+      return Set(m, Date{first.year, first.month, day.value}, q + day.len + unit.len);
+    }
+    if (rel.value == 0 || year != today_.year) return false;
+    return Set(m, AddMonths(today_, rel.value), pos + rel.len);  // 上个月 alone: the same day that month
+  }
+
+  // 上周三, 上个星期五, 本周二, 下周一, 上周末, 上周; 周三 / 星期天 alone (the most recent one).
+  bool ChineseWeek(size_t pos, DateMention* m) {
+    WordTable::Hit rel = Word(W::kRelativeWeek, pos);
+    bool bare = false;
+    if (rel.len == 0 || IsLetter(s_[pos])) {
+      rel = Word(W::kZhWeek, pos);
+      if (rel.len == 0 || v_[W::kZhWeekCount].EndsAt(s_, pos)) return false;  // 两周, 每周: a count of weeks
+      bare = true;
+    }
+    size_t p = pos + rel.len;
+    if (!bare) {
+      if (WordTable::Hit end = Word(W::kZhWeekend, p); end.len > 0) return Set(m, InWeek(rel.value, end.value), p + end.len);
+    }
+    WordTable::Hit wd = Word(W::kZhWeekday, p);
+    if (wd.len == 0 && IsDigit(p < s_.size() ? s_[p] : ' ')) {  // 周3
+      Num n = ReadDigits(s_, p, 1);
+      if (n.value >= 1 && n.value <= 7) wd = {n.value, n.len};
+    }
+    if (wd.len > 0 && Word(W::kZhWeekdayBlocker, p).len > 0) wd = {};  // 周一直卡
+    if (wd.len > 0) {
+      if (bare) return Set(m, today_.AddDays(-((Weekday(today_) - wd.value + 7) % 7)), p + wd.len);
+      return Set(m, InWeek(rel.value, wd.value), p + wd.len);
+    }
+    if (bare || rel.value == 0) return false;
+    return Set(m, today_.AddDays(7 * rel.value), p);  // 上周 alone
   }
 
   std::string_view s_;
   Date today_;
   DateOptions options_;
+  const DateVocabulary& v_;
   std::optional<Date> anchor_;
   size_t rejected_end_ = 0;  // end of a date-shaped span whose date does not exist (2月30日)
+  bool yearless_ = false;    // the last month and day read took their year from today ("next 5/12")
 };
 
 }  // namespace

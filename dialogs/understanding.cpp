@@ -610,7 +610,9 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   }
 
   // Dates, each with the role named by the nearest cue word in its clause.
-  for (const DateMention& m : FindDates(s, today, date_options)) {
+  DateOptions dated = date_options;
+  if (!dated.vocabulary) dated.vocabulary = vocab.dates.get();
+  for (const DateMention& m : FindDates(s, today, dated)) {
     size_t clause_begin = m.begin, clause_end = m.end;
     while (clause_begin > 0 && !IsClauseBreakAt(s, clause_begin - 1)) --clause_begin;
     while (clause_end < s.size() && !IsClauseBreakAt(s, clause_end)) ++clause_end;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,6 +41,8 @@ struct Vocabulary {
   std::map<std::string, std::vector<std::string>> billing_models;  // duration | traffic | monthly -> cues
   std::map<std::string, std::string> currencies;  // "元", "usd", "$" -> ISO code; marks a figure as money
   std::vector<std::string> traffic_words;         // "traffic", "流量": "used 40% of the traffic"
+  // The date words (knowledge/dates.json), used when the DateOptions given to Understand name none.
+  std::shared_ptr<const DateVocabulary> dates;
 };
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.

@@ -256,6 +256,11 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
     std::string error;
     if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
   });
+  load("dates.json", [&](const std::string& path) {
+    std::string error;
+    k->vocab.dates = ParseDateVocabulary(doc, &error);
+    if (!k->vocab.dates) errors->push_back(path + ": " + error);
+  });
   load("policy.json", [&](const std::string& path) { LoadPolicy(path, doc, &k->policy, errors); });
   load("faq.json", [&](const std::string&) { k->faq.Load(doc, FaqPlaceholders(), errors); });
   bool flow_parsed = false;

@@ -5,6 +5,7 @@
 
 #include "dialogs/dates.h"
 #include "dialogs/text.h"
+#include "tests/dialogs/date_harness.h"
 
 namespace rd {
 
@@ -349,7 +350,7 @@ const Case kChinese[] = {
 
 std::string Found(const std::string& text) {
   std::string joined;
-  for (const auto& m : FindDates(NormalizeForParsing(text), Date{2026, 11, 27})) {
+  for (const auto& m : FindDates(NormalizeForParsing(text), Date{2026, 11, 27}, WithWords())) {
     joined += (joined.empty() ? "" : ",") + m.date.Iso();
   }
   return joined;
@@ -381,19 +382,19 @@ TEST_CASE("Chinese date sentences", "[dates][table]") {
 }
 
 TEST_CASE("ambiguous numeric dates carry the other reading; the order is configurable", "[dates]") {
-  auto ms = FindDates("05/01/2026", Date{2026, 11, 27});
+  auto ms = FindDates("05/01/2026", Date{2026, 11, 27}, WithWords());
   REQUIRE(ms.size() == 1);
   CHECK(ms[0].date.Iso() == "2026-05-01");
   REQUIRE(ms[0].alternative);
   CHECK(ms[0].alternative->Iso() == "2026-01-05");
   DateOptions day_first;
   day_first.numeric_order = NumericOrder::kDayFirst;
-  ms = FindDates("05/01/2026", Date{2026, 11, 27}, day_first);
+  ms = FindDates("05/01/2026", Date{2026, 11, 27}, WithWords(day_first));
   CHECK(ms[0].date.Iso() == "2026-01-05");
   CHECK(ms[0].alternative->Iso() == "2026-05-01");
-  ms = FindDates("13/01/2026", Date{2026, 11, 27});
+  ms = FindDates("13/01/2026", Date{2026, 11, 27}, WithWords());
   CHECK(!ms[0].alternative);  // only one reading exists
-  ms = FindDates("05/05/2026", Date{2026, 11, 27});
+  ms = FindDates("05/05/2026", Date{2026, 11, 27}, WithWords());
   CHECK(!ms[0].alternative);  // both readings are the same day
   CHECK(Weekday(Date{2026, 11, 27}) == 5);
   CHECK(Weekday(Date{2026, 11, 22}) == 7);

@@ -2,13 +2,14 @@
 
 #include "dialogs/dates.h"
 #include "dialogs/text.h"
+#include "tests/dialogs/date_harness.h"
 
 namespace rd {
 
 namespace {
 std::vector<std::string> Dates(const std::string& text, Date today = Date{2026, 11, 27}) {
   std::vector<std::string> out;
-  for (const auto& m : FindDates(NormalizeForParsing(text), today)) out.push_back(m.date.Iso());
+  for (const auto& m : FindDates(NormalizeForParsing(text), today, WithWords())) out.push_back(m.date.Iso());
   return out;
 }
 using V = std::vector<std::string>;
@@ -81,10 +82,10 @@ namespace rd {
 TEST_CASE("an anchor from earlier in the conversation", "[dates]") {
   DateOptions o;
   o.anchor = Date{2026, 10, 15};
-  auto ms = FindDates(NormalizeForParsing("20号才开通"), Date{2026, 11, 27}, o);
+  auto ms = FindDates(NormalizeForParsing("20号才开通"), Date{2026, 11, 27}, WithWords(o));
   REQUIRE(ms.size() == 1);
   CHECK(ms[0].date.Iso() == "2026-10-20");
-  ms = FindDates("it went live two days later", Date{2026, 11, 27}, o);
+  ms = FindDates("it went live two days later", Date{2026, 11, 27}, WithWords(o));
   REQUIRE(ms.size() == 1);
   CHECK(ms[0].date.Iso() == "2026-10-17");
 }

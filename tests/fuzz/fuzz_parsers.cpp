@@ -31,10 +31,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rd::DateOptions day_first;
   day_first.numeric_order = rd::NumericOrder::kDayFirst;
   day_first.anchor = rd::Date{2026, 1, 31};
-  for (const auto& m : rd::FindDates(norm, today)) {
+  day_first.year_first = true;
+  day_first.vocabulary = knowledge->vocab.dates.get();
+  rd::DateOptions words;
+  words.vocabulary = knowledge->vocab.dates.get();
+  for (const auto& m : rd::FindDates(norm, today, words)) {
     if (m.end > norm.size() || m.begin >= m.end) __builtin_trap();
   }
   rd::FindDates(norm, today, day_first);
+  rd::FindDates(norm, today);  // no vocabulary: numeric forms only
   rd::Understand(text, norm, today, knowledge->vocab, "contact");
   rd::EvidenceTypeForFile(text, knowledge->vocab);
   rd::DialogContext ctx;

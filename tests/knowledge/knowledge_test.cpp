@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "knowledge/assessment.h"
@@ -211,6 +212,29 @@ TEST_CASE("assessment: the refund estimate per billing model, capped, and the fe
   CHECK(a["fees_not_refundable"] == json::array({{{"fee", "access_fee"}, {"refund_ratio", 0}},
                                                   {{"fee", "special_feature_fee"}, {"refund_ratio", 0.5}},
                                                   {{"fee", "support_fee"}, {"refund_ratio", 0}}}));
+}
+
+TEST_CASE("date vocabulary errors name dates.json and what is wrong", "[knowledge][dates]") {
+  auto broken = [](const std::function<void(json&)>& edit) {
+    KnowledgeCopy c;
+    std::ifstream in(c.dir / "dates.json");
+    json doc = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    edit(doc);
+    c.Write("dates.json", doc.dump(2));
+    return c.Errors();
+  };
+  auto errors = broken([](json& d) { d["words"].erase("month_name"); });
+  CHECK(Mentions(errors, "dates.json"));
+  CHECK(Mentions(errors, "words.month_name is missing"));
+  errors = broken([](json& d) { d["words"]["month_name"]["smarch"] = 13; });
+  CHECK(Mentions(errors, "\"smarch\" needs a whole number from 1 to 12"));
+  errors = broken([](json& d) { d["holidays"][0]["kind"] = "weekly"; });
+  CHECK(Mentions(errors, "holiday 0: kind must be fixed, nth_weekday or lunar"));
+  errors = broken([](json& d) { d["holidays"][0]["month"] = 2; d["holidays"][0]["day"] = 30; });
+  CHECK(Mentions(errors, "holiday 0: month, day, weekday or nth out of range"));
+  errors = broken([](json& d) { d["lunar"]["years"][3] = "fffff"; });
+  CHECK(Mentions(errors, "lunar.years: fffff is no year"));
+  CHECK(broken([](json&) {}).empty());
 }
 
 TEST_CASE("policy errors: fee ratios, caps and billing models", "[knowledge]") {
