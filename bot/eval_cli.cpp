@@ -271,13 +271,6 @@ Report EvalClaims(const std::vector<json>& records, const Knowledge& knowledge) 
 
 // ---- dates -----------------------------------------------------------------------------------------
 
-DateOptions DateOptionsFor(const Knowledge& knowledge, const std::string& lang) {
-  DateOptions options;
-  auto it = knowledge.vocab.numeric_dates.find(lang);
-  if (it != knowledge.vocab.numeric_dates.end() && it->second == "day_first") options.numeric_order = NumericOrder::kDayFirst;
-  return options;
-}
-
 Report EvalDates(const std::vector<json>& records, const Knowledge& knowledge) {
   Report report;
   for (const auto& record : records) {
@@ -286,7 +279,7 @@ Report EvalDates(const std::vector<json>& records, const Knowledge& knowledge) {
     std::string text = record.value("text", "");
     json got = nullptr;
     if (ref && IsValidUtf8(text)) {
-      auto found = FindDates(NormalizeForParsing(text), *ref, DateOptionsFor(knowledge, lang));
+      auto found = FindDates(NormalizeForParsing(text), *ref, DateOptionsForLang(knowledge.vocab, lang));
       if (!found.empty()) got = found.front().date.Iso();
     }
     const json want = record.contains("date") ? record["date"] : json(nullptr);

@@ -282,13 +282,7 @@ int ParseDates(const rd::Config& config) {
       if (!ref) ref = rd::DateAt(rd::SystemClock()->NowUnix(), 480);
       std::string text = in["text"].get<std::string>();
       if (!rd::IsValidUtf8(text)) text.clear();
-      // The language's numeric order from the vocabulary; "ask" takes the language's usual reading.
-      rd::DateOptions options;
-      std::string lang = in.value("lang", "en");
-      if (vocab && vocab->dates) {
-        auto it = vocab->numeric_dates.find(lang);
-        options = rd::DateOptionsFor(*vocab->dates, lang, it == vocab->numeric_dates.end() ? "month_first" : it->second);
-      }
+      rd::DateOptions options = vocab ? rd::DateOptionsForLang(*vocab, in.value("lang", "en")) : rd::DateOptions{};
       auto found = rd::FindDates(rd::NormalizeForParsing(text), *ref, options);
       nlohmann::json dates = nlohmann::json::array();
       for (const auto& m : found) dates.push_back(m.date.Iso());

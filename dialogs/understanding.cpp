@@ -661,4 +661,10 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   return u;
 }
 
+DateOptions DateOptionsForLang(const Vocabulary& vocab, std::string_view lang) {
+  if (!vocab.dates) return DateOptions{};
+  auto it = vocab.numeric_dates.find(std::string(lang));
+  return DateOptionsFor(*vocab.dates, lang, it == vocab.numeric_dates.end() ? "month_first" : it->second);
+}
+
 }  // namespace rd

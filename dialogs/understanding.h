@@ -101,4 +101,9 @@ std::string EvidenceTypeForFile(std::string_view file_name, const Vocabulary& vo
 // Ticket ids in text: RF-YYYYMMDD-NNNN (case-insensitive).
 std::vector<std::string> FindTicketIds(std::string_view normalized);
 
+// The date options for a customer writing `lang` ("zh" | "en"): the vocabulary's date words and its
+// numeric policy for the language ("ask" takes the language's usual reading). Without date words only
+// numeric dates are found.
+DateOptions DateOptionsForLang(const Vocabulary& vocab, std::string_view lang);
+
 }  // namespace rd
