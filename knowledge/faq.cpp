@@ -145,7 +145,8 @@ void WordTerms(const std::vector<std::pair<std::string, std::string>>& words, co
       if (it != lex->words.end()) { terms->emplace_back(it->second); matched = n; }
     }
     if (matched) { k += matched; continue; }
-    if (!StopWords().count(words[k].first)) terms->push_back(words[k].second);
+    // "getting" is "get": a stop word in any of its forms.
+    if (!StopWords().count(words[k].first) && !StopWords().count(words[k].second)) terms->push_back(words[k].second);
     ++k;
   }
 }
@@ -302,6 +303,13 @@ bool FaqIndex::LoadLexicon(const json& doc, std::vector<std::string>* errors) {
       }
     }
   }
+  if (doc.contains("context_words")) {
+    if (!doc["context_words"].is_array()) errors->push_back("faq.json: \"context_words\" must be a list of words");
+    for (const auto& w : doc["context_words"].is_array() ? doc["context_words"] : json::array()) {
+      if (!w.is_string()) { errors->push_back("faq.json: context_words must hold strings"); continue; }
+      for (auto& t : Terms(Fold(NormalizeForParsing(w.get<std::string>())))) context_.insert(t);
+    }
+  }
   return errors->size() == before;
 }
 
@@ -317,6 +325,8 @@ bool FaqIndex::LoadEntry(const json& e, size_t i, const std::vector<std::string>
   if (e.contains("topic") && (!e["topic"].is_string() || e["topic"].get<std::string>().empty())) {
     errors->push_back(where + ": \"topic\" must name the entry's family");
   }
+  if (e.contains("in_context_only") && !e["in_context_only"].is_boolean()) errors->push_back(where + ": \"in_context_only\" must be true or false");
+  entry.in_context_only = e.value("in_context_only", false) == true;
   entry.topic = e.contains("topic") && e["topic"].is_string() ? e["topic"].get<std::string>() : entry.id;
   if (entry.topic.empty()) entry.topic = entry.id;
   auto list = [&](const char* lang, std::vector<std::string>* out) {
@@ -484,6 +494,7 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view normalized_question, siz
     best_possible += weight * (straddles ? 0.5 : 1.0) * max_idf;
   }
   std::sort(ids.begin(), ids.end());
+  const bool in_context = std::any_of(words.begin(), words.end(), [&](const std::string& w) { return context_.count(w) > 0; });
 
   // BM25 over the entries the question's terms reach. Dense arrays, reused by the thread: a map of
   // the reached entries costs more than the scoring itself once a common word reaches thousands.
@@ -496,7 +507,8 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view normalized_question, siz
   reached.clear();
   for (TermId id : ids) {
     const double idf = idf_[id];
-    const bool background = background_.count(terms_[id]) > 0;
+    // A lone Chinese character (给, 讲) is too weak a sign to make a match on its own, like a background word.
+    const bool background = background_.count(terms_[id]) > 0 || (terms_[id].size() == 3 && IsHanAt(terms_[id], 0));
     for (uint32_t i = posting_begin_[id]; i < posting_begin_[id + 1]; ++i) {
       const Posting& p = postings_[i];
       const double tf = p.tf;
@@ -512,8 +524,10 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view normalized_question, siz
   out.reserve(reached.size());
   for (uint32_t doc : reached) {
     if (scores[doc] <= 0) continue;
-    // The off-topic guard: words that only name the domain or the asking ("refund", "how") explain nothing.
-    double confidence = best_possible > 0 && topical[doc] ? std::min(1.0, covered[doc] / best_possible) : 0;
+    // The off-topic guard: words that only name the domain or the asking ("refund", "how") or lone
+    // characters explain nothing on their own.
+    const bool guarded = !topical[doc] || (entries_[doc].in_context_only && !in_context);
+    double confidence = best_possible > 0 && !guarded ? std::min(1.0, covered[doc] / best_possible) : 0;
     out.push_back({&entries_[doc], scores[doc], confidence});
   }
   Rerank(ids, &out);

@@ -8,6 +8,8 @@
 //  - "background_words": words that name the domain or the act of asking (退款, refund, 你们, how):
 //    they weigh little, and an entry shares at least one other word with a question or does not
 //    match it at all (the off-topic guard);
+//  - "context_words" and an entry's "in_context_only": an entry whose words are common outside refunds
+//    (exchange rates) answers only a question that also has one of these words (退款, paid, fee);
 //  - an entry's "topic": the family it answers for (window.payment_vs_activation answers a
 //    window.start question); its own id when absent.
 #pragma once
@@ -26,6 +28,7 @@ namespace rd {
 struct FaqEntry {
   std::string id;
   std::string topic;  // the family the entry belongs to: faq.json "topic", else the id
+  bool in_context_only = false;  // answers only questions that have a context word
   std::vector<std::string> questions_zh, questions_en;
   std::string answer_zh, answer_en;
 };
@@ -85,6 +88,7 @@ class FaqIndex {
   FaqLexicon lexicon_;
   std::unordered_map<uint32_t, std::string> fold_;  // a 3-byte character -> its simplified form
   std::unordered_set<uint32_t> known_chars_;        // Han characters of the entries' phrasings
+  std::unordered_set<std::string> context_;     // terms of faq.json "context_words"
   std::unordered_set<std::string> background_;  // terms of faq.json "background_words"
   std::vector<FaqEntry> entries_;
   // The index: terms interned once; per term its postings and its idf (background words weighed
