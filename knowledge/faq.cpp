@@ -433,7 +433,10 @@ void FaqIndex::BuildIndex() {
   idf_.resize(terms_.size());
   for (TermId id = 0; id < terms_.size(); ++id) {
     const std::string& term = terms_[id];
-    const double df = static_cast<double>(posting_begin_[id + 1] - posting_begin_[id]);
+    // An entry that has the term only in its answer counts as that much of a document: answers
+    // mention staff and fees everywhere, which says little about what customers ask.
+    double df = 0;
+    for (uint32_t i = posting_begin_[id]; i < posting_begin_[id + 1]; ++i) df += std::min(1.0f, postings_[i].tf);
     idf_[id] = std::log(1 + (n - df + 0.5) / (df + 0.5)) * (background_.count(term) ? kBackgroundWeight : 1.0);
   }
 }
@@ -499,7 +502,9 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view normalized_question, siz
   // BM25 over the entries the question's terms reach. Dense arrays, reused by the thread: a map of
   // the reached entries costs more than the scoring itself once a common word reaches thousands.
   thread_local std::vector<double> scores, covered;
-  thread_local std::vector<uint8_t> topical;  // the entry shares a word that is not background
+  // Per entry the topical words it shares with the question (not background): bit 0 one, bit 1 two or
+  // more, bit 2 a concept.
+  thread_local std::vector<uint8_t> topical;
   thread_local std::vector<uint32_t> reached;
   scores.assign(entries_.size(), 0);
   covered.assign(entries_.size(), 0);
@@ -517,17 +522,20 @@ std::vector<FaqMatch> FaqIndex::Search(std::string_view normalized_question, siz
       // Coverage counts a question word once, however often the entry repeats it; a word only its
       // answer holds counts as much as the answer weighs.
       covered[p.doc] += idf * std::min(1.0, tf);
-      topical[p.doc] |= !background;
+      if (!background) topical[p.doc] |= (topical[p.doc] & 1 ? 3 : 1) | (terms_[id][0] == '#' ? 4 : 0);
     }
   }
   std::vector<FaqMatch> out;
   out.reserve(reached.size());
   for (uint32_t doc : reached) {
     if (scores[doc] <= 0) continue;
-    // The off-topic guard: words that only name the domain or the asking ("refund", "how") or lone
-    // characters explain nothing on their own.
-    const bool guarded = !topical[doc] || (entries_[doc].in_context_only && !in_context);
-    double confidence = best_possible > 0 && !guarded ? std::min(1.0, covered[doc] / best_possible) : 0;
+    // The off-topic guard: words that only name the domain or the asking ("refund", "how") and lone
+    // characters explain nothing on their own, and a match rests on a shared concept or on two shared
+    // words: one plain word ("fix" in "how do I fix my printer") is too thin. A guarded entry does not
+    // match at all, so it outranks no other.
+    const bool guarded = !(topical[doc] & 6) || (entries_[doc].in_context_only && !in_context);
+    if (guarded) continue;
+    double confidence = best_possible > 0 ? std::min(1.0, covered[doc] / best_possible) : 0;
     out.push_back({&entries_[doc], scores[doc], confidence});
   }
   Rerank(ids, &out);
