@@ -231,6 +231,47 @@ std::vector<std::string> FaqIndex::Terms(std::string_view normalized) const {
   return terms;
 }
 
+// faq.json's "concepts": each phrasing, Chinese or English words, to the concept's term "#name".
+void FaqIndex::LoadConcepts(const json& doc, std::vector<std::string>* errors) {
+  static const json kNone = json::object();
+  const json& concepts = doc.is_object() ? doc : kNone;
+  if (!doc.is_object()) errors->push_back("faq.json: \"concepts\" must map a name to its phrasings");
+  auto clash = [&](const std::string& name, const std::string& form, std::string_view other) {
+    errors->push_back("faq.json: concepts." + name + ": \"" + form + "\" reads as a phrasing of " + std::string(other.substr(1)));
+  };
+  for (const auto& [name, forms] : concepts.items()) {
+    if (!forms.is_array()) { errors->push_back("faq.json: concepts." + name + " must be a list of phrasings"); continue; }
+    auto* term = lexicon_.storage.emplace_back(std::make_unique<std::string>("#" + name)).get();
+    for (const auto& f : forms) {
+      const std::string form = f.is_string() ? Fold(NormalizeForParsing(f.get<std::string>())) : std::string();
+      auto* key = lexicon_.storage.emplace_back(std::make_unique<std::string>()).get();
+      if (!form.empty() && IsHanAt(form, 0)) {
+        *key = form;
+        if (auto [it, fresh] = lexicon_.han.emplace(*key, *term); !fresh && it->second != *term) clash(name, form, it->second);
+        lexicon_.han_first.insert(CharKey(form, 0));
+        if (std::find(lexicon_.han_lengths.begin(), lexicon_.han_lengths.end(), form.size()) == lexicon_.han_lengths.end()) lexicon_.han_lengths.push_back(form.size());
+        continue;
+      }
+      bool han = false;
+      for (size_t i = 0; i < form.size(); i += CharLength(form, i)) han |= IsHanAt(form, i);
+      if (han) { errors->push_back("faq.json: concepts." + name + ": \"" + form + "\" must start with its Chinese"); continue; }
+      size_t n = 0;
+      for (size_t i = 0; i < form.size();) {  // the words of the phrasing, stemmed as questions' are
+        if (!IsAsciiAlnum(form[i])) { ++i; continue; }
+        size_t j = i;
+        while (j < form.size() && IsAsciiAlnum(form[j])) ++j;
+        if (n++) key->push_back(' ');
+        key->append(Stem(form.substr(i, j - i)));
+        i = j;
+      }
+      if (n == 0) { errors->push_back("faq.json: concepts." + name + " holds a phrasing with no words"); continue; }
+      if (auto [it, fresh] = lexicon_.words.emplace(*key, *term); !fresh && it->second != *term) clash(name, form, it->second);
+      lexicon_.longest_words = std::max(lexicon_.longest_words, n);
+    }
+  }
+  std::sort(lexicon_.han_lengths.rbegin(), lexicon_.han_lengths.rend());
+}
+
 // faq.json's "traditional", "concepts", "synonyms" and "background_words".
 bool FaqIndex::LoadLexicon(const json& doc, std::vector<std::string>* errors) {
   size_t before = errors->size();
@@ -243,42 +284,7 @@ bool FaqIndex::LoadLexicon(const json& doc, std::vector<std::string>* errors) {
       for (size_t i = 0; i + 6 <= all.size(); i += 6) fold_[CharKey(all, i)] = all.substr(i + 3, 3);
     }
   }
-  if (doc.contains("concepts")) {
-    static const json kNone = json::object();
-    const json& concepts = doc["concepts"].is_object() ? doc["concepts"] : kNone;
-    if (!doc["concepts"].is_object()) errors->push_back("faq.json: \"concepts\" must map a name to its phrasings");
-    auto clash = [&](const std::string& name, const std::string& form, std::string_view other) {
-      errors->push_back("faq.json: concepts." + name + ": \"" + form + "\" reads as a phrasing of " + std::string(other.substr(1)));
-    };
-    for (const auto& [name, forms] : concepts.items()) {
-      if (!forms.is_array()) { errors->push_back("faq.json: concepts." + name + " must be a list of phrasings"); continue; }
-      auto* term = lexicon_.storage.emplace_back(std::make_unique<std::string>("#" + name)).get();
-      for (const auto& f : forms) {
-        const std::string form = f.is_string() ? Fold(NormalizeForParsing(f.get<std::string>())) : std::string();
-        auto* key = lexicon_.storage.emplace_back(std::make_unique<std::string>()).get();
-        if (!form.empty() && IsHanAt(form, 0)) {
-          *key = form;
-          if (auto [it, fresh] = lexicon_.han.emplace(*key, *term); !fresh && it->second != *term) clash(name, form, it->second);
-          lexicon_.han_first.insert(CharKey(form, 0));
-          if (std::find(lexicon_.han_lengths.begin(), lexicon_.han_lengths.end(), form.size()) == lexicon_.han_lengths.end()) lexicon_.han_lengths.push_back(form.size());
-          continue;
-        }
-        size_t n = 0;
-        for (size_t i = 0; i < form.size();) {  // the words of the phrasing, stemmed as questions' are
-          if (!IsAsciiAlnum(form[i])) { ++i; continue; }
-          size_t j = i;
-          while (j < form.size() && IsAsciiAlnum(form[j])) ++j;
-          if (n++) key->push_back(' ');
-          key->append(Stem(form.substr(i, j - i)));
-          i = j;
-        }
-        if (n == 0) { errors->push_back("faq.json: concepts." + name + " holds a phrasing with no words"); continue; }
-        if (auto [it, fresh] = lexicon_.words.emplace(*key, *term); !fresh && it->second != *term) clash(name, form, it->second);
-        lexicon_.longest_words = std::max(lexicon_.longest_words, n);
-      }
-    }
-    std::sort(lexicon_.han_lengths.rbegin(), lexicon_.han_lengths.rend());
-  }
+  if (doc.contains("concepts")) LoadConcepts(doc["concepts"], errors);
   if (doc.contains("synonyms")) {
     if (!doc["synonyms"].is_object()) {
       errors->push_back("faq.json: \"synonyms\" must map a word to the word it means");

@@ -76,6 +76,7 @@ class FaqIndex {
   std::vector<std::string> Terms(std::string_view normalized) const;
   std::string Fold(std::string_view normalized) const;  // traditional characters -> simplified
   bool LoadLexicon(const nlohmann::json& doc, std::vector<std::string>* errors);
+  void LoadConcepts(const nlohmann::json& concepts, std::vector<std::string>* errors);
   bool LoadEntry(const nlohmann::json& e, size_t i, const std::vector<std::string>& placeholders,
                  std::set<std::string>* ids, std::vector<std::string>* errors);
   void BuildIndex();

@@ -356,6 +356,10 @@ TEST_CASE("concepts and traditional characters come from faq.json", "[faq]") {
   load(R"("concepts": {"a": ["截止"], "b": ["截止"]},)", &errors);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].find("concepts.b: \"截止\" reads as a phrasing of a") != std::string::npos);
+  errors.clear();
+  load(R"("concepts": {"p": ["95计费"]},)", &errors);  // would read every "95" as the concept
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("must start with its Chinese") != std::string::npos);
 }
 
 // The development corpus (/work/shared/corpus): its topics scored as the bot's measure is, each on-topic
