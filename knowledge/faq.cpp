@@ -145,8 +145,11 @@ void WordTerms(const std::vector<std::pair<std::string, std::string>>& words, co
       if (it != lex->words.end()) { terms->emplace_back(it->second); matched = n; }
     }
     if (matched) { k += matched; continue; }
-    // "getting" is "get": a stop word in any of its forms.
-    if (!StopWords().count(words[k].first) && !StopWords().count(words[k].second)) terms->push_back(words[k].second);
+    // "getting" is "get": a stop word in any of its forms. A number (a date, an amount, a ticket's) is
+    // what the customer fills in, not what the question is about.
+    const std::string& w = words[k].first;
+    const bool number = std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!number && !StopWords().count(w) && !StopWords().count(words[k].second)) terms->push_back(words[k].second);
     ++k;
   }
 }
