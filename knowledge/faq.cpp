@@ -103,9 +103,16 @@ bool StandsAlone(std::string_view s, std::string_view bigram) {
 
 namespace {
 
-uint32_t CharKey(std::string_view s, size_t i) {  // a 3-byte UTF-8 character as one number
-  return (static_cast<uint32_t>(static_cast<unsigned char>(s[i])) << 16) |
-         (static_cast<uint32_t>(static_cast<unsigned char>(s[i + 1])) << 8) | static_cast<unsigned char>(s[i + 2]);
+uint32_t CharKey(std::string_view s, size_t i) {  // the code point of the 3-byte UTF-8 character at byte i
+  return ((static_cast<uint32_t>(static_cast<unsigned char>(s[i])) & 0x0F) << 12) |
+         ((static_cast<uint32_t>(static_cast<unsigned char>(s[i + 1])) & 0x3F) << 6) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(s[i + 2])) & 0x3F);
+}
+
+void AppendChar(uint32_t cp, std::string* out) {  // a code point of U+0800..U+FFFF as UTF-8
+  out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+  out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+  out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
 }
 
 size_t CharLength(std::string_view s, size_t i) {
@@ -136,8 +143,11 @@ void WordTerms(const std::vector<std::pair<std::string, std::string>>& words, co
                std::vector<std::string>* terms) {
   std::string key;
   for (size_t k = 0; k < words.size();) {
-    size_t matched = 0;
-    const size_t longest = lex ? std::min(lex->longest_words, words.size() - k) : 0;
+    size_t matched = 0, longest = 0;
+    if (lex) {
+      auto first = lex->first_words.find(words[k].second);
+      if (first != lex->first_words.end()) longest = std::min(first->second, words.size() - k);
+    }
     for (size_t n = longest; n >= 1 && !matched; --n) {
       key = words[k].second;
       for (size_t m = 1; m < n; ++m) key.append(1, ' ').append(words[k + m].second);
@@ -212,8 +222,7 @@ std::string FaqIndex::Fold(std::string_view s) const {
   for (size_t i = 0; i < s.size();) {
     const size_t n = CharLength(s, i);
     if (n == 3 && i + 3 <= s.size()) {
-      auto it = fold_.find(CharKey(s, i));
-      if (it != fold_.end()) { out += it->second; i += 3; continue; }
+      if (const uint32_t to = fold_[CharKey(s, i)]; to != 0) { AppendChar(to, &out); i += 3; continue; }
     }
     out.append(s.substr(i, n));
     i += n;
@@ -258,18 +267,20 @@ void FaqIndex::LoadConcepts(const json& doc, std::vector<std::string>* errors) {
       bool han = false;
       for (size_t i = 0; i < form.size(); i += CharLength(form, i)) han |= IsHanAt(form, i);
       if (han) { errors->push_back("faq.json: concepts." + name + ": \"" + form + "\" must start with its Chinese"); continue; }
-      size_t n = 0;
+      size_t n = 0, first_end = 0;
       for (size_t i = 0; i < form.size();) {  // the words of the phrasing, stemmed as questions' are
         if (!IsAsciiAlnum(form[i])) { ++i; continue; }
         size_t j = i;
         while (j < form.size() && IsAsciiAlnum(form[j])) ++j;
         if (n++) key->push_back(' ');
         key->append(Stem(form.substr(i, j - i)));
+        if (n == 1) first_end = key->size();
         i = j;
       }
       if (n == 0) { errors->push_back("faq.json: concepts." + name + " holds a phrasing with no words"); continue; }
       if (auto [it, fresh] = lexicon_.words.emplace(*key, *term); !fresh && it->second != *term) clash(name, form, it->second);
-      lexicon_.longest_words = std::max(lexicon_.longest_words, n);
+      size_t& longest = lexicon_.first_words[std::string_view(*key).substr(0, first_end)];
+      longest = std::max(longest, n);
     }
   }
   std::sort(lexicon_.han_lengths.rbegin(), lexicon_.han_lengths.rend());
@@ -284,7 +295,11 @@ bool FaqIndex::LoadLexicon(const json& doc, std::vector<std::string>* errors) {
     if (!t.is_string() || !IsValidUtf8(all) || all.size() % 6 != 0) {
       errors->push_back("faq.json: \"traditional\" must be a string of pairs: a traditional character, then its simplified form");
     } else {
-      for (size_t i = 0; i + 6 <= all.size(); i += 6) fold_[CharKey(all, i)] = all.substr(i + 3, 3);
+      bool three_bytes = true;
+      for (size_t i = 0; i < all.size(); i += 3) three_bytes &= (static_cast<unsigned char>(all[i]) & 0xF0) == 0xE0;
+      if (!three_bytes) errors->push_back("faq.json: \"traditional\" must hold Chinese characters only");
+      fold_.assign(three_bytes && !all.empty() ? 0x10000 : 0, 0);
+      for (size_t i = 0; three_bytes && i + 6 <= all.size(); i += 6) fold_[CharKey(all, i)] = CharKey(all, i + 3);
     }
   }
   if (doc.contains("concepts")) LoadConcepts(doc["concepts"], errors);

@@ -39,14 +39,24 @@ struct FaqMatch {
   double confidence = 0;  // 0..1: how much of the question the entry explains
 };
 
+// A set of the characters of 3-byte UTF-8 (U+0800..U+FFFF, all of Chinese), one bit each: loading
+// 10,000 entries asks it about every character of every phrasing.
+struct FaqCharSet {
+  std::vector<uint64_t> bits = std::vector<uint64_t>(1024);
+  void insert(uint32_t cp) { bits[cp >> 6] |= uint64_t{1} << (cp & 63); }
+  bool count(uint32_t cp) const { return (bits[cp >> 6] >> (cp & 63)) & 1; }
+};
+
 // Concepts: many phrasings, one retrieval term ("#<name>"). Keys point into `storage`.
 struct FaqLexicon {
   std::vector<std::unique_ptr<std::string>> storage;
   std::unordered_map<std::string_view, std::string_view> han;    // a Chinese phrasing -> its term
   std::vector<size_t> han_lengths;                               // their byte lengths, longest first
-  std::unordered_set<uint32_t> han_first;                        // first characters of those phrasings
+  FaqCharSet han_first;                                          // first characters of those phrasings
   std::unordered_map<std::string_view, std::string_view> words;  // stemmed English words, ' '-joined
-  size_t longest_words = 0;                                      // in words
+  // First word of English phrasings -> the most words a phrasing starting with it has: one probe
+  // rules out a word that starts none, as most words do.
+  std::unordered_map<std::string_view, size_t> first_words;
 };
 
 class FaqIndex {
@@ -87,8 +97,8 @@ class FaqIndex {
 
   std::unordered_map<std::string, std::string> synonyms_;
   FaqLexicon lexicon_;
-  std::unordered_map<uint32_t, std::string> fold_;  // a 3-byte character -> its simplified form
-  std::unordered_set<uint32_t> known_chars_;        // Han characters of the entries' phrasings
+  std::vector<uint32_t> fold_;  // by code point (3-byte UTF-8 only): its simplified form, 0 = itself; empty: none
+  FaqCharSet known_chars_;      // Han characters of the entries' phrasings
   std::unordered_set<std::string> context_;     // terms of faq.json "context_words"
   std::unordered_set<std::string> background_;  // terms of faq.json "background_words"
   std::vector<FaqEntry> entries_;
