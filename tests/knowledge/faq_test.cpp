@@ -485,3 +485,28 @@ TEST_CASE("a question in every state of the claim is answered and the claim goes
 }
 
 }  // namespace rd::test
+
+namespace rd::test {
+
+// The FAQ knows the words of a claim (延迟, packet loss, 合同): a customer answering the bot's
+// questions with them is answering, not asking, and is not given an FAQ answer instead.
+TEST_CASE("claim answers with FAQ words are taken as answers, not FAQ questions", "[faq][engine]") {
+  struct Step { const char* say; const char* slot; };
+  const std::vector<std::pair<Lang, std::vector<Step>>> claims = {
+      {Lang::kZh, {{"你好", ""}, {"11月1日付的款", "payment_date"}, {"11月5号才开通", "activation_date"},
+                   {"延迟400毫秒，丢包严重", "problems"}, {"有合同和付款截图", "evidence"}}},
+      {Lang::kEn, {{"hi", ""}, {"we paid on 2026-11-01", "payment_date"}, {"the line went live on 2026-11-05", "activation_date"},
+                   {"latency around 400 ms and heavy packet loss", "problems"}, {"the contract and an invoice", "evidence"}}},
+  };
+  for (const auto& [lang, steps] : claims) {
+    DialogHarness h(lang, Date{2026, 11, 27});
+    for (const Step& s : steps) {
+      h.Say(s.say);
+      INFO(s.say);
+      CHECK(h.last.faq_id.empty());
+      if (*s.slot) CHECK(h.state.slots.contains(s.slot));
+    }
+  }
+}
+
+}  // namespace rd::test
