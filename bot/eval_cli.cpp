@@ -293,11 +293,9 @@ Report EvalDates(const std::vector<json>& records, const Knowledge& knowledge) {
 
 // ---- faq -------------------------------------------------------------------------------------------
 
-// An entry answers `topic` when it is that entry or one of the family the topic names ("window.start"
-// is answered by "window.start" and "window.start.from_payment").
-bool EntryAnswers(const FaqEntry& entry, const std::string& topic) {
-  return entry.id == topic || entry.id.rfind(topic + ".", 0) == 0;
-}
+// An entry answers `topic` when it is that entry or declares it as its family (faq.json "topic":
+// `window.payment_vs_activation` answers for `window.start`).
+bool EntryAnswers(const FaqEntry& entry, const std::string& topic) { return entry.id == topic || entry.topic == topic; }
 
 Report EvalFaq(const std::vector<json>& records, const Knowledge& knowledge) {
   Report report;
