@@ -345,6 +345,8 @@ class TurnRoute : public BatchRoute {
     }
     if (out.status.code() == Status::Code::kNotFound)
       return Finish(JsonError(404, "unknown_session", "no conversation has this session"), p, "");
+    if (out.status.code() == Status::Code::kInternal)  // logged where it was caught, with its text
+      return Finish(JsonError(500, "internal", "the message could not be handled"), p, "");
     if (!out.status.ok()) {
       Log(LogLevel::kError, {{"event", "turn_failed"}, {"error", out.status.message()}});
       return Finish(JsonError(503, "unavailable", "the message could not be stored; please send it again"), p, "");
@@ -460,6 +462,19 @@ void HttpServer::Routes() {
     if (res.status == 413) SendError(res, 413, "body_too_large", "the request body is larger than allowed");
     else if (res.status == 404) SendError(res, 404, "not_found", "no such route");
     else SendError(res, res.status, "http_error", "the request could not be handled");
+  });
+  // A route that throws fails that request alone: a 500 without the exception's text (cpp-httplib would
+  // put it in a header), the text in the log.
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Log(LogLevel::kError, {{"event", "request_exception"}, {"route", req.path}, {"error", what}});
+    SendError(res, 500, "internal", "the request could not be handled");
   });
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     ProcessMetrics().CountRequest(res.status);

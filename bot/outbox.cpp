@@ -135,7 +135,13 @@ void OutboxWorker::Loop() {
     }
     if (rows.empty()) continue;
     outcomes.clear();
-    const std::vector<Result> results = DeliverAll(rows);
+    std::vector<Result> results;
+    try {
+      results = DeliverAll(rows);
+    } catch (const std::exception& e) {  // a bug met delivering: these rows fail, the worker goes on
+      Log(LogLevel::kError, {{"event", "outbox_exception"}, {"error", e.what()}});
+      results.assign(rows.size(), {Outcome::kFailed, 0, {{"error", "internal error"}}});
+    }
     for (size_t i = 0; i < rows.size(); ++i) {
       const OutboxRecord& row = rows[i];
       const Result& r = results[i];
@@ -220,7 +226,7 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
   for (size_t k = 0; k < slack_rows.size(); ++k) {
     try {
       results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
-    } catch (const json::exception& e) {  // e.g. "ok" not a boolean: this reply fails, the worker goes on
+    } catch (const std::exception& e) {  // e.g. "ok" not a boolean: this reply fails, the worker goes on
       results[slack_rows[k]] = {Outcome::kFailed, 0, {{"error", std::string("bad answer: ") + e.what()}}};
     }
   }
@@ -234,7 +240,7 @@ OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
     if (row.kind == "wecom_message") return DeliverWeCom(row, payload);
     if (row.kind == "wecom_robot") return DeliverRobot(row, payload);
     if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row, payload);
-  } catch (const json::exception& e) {  // a member of the wrong type: this row fails, the worker goes on
+  } catch (const std::exception& e) {  // a member of the wrong type: this row fails, the worker goes on
     return {Outcome::kFailed, 0, {{"error", std::string("bad payload: ") + e.what()}}};
   }
   return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};

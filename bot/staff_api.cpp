@@ -178,6 +178,8 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     }
     if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
     if (st.code() == Status::Code::kConflict) return SendError(res, 409, "conflict", st.message());
+    if (st.code() == Status::Code::kInvalid) return SendError(res, 400, "bad_value", st.message());
+    if (st.code() == Status::Code::kInternal) return SendError(res, 500, "internal", "the change could not be made");
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
     ProcessMetrics().CountStaffAction();
     Log(LogLevel::kInfo, {{"event", "staff_action"}, {"staff", name}, {"action", action}, {"conversation_id", id}});

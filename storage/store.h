@@ -15,13 +15,17 @@ namespace rd {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError };
+  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError, kInvalid, kInternal };
   Status() = default;
   static Status Ok() { return Status(); }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status Duplicate(std::string m) { return Status(Code::kDuplicate, std::move(m)); }
   static Status Conflict(std::string m) { return Status(Code::kConflict, std::move(m)); }
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
+  // The request's input is wrong (the message says how); nothing was stored.
+  static Status Invalid(std::string m) { return Status(Code::kInvalid, std::move(m)); }
+  // A bug met at run time (an exception caught at a thread's edge); the message is for the log only.
+  static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
