@@ -11,6 +11,7 @@
 
 #include "bot/channels/platform_http.h"
 #include "bot/channels/slack.h"
+#include "bot/file_types.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
 #include "storage/json_writer.h"
@@ -355,13 +356,17 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const j
   return {Outcome::kFailed, 0, {{"status", res.status}, {"body", std::string(Utf8Prefix(res.body, 200))}}};
 }
 
-OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes, const std::string& content_type) {
+OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes) {
   if (bytes.size() > options_.max_download_bytes) return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
   if (!on_download_) return {Outcome::kFailed, 0, {{"error", "no place to keep downloads"}}};
   AttachmentRecord a;
   a.sha256 = Sha256Hex(bytes);
   a.name = payload.value("name", "file");
-  a.content_type = content_type.empty() ? "application/octet-stream" : content_type.substr(0, content_type.find(';'));
+  // Typed by our checks (the name's extension on the allow-list, the first bytes), as web uploads are;
+  // what the platform says the type is counts for nothing.
+  const FileTypeCheck type = CheckFileType(a.name, bytes);
+  if (!type.error.empty()) return {Outcome::kFailed, 0, {{"error", type.error}}};
+  a.content_type = type.content_type;
   a.size = static_cast<int64_t>(bytes.size());
   std::error_code ec;
   std::filesystem::create_directories(options_.uploads_dir, ec);
@@ -388,6 +393,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
     if (payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes)) return too_large();
     const std::string url = payload.value("url", "");
+    if (!SlackFileUrlAllowed(slack_, url)) return {Outcome::kFailed, 0, {{"error", "the file's host is not one of Slack's"}}};
     const size_t path_start = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
     BaseUrl base;
     std::string error;
@@ -403,7 +409,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     if (res.status != 200) return {Outcome::kFailed, 0, {{"status", res.status}}};
-    return Keep(payload, res.body, res.content_type);
+    return Keep(payload, res.body);
   }
   // WeCom media/get with the cached token.
   if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
@@ -423,7 +429,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     const std::string& type = res.content_type;
     if (res.status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
-      return Keep(payload, res.body, type);
+      return Keep(payload, res.body);
     }
     json answer = json::parse(res.body, nullptr, false);  // an error comes as JSON
     const int code = answer.is_object() ? answer.value("errcode", -2) : -2;

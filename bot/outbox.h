@@ -74,7 +74,7 @@ class OutboxWorker : private OutboxSink {
   Result DeliverRobot(const OutboxRecord& row, const nlohmann::json& payload);
   Result Download(const OutboxRecord& row, const nlohmann::json& payload);
   // Stores `bytes` under uploads_dir and hands them to the sink.
-  Result Keep(const nlohmann::json& payload, const std::string& bytes, const std::string& content_type);
+  Result Keep(const nlohmann::json& payload, const std::string& bytes);  // typed by bot/file_types.h
   // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
   bool WeComToken(bool force, std::string* token, std::string* error);
   // This thread's client for `base`.

@@ -3,10 +3,12 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "bot/config.h"
 #include "bot/conversation_service.h"
+#include "bot/file_types.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
@@ -37,6 +39,21 @@ bool Admit(StaffAuth* auth, const httplib::Request& req, httplib::Response& res,
   res.set_header("WWW-Authenticate", "Bearer realm=\"refund-desk-staff\"");
   if (e == AuthError::kMissingCsrf) res.headers.erase("WWW-Authenticate");
   return false;
+}
+
+}  // namespace
+
+namespace {
+
+// RFC 5987 value characters as they are, every other byte %XX.
+std::string PercentEncode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else out += {'%', kHex[c >> 4], kHex[c & 15]};
+  }
+  return out;
 }
 
 }  // namespace
@@ -200,9 +217,15 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     if (!in) return SendError(res, 404, "unknown_file", "the file is missing from the data folder");
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     // Downloaded, never rendered in the console's origin: a PDF or SVG cannot run script there.
-    res.set_header("Content-Disposition", "attachment; filename=\"evidence-" + file.sha256.substr(0, 12) + "\"");
+    // The name as stored (cleaned of control and bidi characters), with the extension of its type: an
+    // ASCII fallback and the UTF-8 name (RFC 6266). Served only as a type of the allow-list.
+    const std::string download = DownloadFileName(file.name, file.content_type);
+    const std::string ext = download.substr(download.rfind('.'));
+    const std::string type = ContentTypeForName(download).value_or("application/octet-stream");
+    res.set_header("Content-Disposition", "attachment; filename=\"evidence-" + file.sha256.substr(0, 12) + ext +
+                                              "\"; filename*=UTF-8''" + PercentEncode(download));
     res.set_header("Content-Security-Policy", "sandbox");
-    res.set_content(bytes, file.content_type.c_str());
+    res.set_content(bytes, type.c_str());
   });
 
   // --- tickets ------------------------------------------------------------------------------------
