@@ -42,7 +42,14 @@ Usage:
   refundbot staff add NAME --password-stdin [--db FILE]
       Creates a staff account; the password (8 characters or more) is read from stdin.
   refundbot staff token NAME [--db FILE]
-      Prints a new API token for NAME, accepted as "Authorization: Bearer TOKEN" on /api/staff/...
+      Prints a new API token for NAME, accepted as "Authorization: Bearer TOKEN" on /api/staff/...,
+      valid for staff_token_days (default 90; its end is printed on stderr).
+  refundbot staff disable NAME [--db FILE]
+      Disables the account: its password, tokens and sessions stop working (all are revoked).
+  refundbot staff enable NAME [--db FILE]
+      Enables it again (log in or issue a new token: the old ones stay revoked).
+  refundbot staff revoke NAME [--db FILE]
+      Revokes every API token and login session of NAME; the account stays.
   refundbot check-knowledge [FILE|DIR ...]
       Validates the knowledge set a file belongs to (messages, vocabulary, policy, FAQ, flow), with file,
       line and field for every problem; exits 1 when there is any.
@@ -151,7 +158,10 @@ int Serve(const rd::Config& config) {
   if (config.slack.enabled()) so.slack_staff_channel = config.slack.staff_channel;
   so.wecom_robot_webhook = config.wecom.robot_webhook;
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
-  rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
+  rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), config.staff_token_days);
+  if (int64_t purged = 0; staff_auth.PurgeExpired(&purged).ok() && purged > 0) {
+    rd::Log(rd::LogLevel::kInfo, {{"event", "staff_credentials_purged"}, {"count", purged}});
+  }
   rd::HttpServer server(config, &service, &holder, &staff_auth);
   if (!server.channel_error().empty()) { std::cerr << "refusing to start: " << server.channel_error() << "\n"; return 1; }
   rd::OutboxOptions outbox_options;

@@ -3,7 +3,10 @@
 // credentials' lifetime (disable, revoke, expiry, logout).
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <fstream>
+
+#include "bot/env.h"
 
 #include "tests/bot/server_process.h"
 
@@ -11,12 +14,17 @@ namespace rd::test {
 
 namespace {
 
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
 std::string Token(const std::string& db, const std::string& name) {
   TempDir tmp;
   std::ofstream(tmp.File("pw")) << "long enough password\n";
   REQUIRE(RunCommand(std::string(RD_REFUNDBOT) + " staff add " + name + " --password-stdin --db " + db + " < " +
                      tmp.File("pw") + " 2>/dev/null").code == 0);
-  std::string token = RunCommand(std::string(RD_REFUNDBOT) + " staff token " + name + " --db " + db).out;
+  std::string token = RunCommand(std::string(RD_REFUNDBOT) + " staff token " + name + " --db " + db + " 2>/dev/null").out;
   while (!token.empty() && token.back() == '\n') token.pop_back();
   return token;
 }
@@ -50,7 +58,168 @@ json ConfirmingState(const json& slots) {
   return {{"state", "confirming"}, {"lang", "en"}, {"lang_known", true}, {"slots", slots}, {"last_active", 1794276000}};
 }
 
+struct Answer {
+  int status = 0;
+  json body;
+  std::string set_cookie;
+};
+
+Answer Call(httplib::Client& c, const std::string& method, const std::string& path, const httplib::Headers& headers,
+            const std::string& body = "{}", const std::string& type = "application/json") {
+  httplib::Result r = method == "GET" ? c.Get(path.c_str(), headers) : c.Post(path.c_str(), headers, body, type.c_str());
+  REQUIRE(r);
+  return {r->status, json::parse(r->body, nullptr, false), r->get_header_value("Set-Cookie")};
+}
+
+CommandRun Staff(const std::string& args, const std::string& db) {
+  return RunCommand(std::string(RD_REFUNDBOT) + " staff " + args + " --db " + db + " 2>/dev/null");
+}
+
+// A login as `name` (password "long enough password"): the cookie ("rd_staff=...") and CSRF token.
+std::pair<std::string, std::string> Login(httplib::Client& c, const std::string& name, int expect = 200) {
+  Answer a = Call(c, "POST", "/api/staff/login", {}, json{{"name", name}, {"password", "long enough password"}}.dump());
+  REQUIRE(a.status == expect);
+  if (expect != 200) return {};
+  return {a.set_cookie.substr(0, a.set_cookie.find(';')), a.body["csrf_token"]};
+}
+
+int Me(httplib::Client& c, const httplib::Headers& h) { return Call(c, "GET", "/api/staff/me", h).status; }
+httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
 }  // namespace
+
+TEST_CASE("staff CLI: revoke ends every token and session, disable shuts the account, enable reopens it",
+          "[staff][cli][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  std::string token = Token(db, "ana"), bo_token = Token(db, "bo");
+  ServerProcess server(db);
+  server.Start();
+  auto c = server.Client();
+  auto [cookie, csrf] = Login(*c, "ana");
+  REQUIRE(Me(*c, Bearer(token)) == 200);
+  REQUIRE(Me(*c, {{"Cookie", cookie}}) == 200);
+
+  CommandRun revoke = Staff("revoke ana", db);
+  CHECK(revoke.code == 0);
+  CHECK(revoke.out.find("2 token(s) and session(s) revoked") != std::string::npos);
+  CHECK(Me(*c, Bearer(token)) == 401);
+  CHECK(Me(*c, {{"Cookie", cookie}}) == 401);
+  CHECK(Me(*c, Bearer(bo_token)) == 200);  // nobody else's
+  Login(*c, "ana");                        // the account stays
+
+  std::string fresh = Trimmed(Staff("token ana", db).out);
+  REQUIRE(Me(*c, Bearer(fresh)) == 200);
+  CHECK(Staff("disable ana", db).code == 0);
+  CHECK(Me(*c, Bearer(fresh)) == 401);
+  Login(*c, "ana", 401);
+  CHECK(Staff("token ana", db).code == 2);
+  CHECK(Snapshot(db).find("|ana|api|") == std::string::npos);
+  CHECK(Staff("enable ana", db).code == 0);
+  CHECK(Me(*c, Bearer(fresh)) == 401);  // what disable revoked stays revoked
+  Login(*c, "ana");
+  CHECK(Staff("disable nobody", db).code == 2);
+  CHECK(Staff("revoke nobody", db).code == 2);
+  CHECK(Staff("frobnicate ana", db).code == 2);
+  CommandRun help = RunCommand(std::string(RD_REFUNDBOT) + " --help");
+  for (const char* verb : {"staff disable NAME", "staff enable NAME", "staff revoke NAME", "staff_token_days"}) {
+    CHECK(help.out.find(verb) != std::string::npos);
+  }
+}
+
+TEST_CASE("API tokens expire after staff_token_days; expired credentials are purged", "[staff][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  std::string token = Token(db, "ana");  // the default: 90 days from now
+  std::ofstream(dir.File("short.json")) << R"({"staff_token_days": 2})";
+  const std::string short_token = Trimmed(RunCommand(std::string(RD_REFUNDBOT) + " staff token ana --config " +
+                                                     dir.File("short.json") + " --db " + db + " 2>/dev/null").out);
+  const auto at = [](int64_t hours) { return FormatTimestampUtc(std::time(nullptr) + hours * 3600); };
+  {
+    ServerProcess soon(db, {"--now", at(24)});
+    soon.Start();
+    auto c = soon.Client();
+    CHECK(Me(*c, Bearer(token)) == 200);
+    CHECK(Me(*c, Bearer(short_token)) == 200);
+    Login(*c, "ana");  // a session, over in 12 hours
+  }
+  {
+    ServerProcess later(db, {"--now", at(60)});  // the 2-day token expired 12 hours ago, the session 36
+    later.Start();
+    auto c = later.Client();
+    Answer a = Call(*c, "GET", "/api/staff/me", Bearer(short_token));
+    CHECK(a.status == 401);
+    CHECK(a.body["error"] == "session_expired");
+    CHECK(Me(*c, Bearer(token)) == 200);
+  }
+  CHECK(Snapshot(db).find("|session|") == std::string::npos);  // expired over a day ago: purged at start
+  CHECK(Snapshot(db).find(Sha256Hex(short_token)) == std::string::npos);  // purged when it was refused
+  {
+    ServerProcess much_later(db, {"--now", at(91 * 24)});
+    much_later.Start();
+    auto c = much_later.Client();
+    CHECK(Me(*c, Bearer(token)) == 401);
+  }
+  CHECK(Snapshot(db).find(Sha256Hex(token)) == std::string::npos);
+}
+
+TEST_CASE("logout ends exactly the credential it was authenticated with", "[staff][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  std::string ana = Token(db, "ana"), bo_token = Token(db, "bo");
+  ServerProcess server(db);
+  server.Start();
+  auto c = server.Client();
+  auto [bo_cookie, bo_csrf] = Login(*c, "bo");
+  // Ana's token with Bo's cookie beside it: Ana's token is revoked, Bo's session goes on.
+  httplib::Headers mixed = Bearer(ana);
+  mixed.emplace("Cookie", bo_cookie);
+  Answer a = Call(*c, "POST", "/api/staff/logout", mixed);
+  CHECK(a.status == 200);
+  CHECK(a.body["revoked"] == "api_token");
+  CHECK(a.set_cookie.empty());
+  CHECK(Me(*c, {{"Cookie", bo_cookie}}) == 200);
+  CHECK(Me(*c, Bearer(ana)) == 401);
+  // A bearer token alone: that token ends.
+  a = Call(*c, "POST", "/api/staff/logout", Bearer(bo_token));
+  CHECK(a.status == 200);
+  CHECK(Me(*c, Bearer(bo_token)) == 401);
+  CHECK(Me(*c, {{"Cookie", bo_cookie}}) == 200);
+  // The cookie (with its CSRF token): that session ends, and the cookie is cleared.
+  a = Call(*c, "POST", "/api/staff/logout", {{"Cookie", bo_cookie}, {"X-CSRF-Token", bo_csrf}});
+  CHECK(a.status == 200);
+  CHECK(a.body["revoked"] == "session");
+  CHECK(a.set_cookie.find("Max-Age=0") != std::string::npos);
+  CHECK(Me(*c, {{"Cookie", bo_cookie}}) == 401);
+}
+
+TEST_CASE("login refuses other content types than JSON and a foreign Origin (login CSRF)", "[staff][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  Token(db, "ana");
+  ServerProcess server(db);
+  server.Start();
+  auto c = server.Client();
+  const std::string body = json{{"name", "ana"}, {"password", "long enough password"}}.dump();
+  const std::string before = Snapshot(db);
+  for (const char* type : {"text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+                           "application/jsonx"}) {
+    INFO(type);
+    Answer a = Call(*c, "POST", "/api/staff/login", {}, body, type);
+    CHECK(a.status == 415);
+    CHECK(a.set_cookie.empty());
+  }
+  for (const char* origin : {"http://evil.example", "null", "https://127.0.0.1.evil.example"}) {
+    INFO(origin);
+    Answer a = Call(*c, "POST", "/api/staff/login", {{"Origin", origin}}, body);
+    CHECK(a.status == 403);
+    CHECK(a.set_cookie.empty());
+  }
+  CHECK(Snapshot(db) == before);
+  const std::string own = "http://127.0.0.1:" + std::to_string(server.port());
+  CHECK(Call(*c, "POST", "/api/staff/login", {{"Origin", own}}, body, "application/json; charset=utf-8").status == 200);
+  CHECK(Call(*c, "POST", "/api/staff/login", {}, body).status == 200);  // scripts send no Origin
+}
 
 TEST_CASE("staff slot edits are checked like the customer's answers: 400 with the reason, nothing stored",
           "[staff][hardening]") {
