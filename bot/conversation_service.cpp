@@ -1035,7 +1035,9 @@ std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRe
                       SlackPostBody(options_.slack_staff_channel, "", text, {}, false), "notice:slack:" + key, 0});
     }
     if (!options_.wecom_robot_webhook.empty()) {
-      rows.push_back({0, "wecom_robot", options_.wecom_robot_webhook, json{{"text", text}}.dump(), "notice:wecom:" + key, 0});
+      // The target names the robot; its webhook URL (the key is a secret) is read from the configuration
+      // at delivery, never copied into the row.
+      rows.push_back({0, "wecom_robot", "wecom_robot", json{{"text", text}}.dump(), "notice:wecom:" + key, 0});
     }
   }
   return rows;

@@ -169,6 +169,7 @@ int Serve(const rd::Config& config) {
   outbox_options.uploads_dir = server.uploads_dir();
   outbox_options.max_download_bytes = config.max_upload_bytes;
   outbox_options.tls_ca_file = config.tls_ca_file;
+  outbox_options.retention_seconds = int64_t{config.outbox_retention_days} * 86400;
   rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options,
                           [&service](const std::string& id, const std::string& name, const rd::AttachmentRecord& file) {
                             return service.RecordDownloadedFile(id, name, file);

@@ -67,6 +67,7 @@ void OutboxWorker::Start() {
   // Rows the previous process was sending when it died: it cannot finish them, so they are due now.
   Status st = store_->ReleaseOutboxClaims(clock_->NowUnix());
   if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_release_failed"}, {"error", st.message()}});
+  PurgeIfDue();
   store_->SetOutboxSink(this);
   for (int i = 0; i < options_.workers; ++i) {
     threads_.emplace_back([this] {
@@ -121,6 +122,7 @@ void OutboxWorker::Loop() {
       }
     }
     if (rows.empty() && claim) {
+      PurgeIfDue();
       const int64_t now = clock_->NowUnix();
       // A batch per claim and one transaction for its outcomes: the store's writer is shared with the
       // customers' turns, and two commits per message would take it from them.
@@ -180,6 +182,19 @@ void OutboxWorker::Loop() {
     }
     if (unblocked) cv_.notify_one();
   }
+}
+
+void OutboxWorker::PurgeIfDue() {
+  const int64_t now = clock_->NowUnix();
+  {
+    std::lock_guard<std::mutex> l(purge_mu_);
+    if (now < next_purge_) return;
+    next_purge_ = now + 3600;
+  }
+  int64_t deleted = 0;
+  Status st = store_->PurgeDeliveredOutbox(now - options_.retention_seconds, &deleted);
+  if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_purge_failed"}, {"error", st.message()}});
+  else if (deleted > 0) Log(LogLevel::kInfo, {{"event", "outbox_purged"}, {"rows", deleted}});
 }
 
 PlatformHttp& OutboxWorker::HttpFor(const BaseUrl& base) {
@@ -337,12 +352,16 @@ OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row, const j
 }
 
 OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const json& payload) {
-  const std::string url = row.target;
-  const size_t path_start = url.find('/', url.find("://") + 3);
+  // The webhook URL holds the robot's key: read from the configuration now, never from the row, and
+  // never put in an error the row keeps.
+  const std::string& url = wecom_.robot_webhook;
+  if (url.empty()) return {Outcome::kFailed, 0, {{"error", "wecom.robot_webhook is not configured"}}};
+  const size_t scheme = url.find("://");
+  const size_t path_start = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
   BaseUrl base;
   std::string error;
   if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
-    return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad robot webhook URL" : error}}};
+    return {Outcome::kFailed, 0, {{"error", "bad robot webhook URL (wecom.robot_webhook)"}}};
   PlatformRequest q;
   q.target = url.substr(path_start);
   q.content_type = "application/json; charset=utf-8";

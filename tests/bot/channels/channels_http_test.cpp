@@ -219,6 +219,10 @@ TEST_CASE("Slack: a whole claim in a DM to a filed ticket, replies through chat.
   CHECK(!WaitPosted(fake, mentions_ticket("D0CUSTOMER")).is_null());
   CHECK(!WaitPosted(fake, mentions_ticket("CSTAFF")).is_null());  // staff hear of the new ticket in their channel
   CHECK(fake.WaitForAccepted("/cgi-bin/webhook/send", 1).size() == 1);  // and in their WeCom group
+  // The robot's key goes to WeCom only: the outbox row names the robot, the URL comes from the config.
+  CHECK(fake.Calls("/cgi-bin/webhook/send")[0].query.find("key=robot-key") != std::string::npos);
+  CHECK(Snapshot(db).find("robot-key") == std::string::npos);
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE kind = 'wecom_robot' AND target = 'wecom_robot'") == 1);
 
   // Ignored: the bot's own messages, other bots, edits.
   const int64_t turns = Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'");
@@ -819,6 +823,46 @@ TEST_CASE("WeCom: a callback outside the timestamp window is refused; MsgIds are
   // The same sender's resend is still one turn.
   wecom.Open(wecom.Send(WeCom::Text("lisi", "我要退款，11月1日付款", "7001")));
   CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 2);
+}
+
+TEST_CASE("outbox: delivered rows are deleted after the retention period; rows of an earlier version lose the robot key",
+          "[channels][outbox][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  {
+    ServerProcess first(db);  // creates the schema
+    first.Start();
+  }
+  const int64_t now = std::time(nullptr);
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  const std::string insert = "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, "
+                             "created_at, delivered_at) VALUES";
+  const std::string rows =
+      "('slack_post', 'slack:C1', '{\"text\":\"old\"}', 'k1', 'delivered', 1, 0, " + std::to_string(now - 9 * 86400) + ", " +
+      std::to_string(now - 8 * 86400) + "), "
+      "('slack_post', 'slack:C1', '{\"text\":\"recent\"}', 'k2', 'delivered', 1, 0, " + std::to_string(now - 86400) + ", " +
+      std::to_string(now - 86400) + "), "
+      "('slack_post', 'slack:C1', '{\"text\":\"failed long ago\"}', 'k3', 'failed', 10, 0, " + std::to_string(now - 9 * 86400) +
+      ", " + std::to_string(now - 8 * 86400) + ")";
+  REQUIRE(sqlite3_exec(h, (insert + rows).c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  // As an earlier version (schema 11) queued it: the robot's webhook URL, key and all, as the target.
+  REQUIRE(sqlite3_exec(h, "ALTER TABLE staff DROP COLUMN disabled_at; DROP INDEX staff_credentials_name; "
+                          "PRAGMA user_version = 11;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h, "UPDATE outbox SET target = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET', "
+                          "kind = 'wecom_robot' WHERE idempotency_key = 'k3'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(h);
+  {
+    ServerProcess server(db);
+    server.Start();
+    for (int i = 0; i < 100 && Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k1'") == 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k1'") == 0);  // delivered 8 days ago
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k2'") == 1);  // a day ago: kept
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k3'") == 1);  // failed: kept for staff
+  }
+  CHECK(Snapshot(db).find("SECRET") == std::string::npos);
 }
 
 TEST_CASE("a channel whose secrets are missing is off: its routes answer 404", "[channels]") {
