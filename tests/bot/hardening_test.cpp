@@ -375,3 +375,43 @@ TEST_CASE("a turn that throws fails alone: 500 without the exception text, the s
 }
 
 }  // namespace rd::test
+
+namespace rd::test {
+
+TEST_CASE("file names lose control and bidi characters; downloads keep a safe extension", "[upload][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  std::string token = Token(db, "ana");
+  ServerProcess server(db);
+  server.Start();
+  auto c = server.Client();
+  ChatReply r = PostChat(*c, {{"text", "I want a refund, paid 2026-11-01, activated 2026-11-05, latency 400ms"}});
+  std::string session = r.body["session"], id = r.body["conversation_id"];
+  struct Case { std::string sent, stored, bytes; };
+  const std::vector<Case> cases = {
+      {"invoice\u202efdp.txt", "invoicefdp.txt", "an invoice, in text"},            // shows as "invoicetxt.pdf"
+      {"re\x1b[31mport\x07.csv", "re[31mport.csv", "a,b\n1,2\n"},                     // ESC and BEL
+      {"\u2066contract\u2069\u200f.pdf", "contract.pdf", "%PDF-1.4 a contract"},       // isolates and a mark
+  };
+  for (const Case& k : cases) {
+    INFO(k.stored);
+    httplib::MultipartFormDataItems items = {{"session", session, "", ""}, {"file", k.bytes, k.sent, "application/octet-stream"}};
+    auto res = c->Post("/api/chat/upload", items);
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body.find(k.stored) != std::string::npos);
+    auto file = c->Get(("/api/staff/conversations/" + id + "/files/" + Sha256Hex(k.bytes)).c_str(), Bearer(token));
+    REQUIRE(file);
+    CHECK(file->status == 200);
+    const std::string disposition = file->get_header_value("Content-Disposition");
+    const std::string ext = k.stored.substr(k.stored.rfind('.'));
+    CHECK(disposition.find("filename=\"evidence-" + Sha256Hex(k.bytes).substr(0, 12) + ext + "\"") != std::string::npos);
+    CHECK(disposition.find("filename*=UTF-8''") != std::string::npos);
+    CHECK(disposition.find(ext) != std::string::npos);
+  }
+  const std::string all = Snapshot(db);
+  for (const char* bad : {"\u202e", "\x1b", "\x07", "\u2066", "\u2069", "\u200f"}) CHECK(all.find(bad) == std::string::npos);
+  CHECK(all.find("invoicefdp.txt") != std::string::npos);
+}
+
+}  // namespace rd::test
