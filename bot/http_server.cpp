@@ -189,7 +189,19 @@ class TurnRoute : public BatchRoute {
     committer_.join();
   }
 
+  // A request whose parsing throws (a bug on input nobody foresaw) is answered 500 alone; the loop
+  // thread goes on with the others.
   Taken Add(const HttpRequestView& request, uint64_t tag, HttpResponse* response) override {
+    try {
+      return Take(request, tag, response);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, {{"event", "request_exception"}, {"route", std::string(request.path)}, {"error", e.what()}});
+      *response = JsonError(500, "internal", "the request could not be handled");
+      return Taken::kAnswered;
+    }
+  }
+
+  Taken Take(const HttpRequestView& request, uint64_t tag, HttpResponse* response) {
     Waiting w;
     w.tag = tag;
     w.pending.started = MicrosNow();
@@ -297,7 +309,7 @@ class TurnRoute : public BatchRoute {
       case TurnBatch::AddResult::kAnswered:
         break;
     }
-    *response = Render(answered, w.pending);
+    *response = SafeRender(answered, w.pending);
     return true;
   }
 
@@ -325,7 +337,7 @@ class TurnRoute : public BatchRoute {
         auto it = b->pending.find(a.tag);
         Pending unknown;
         unknown.started = MicrosNow();
-        rendered.emplace_back(a.tag, Render(a.outcome, it == b->pending.end() ? unknown : it->second));
+        rendered.emplace_back(a.tag, SafeRender(a.outcome, it == b->pending.end() ? unknown : it->second));
       }
       b->pending.clear();
       l.lock();
@@ -334,6 +346,16 @@ class TurnRoute : public BatchRoute {
       spare_.push_back(std::move(b));
       committed_.store(true, std::memory_order_release);
       wake_();
+    }
+  }
+
+  // Render, and a 500 of its own when that throws: the committer thread never stops on one answer.
+  HttpResponse SafeRender(TurnOutcome& out, const Pending& p) const {
+    try {
+      return Render(out, p);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, {{"event", "render_exception"}, {"error", e.what()}});
+      return Finish(JsonError(500, "internal", "the message could not be handled"), p, "");
     }
   }
 
