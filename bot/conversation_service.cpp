@@ -497,7 +497,9 @@ void TurnBatch::Commit(std::vector<Answer>* answers) {
     statuses = service_->store_->CommitTurns(commits);
     return Status::Ok();
   });
-  if (!thrown.ok() || statuses.size() != entries_.size()) statuses.assign(entries_.size(), thrown.ok() ? Status::Internal("short commit") : thrown);
+  if (!thrown.ok() || statuses.size() != entries_.size()) {
+    statuses.assign(entries_.size(), thrown.ok() ? Status::Internal("short commit") : thrown);
+  }
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     TurnOutcome out;

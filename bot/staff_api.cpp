@@ -43,10 +43,6 @@ bool Admit(StaffAuth* auth, const httplib::Request& req, httplib::Response& res,
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 std::string LowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
