@@ -179,10 +179,13 @@ UPDATE messages SET dedupe_key = k.new_key FROM (
         WHERE instr(key, ':') > 1)
 ) AS k WHERE messages.id = k.id;
 )sql",
-    // 12: staff accounts can be disabled; the WeCom robot key leaves the outbox (a row names its target
-    // "wecom_robot", the webhook URL with its key is read from the configuration at delivery).
+    // 12: staff accounts can be disabled; API tokens issued before expiry existed expire 90 days after
+    // the upgrade; the WeCom robot key leaves the outbox (a row names its target "wecom_robot", the
+    // webhook URL with its key is read from the configuration at delivery).
     R"sql(
 ALTER TABLE staff ADD COLUMN disabled_at INTEGER;
+UPDATE staff_credentials SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) + 90 * 86400
+  WHERE kind = 'api' AND expires_at = 0;
 CREATE INDEX staff_credentials_name ON staff_credentials(name);
 UPDATE outbox SET target = 'wecom_robot' WHERE kind = 'wecom_robot';
 )sql",

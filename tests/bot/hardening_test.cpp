@@ -163,6 +163,25 @@ TEST_CASE("API tokens expire after staff_token_days; expired credentials are pur
   CHECK(Snapshot(db).find(Sha256Hex(token)) == std::string::npos);
 }
 
+TEST_CASE("API tokens issued before expiry existed expire 90 days after the upgrade", "[staff][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  Token(db, "ana");
+  // The database as version 11 left it: no disabled_at, and a token that never expires.
+  Exec(db, "ALTER TABLE staff DROP COLUMN disabled_at; DROP INDEX staff_credentials_name; PRAGMA user_version = 11; "
+           "INSERT INTO staff_credentials(secret_hash, name, kind, expires_at, csrf_hash, created_at) VALUES(" +
+               Quoted(Sha256Hex("rdk_legacy")) + ", 'ana', 'api', 0, NULL, 1700000000)");
+  const auto at = [](int64_t days) { return FormatTimestampUtc(std::time(nullptr) + days * 86400); };
+  {
+    ServerProcess soon(db, {"--now", at(80)});
+    soon.Start();
+    CHECK(Me(*soon.Client(), Bearer("rdk_legacy")) == 200);
+  }
+  ServerProcess later(db, {"--now", at(91)});
+  later.Start();
+  CHECK(Me(*later.Client(), Bearer("rdk_legacy")) == 401);
+}
+
 TEST_CASE("logout ends exactly the credential it was authenticated with", "[staff][hardening]") {
   TempDir dir;
   std::string db = dir.File("rd.sqlite3");
