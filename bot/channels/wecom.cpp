@@ -114,6 +114,13 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   if (!ParseXml(*plain, &inner)) return Answer(JsonError(400, "malformed_xml", "the decrypted message is not XML"));
   const pugi::xml_node msg = inner.child("xml");
   const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
+  // Everything kept (keys, names, the download's payload) is text: bytes that are not UTF-8 are refused
+  // here, not met later by a JSON writer (found by fuzzing: a MediaId of 0xFF bytes).
+  for (const char* field : {"FromUserName", "MsgId", "CreateTime", "Title", "MediaId"}) {
+    if (!IsValidUtf8(Field(msg, field))) {
+      return Answer(JsonError(400, "invalid_utf8", std::string(field) + " is not valid UTF-8"));
+    }
+  }
   // Events and types the bot does not handle: acknowledged, ignored.
   if (from.empty() || (type != "text" && type != "image" && type != "file")) return Answer(EmptyAcknowledgement());
   WebhookIntake in;

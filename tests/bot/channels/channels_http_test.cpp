@@ -823,6 +823,17 @@ TEST_CASE("WeCom: a callback outside the timestamp window is refused; MsgIds are
   // The same sender's resend is still one turn.
   wecom.Open(wecom.Send(WeCom::Text("lisi", "我要退款，11月1日付款", "7001")));
   CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 2);
+  // Found by fuzzing: a file whose MediaId (or sender) is not UTF-8 is refused, and the server serves on.
+  const std::string after = Snapshot(db);
+  for (const std::string& fields : {std::string("<FromUserName>lisi</FromUserName><MediaId>M\xff\xff</MediaId>"),
+                                    std::string("<FromUserName>li\xffsi</FromUserName><MediaId>M1</MediaId>")}) {
+    auto bad = wecom.Send("<xml><ToUserName>" + std::string(kCorpId) + "</ToUserName>" + fields +
+                          "<MsgType>file</MsgType><Title>合同.pdf</Title><MsgId>7002</MsgId></xml>");
+    REQUIRE(bad);
+    CHECK(bad->status == 400);
+  }
+  CHECK(Snapshot(db) == after);
+  CHECK(!wecom.Open(wecom.Send(WeCom::Text("lisi", "11月5日开通", "7003"))).empty());
 }
 
 TEST_CASE("outbox: delivered rows are deleted after the retention period; rows of an earlier version lose the robot key",
