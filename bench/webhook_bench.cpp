@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -149,8 +150,9 @@ Figures Run(const std::string& mode, int round, int port, int seconds, int conne
                                     std::to_string(next_msg_id++) + "</MsgId></xml>";
           const std::string enc = wecom.Encrypt(inner, "0123456789abcdef");
           const std::string nonce = std::to_string(msg);
-          return c.Post(("/wecom/callback?msg_signature=" + wecom.Signature("1700000000", nonce, enc) +
-                         "&timestamp=1700000000&nonce=" + nonce).c_str(),
+          const std::string now = std::to_string(std::time(nullptr));  // callbacks older than 5 minutes are refused
+          return c.Post(("/wecom/callback?msg_signature=" + wecom.Signature(now, nonce, enc) +
+                         "&timestamp=" + now + "&nonce=" + nonce).c_str(),
                         "<xml><Encrypt><![CDATA[" + enc + "]]></Encrypt></xml>", "application/xml");
         };
         httplib::Result r = send();

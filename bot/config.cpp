@@ -36,6 +36,8 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
       else if (key == "staff_cookie_secure") cfg->staff_cookie_secure = v.get<bool>();
       else if (key == "public_base_url") cfg->public_base_url = v.get<std::string>();
       else if (key == "outbox_workers") cfg->outbox_workers = v.get<int>();
+      else if (key == "outbox_retention_days") cfg->outbox_retention_days = v.get<int>();
+      else if (key == "staff_token_days") cfg->staff_token_days = v.get<int>();
       else if (key == "tls_ca_file") cfg->tls_ca_file = v.get<std::string>();
       else if (key == "max_message_chars") cfg->max_message_chars = v.get<size_t>();
       else if (key == "max_conversation_messages") cfg->max_conversation_messages = v.get<int>();
@@ -66,6 +68,8 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
           else if (k == "api_base") sl.api_base = x.get<std::string>();
           else if (k == "bot_user_id") sl.bot_user_id = x.get<std::string>();
           else if (k == "staff_channel") sl.staff_channel = x.get<std::string>();
+          else if (k == "file_hosts") sl.file_hosts = x.get<std::vector<std::string>>();
+          else if (k == "max_clock_skew_seconds") sl.max_clock_skew_seconds = x.get<int64_t>();
           else { *error = path + ": unknown option \"slack." + k + "\""; return false; }
         }
       } else if (key == "wecom") {
@@ -78,6 +82,7 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error) {
           else if (k == "secret") w.secret = x.get<std::string>();
           else if (k == "api_base") w.api_base = x.get<std::string>();
           else if (k == "robot_webhook") w.robot_webhook = x.get<std::string>();
+          else if (k == "max_clock_skew_seconds") w.max_clock_skew_seconds = x.get<int64_t>();
           else { *error = path + ": unknown option \"wecom." + k + "\""; return false; }
         }
       }
@@ -122,6 +127,13 @@ bool ApplyEnvironment(Config* cfg, std::string* error) {
   str("WECOM_SECRET", &cfg->wecom.secret);
   str("WECOM_API_BASE", &cfg->wecom.api_base);
   str("WECOM_ROBOT_WEBHOOK", &cfg->wecom.robot_webhook);
+  if (const char* v = std::getenv("SLACK_FILE_HOSTS"); v && *v) {
+    cfg->slack.file_hosts.clear();
+    std::stringstream list(v);
+    for (std::string host; std::getline(list, host, ',');) {
+      if (!host.empty()) cfg->slack.file_hosts.push_back(host);
+    }
+  }
   return num("REFUNDBOT_PORT", &cfg->port) && num("REFUNDBOT_UTC_OFFSET_MINUTES", &cfg->utc_offset_minutes);
 }
 
@@ -148,6 +160,12 @@ bool ValidateConfig(const Config& c, std::string* error) {
       *error = "rate_limits: per_minute must be ≥ 0 (0 = off) and burst ≥ 1";
       return false;
     }
+  }
+  if (c.outbox_retention_days < 1) { *error = "outbox_retention_days must be at least 1"; return false; }
+  if (c.staff_token_days < 1 || c.staff_token_days > 3650) { *error = "staff_token_days must be 1–3650"; return false; }
+  if (c.slack.max_clock_skew_seconds < 1 || c.wecom.max_clock_skew_seconds < 1) {
+    *error = "max_clock_skew_seconds must be at least 1";
+    return false;
   }
   BaseUrl ignored;
   if (c.slack.enabled() && !ParseBaseUrl(c.slack.api_base, &ignored, error)) return false;

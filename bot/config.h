@@ -29,6 +29,8 @@ struct Config {
   bool staff_cookie_secure = false;           // mark the staff login cookie Secure (serve over HTTPS)
   std::string public_base_url = "http://localhost:8080";  // links in staff notices point here
   int outbox_workers = 4;                     // threads delivering to Slack/WeCom
+  int outbox_retention_days = 7;              // delivered outbox rows are deleted after this many days
+  int staff_token_days = 90;                  // API tokens (refundbot staff token) expire after this many days
   std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // CA bundle for the platforms' HTTPS
   // Security limits (README.md "Security limits"): what one message, one conversation and one client may
   // cost.
@@ -58,7 +60,7 @@ bool LoadConfigFile(const std::string& path, Config* cfg, std::string* error);
 // REFUNDBOT_UTC_OFFSET_MINUTES, REFUNDBOT_FIXED_NOW, REFUNDBOT_PUBLIC_URL, REFUNDBOT_TLS_CA_FILE and the channel secrets
 // (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_API_BASE, SLACK_BOT_USER_ID, SLACK_STAFF_CHANNEL,
 // WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY, WECOM_AGENT_ID, WECOM_SECRET, WECOM_API_BASE,
-// WECOM_ROBOT_WEBHOOK) when set.
+// WECOM_ROBOT_WEBHOOK) when set, and SLACK_FILE_HOSTS (comma-separated).
 bool ApplyEnvironment(Config* cfg, std::string* error);
 // Checks ranges and enumerations.
 bool ValidateConfig(const Config& cfg, std::string* error);

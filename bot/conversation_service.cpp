@@ -38,6 +38,25 @@ void ReplaceAll(std::string* s, const std::string& from, const std::string& to) 
   for (size_t p = s->find(from); p != std::string::npos; p = s->find(from, p + to.size())) s->replace(p, from.size(), to);
 }
 
+// Runs `work`, one turn's or one edit's computation. An exception (a bug, or a stored state of a shape
+// the code does not expect) fails that turn alone: logged with its text, answered as Status::Internal
+// (callers answer 500 without the text), nothing committed, so the conversation stays as it was. The
+// thread (loop, committer, worker) goes on.
+template <typename Work>
+Status Guarded(const char* where, const std::string& conversation_id, Work&& work) {
+  std::string what;
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  Log(LogLevel::kError, {{"event", "turn_exception"}, {"where", where}, {"conversation_id", conversation_id},
+                         {"error", what}});
+  return Status::Internal(what);
+}
+
 std::string Compact(const Date& d) {
   std::string iso = d.Iso();
   return iso.substr(0, 4) + iso.substr(5, 2) + iso.substr(8, 2);
@@ -246,9 +265,9 @@ TurnOutcome ConversationService::HandleMessageLocked(const InboundMessage& m, co
   const bool create = m.conversation_id.empty();
   for (int attempt = 0; attempt < 3; ++attempt) {
     PreparedTurn turn;
-    Status st = BuildTurn(m, conversation_id, new_session, started, &turn);
+    Status st = Guarded("turn", conversation_id, [&] { return BuildTurn(m, conversation_id, new_session, started, &turn); });
     if (!st.ok()) return TurnOutcome::Of(st);
-    st = store_->CommitTurn(turn.commit);
+    st = Guarded("commit", conversation_id, [&] { return store_->CommitTurn(turn.commit); });
     if (st.code() == Status::Code::kConflict && !create) {  // another writer moved it on: reload, redo
       cache_.Erase(conversation_id);
       continue;
@@ -523,7 +542,9 @@ TurnBatch::AddResult TurnBatch::AddLocked(Entry e, const std::string& conversati
   e.stripe = service_->StripeOf(conversation_id);
   // Fails also when this batch holds the stripe already: a second turn of a conversation waits.
   if (!service_->stripes_[e.stripe].try_lock()) return AddResult::kBusy;
-  Status st = service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
+  Status st = Guarded("turn", conversation_id, [&] {
+    return service_->BuildTurn(e.message, conversation_id, e.new_session, started, &e.turn);
+  });
   if (!st.ok()) {
     service_->stripes_[e.stripe].unlock();
     *answered = TurnOutcome::Of(st);
@@ -544,7 +565,14 @@ void TurnBatch::Commit(std::vector<Answer>* answers) {
   std::vector<const TurnCommit*> commits;
   commits.reserve(entries_.size());
   for (const Entry& e : entries_) commits.push_back(&e.turn.commit);
-  std::vector<Status> statuses = service_->store_->CommitTurns(commits);
+  std::vector<Status> statuses;
+  Status thrown = Guarded("commit", "", [&] {
+    statuses = service_->store_->CommitTurns(commits);
+    return Status::Ok();
+  });
+  if (!thrown.ok() || statuses.size() != entries_.size()) {
+    statuses.assign(entries_.size(), thrown.ok() ? Status::Internal("short commit") : thrown);
+  }
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     TurnOutcome out;
@@ -616,18 +644,22 @@ Status ConversationService::RunStaffEdit(const std::string& conversation_id, con
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_ptr<const ConversationRecord> base;
     if (Status st = CurrentRecord(conversation_id, &base); !st.ok()) return st;
-    DialogState state = DialogStateFromJson(base->dialog);
+    DialogState state;
     const int64_t now = clock_->NowUnix();
     DialogContext ctx = ContextFor(*knowledge, now, nullptr);
     ctx.channel_identifies_customer = base->channel == "slack" || base->channel == "wecom";
     TurnCommit commit;
     commit.conversation = *base;
-    Status st = edit(*base, state, ctx, commit);
+    Status st = Guarded("staff_edit", conversation_id, [&] {
+      state = DialogStateFromJson(base->dialog);
+      Status edited = edit(*base, state, ctx, commit);
+      if (edited.ok()) commit.conversation.dialog = ToJson(state);  // throws here, not after the commit
+      return edited;
+    });
     if (!st.ok()) return st;
     ConversationRecord& conv = commit.conversation;
     conv.state = state.state;
     conv.pending_slot = state.pending;
-    conv.dialog = ToJson(state);
     conv.updated_at = now;
     for (auto& r : commit.replies) r.at = now;
     if (!commit.inbound.author.empty()) commit.inbound.at = now;
@@ -750,7 +782,7 @@ Status ConversationService::SetSlot(const std::string& id, const std::string& st
     Status st = RequireAssignee(before, staff);
     if (!st.ok()) return st;
     std::string error;
-    if (!SetSlotByStaff(&state, ctx.knowledge->flow, slot, value, &error)) return Status::Conflict(error);
+    if (!SetSlotByStaff(&state, ctx, slot, value, &error)) return Status::Invalid(error);
     return Status::Ok();
   });
 }
@@ -1088,7 +1120,9 @@ std::vector<OutboxRecord> ConversationService::StaffNotices(const ConversationRe
                       SlackPostBody(options_.slack_staff_channel, "", text, {}, false), "notice:slack:" + key, 0});
     }
     if (!options_.wecom_robot_webhook.empty()) {
-      rows.push_back({0, "wecom_robot", options_.wecom_robot_webhook, json{{"text", text}}.dump(), "notice:wecom:" + key, 0});
+      // The target names the robot; its webhook URL (the key is a secret) is read from the configuration
+      // at delivery, never copied into the row.
+      rows.push_back({0, "wecom_robot", "wecom_robot", json{{"text", text}}.dump(), "notice:wecom:" + key, 0});
     }
   }
   return rows;

@@ -42,7 +42,14 @@ Usage:
   refundbot staff add NAME --password-stdin [--db FILE]
       Creates a staff account; the password (8 characters or more) is read from stdin.
   refundbot staff token NAME [--db FILE]
-      Prints a new API token for NAME, accepted as "Authorization: Bearer TOKEN" on /api/staff/...
+      Prints a new API token for NAME, accepted as "Authorization: Bearer TOKEN" on /api/staff/...,
+      valid for staff_token_days (default 90; its end is printed on stderr).
+  refundbot staff disable NAME [--db FILE]
+      Disables the account: its password, tokens and sessions stop working (all are revoked).
+  refundbot staff enable NAME [--db FILE]
+      Enables it again (log in or issue a new token: the old ones stay revoked).
+  refundbot staff revoke NAME [--db FILE]
+      Revokes every API token and login session of NAME; the account stays.
   refundbot check-knowledge [FILE|DIR ...]
       Validates the knowledge set a file belongs to (messages, vocabulary, policy, FAQ, flow), with file,
       line and field for every problem; exits 1 when there is any.
@@ -165,7 +172,10 @@ int Serve(const rd::Config& config) {
   so.max_uploads_per_conversation = config.max_uploads_per_conversation;
   so.max_upload_bytes_per_day = static_cast<int64_t>(config.max_upload_bytes_per_day);
   rd::ConversationService service(store.get(), &holder, fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), so);
-  rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom());
+  rd::StaffAuth staff_auth(store.get(), fixed ? fixed.get() : rd::SystemClock(), rd::SystemRandom(), config.staff_token_days);
+  if (int64_t purged = 0; staff_auth.PurgeExpired(&purged).ok() && purged > 0) {
+    rd::Log(rd::LogLevel::kInfo, {{"event", "staff_credentials_purged"}, {"count", purged}});
+  }
   rd::HttpServer server(config, &service, &holder, &staff_auth);
   if (!server.channel_error().empty()) { std::cerr << "refusing to start: " << server.channel_error() << "\n"; return 1; }
   rd::OutboxOptions outbox_options;
@@ -173,6 +183,7 @@ int Serve(const rd::Config& config) {
   outbox_options.uploads_dir = server.uploads_dir();
   outbox_options.max_download_bytes = config.max_upload_bytes;
   outbox_options.tls_ca_file = config.tls_ca_file;
+  outbox_options.retention_seconds = int64_t{config.outbox_retention_days} * 86400;
   rd::OutboxWorker outbox(store.get(), config.slack, config.wecom, outbox_options,
                           [&service](const std::string& id, const std::string& name, const rd::AttachmentRecord& file) {
                             return service.RecordDownloadedFile(id, name, file);
@@ -269,7 +280,11 @@ int CheckKnowledge(const std::vector<std::string>& rest, const rd::Config& confi
 int ParseDates(const rd::Config& config) {
   std::vector<std::string> errors;
   auto knowledge = rd::LoadKnowledge(config.knowledge_dir, &errors);
-  const rd::Vocabulary* vocab = knowledge ? &knowledge->vocab : nullptr;
+  if (!knowledge) {  // without the date words only numeric dates would be found: refuse, say why
+    for (const auto& e : errors) std::cerr << e << "\n";
+    return 1;
+  }
+  const rd::Vocabulary* vocab = &knowledge->vocab;
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line.empty()) continue;

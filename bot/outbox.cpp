@@ -11,6 +11,7 @@
 
 #include "bot/channels/platform_http.h"
 #include "bot/channels/slack.h"
+#include "bot/file_types.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
 #include "storage/json_writer.h"
@@ -66,6 +67,7 @@ void OutboxWorker::Start() {
   // Rows the previous process was sending when it died: it cannot finish them, so they are due now.
   Status st = store_->ReleaseOutboxClaims(clock_->NowUnix());
   if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_release_failed"}, {"error", st.message()}});
+  PurgeIfDue();
   store_->SetOutboxSink(this);
   for (int i = 0; i < options_.workers; ++i) {
     threads_.emplace_back([this] {
@@ -120,6 +122,7 @@ void OutboxWorker::Loop() {
       }
     }
     if (rows.empty() && claim) {
+      PurgeIfDue();
       const int64_t now = clock_->NowUnix();
       // A batch per claim and one transaction for its outcomes: the store's writer is shared with the
       // customers' turns, and two commits per message would take it from them.
@@ -135,7 +138,13 @@ void OutboxWorker::Loop() {
     }
     if (rows.empty()) continue;
     outcomes.clear();
-    const std::vector<Result> results = DeliverAll(rows);
+    std::vector<Result> results;
+    try {
+      results = DeliverAll(rows);
+    } catch (const std::exception& e) {  // a bug met delivering: these rows fail, the worker goes on
+      Log(LogLevel::kError, {{"event", "outbox_exception"}, {"error", e.what()}});
+      results.assign(rows.size(), {Outcome::kFailed, 0, {{"error", "internal error"}}});
+    }
     for (size_t i = 0; i < rows.size(); ++i) {
       const OutboxRecord& row = rows[i];
       const Result& r = results[i];
@@ -173,6 +182,19 @@ void OutboxWorker::Loop() {
     }
     if (unblocked) cv_.notify_one();
   }
+}
+
+void OutboxWorker::PurgeIfDue() {
+  const int64_t now = clock_->NowUnix();
+  {
+    std::lock_guard<std::mutex> l(purge_mu_);
+    if (now < next_purge_) return;
+    next_purge_ = now + 3600;
+  }
+  int64_t deleted = 0;
+  Status st = store_->PurgeDeliveredOutbox(now - options_.retention_seconds, &deleted);
+  if (!st.ok()) Log(LogLevel::kError, {{"event", "outbox_purge_failed"}, {"error", st.message()}});
+  else if (deleted > 0) Log(LogLevel::kInfo, {{"event", "outbox_purged"}, {"rows", deleted}});
 }
 
 PlatformHttp& OutboxWorker::HttpFor(const BaseUrl& base) {
@@ -220,7 +242,7 @@ std::vector<OutboxWorker::Result> OutboxWorker::DeliverAll(const std::vector<Out
   for (size_t k = 0; k < slack_rows.size(); ++k) {
     try {
       results[slack_rows[k]] = SlackResult(answers[k], rows[slack_rows[k]].attempts);
-    } catch (const json::exception& e) {  // e.g. "ok" not a boolean: this reply fails, the worker goes on
+    } catch (const std::exception& e) {  // e.g. "ok" not a boolean: this reply fails, the worker goes on
       results[slack_rows[k]] = {Outcome::kFailed, 0, {{"error", std::string("bad answer: ") + e.what()}}};
     }
   }
@@ -234,7 +256,7 @@ OutboxWorker::Result OutboxWorker::Deliver(const OutboxRecord& row) {
     if (row.kind == "wecom_message") return DeliverWeCom(row, payload);
     if (row.kind == "wecom_robot") return DeliverRobot(row, payload);
     if (row.kind == "slack_file" || row.kind == "wecom_media") return Download(row, payload);
-  } catch (const json::exception& e) {  // a member of the wrong type: this row fails, the worker goes on
+  } catch (const std::exception& e) {  // a member of the wrong type: this row fails, the worker goes on
     return {Outcome::kFailed, 0, {{"error", std::string("bad payload: ") + e.what()}}};
   }
   return {Outcome::kFailed, 0, {{"error", "unknown outbox kind " + row.kind}}};
@@ -330,12 +352,16 @@ OutboxWorker::Result OutboxWorker::DeliverWeCom(const OutboxRecord& row, const j
 }
 
 OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const json& payload) {
-  const std::string url = row.target;
-  const size_t path_start = url.find('/', url.find("://") + 3);
+  // The webhook URL holds the robot's key: read from the configuration now, never from the row, and
+  // never put in an error the row keeps.
+  const std::string& url = wecom_.robot_webhook;
+  if (url.empty()) return {Outcome::kFailed, 0, {{"error", "wecom.robot_webhook is not configured"}}};
+  const size_t scheme = url.find("://");
+  const size_t path_start = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
   BaseUrl base;
   std::string error;
   if (path_start == std::string::npos || !ParseBaseUrl(url.substr(0, path_start), &base, &error))
-    return {Outcome::kFailed, 0, {{"error", error.empty() ? "bad robot webhook URL" : error}}};
+    return {Outcome::kFailed, 0, {{"error", "bad robot webhook URL (wecom.robot_webhook)"}}};
   PlatformRequest q;
   q.target = url.substr(path_start);
   q.content_type = "application/json; charset=utf-8";
@@ -349,13 +375,17 @@ OutboxWorker::Result OutboxWorker::DeliverRobot(const OutboxRecord& row, const j
   return {Outcome::kFailed, 0, {{"status", res.status}, {"body", std::string(Utf8Prefix(res.body, 200))}}};
 }
 
-OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes, const std::string& content_type) {
+OutboxWorker::Result OutboxWorker::Keep(const json& payload, const std::string& bytes) {
   if (bytes.size() > options_.max_download_bytes) return {Outcome::kFailed, 0, {{"error", "file larger than the limit"}}};
   if (!on_download_) return {Outcome::kFailed, 0, {{"error", "no place to keep downloads"}}};
   AttachmentRecord a;
   a.sha256 = Sha256Hex(bytes);
   a.name = payload.value("name", "file");
-  a.content_type = content_type.empty() ? "application/octet-stream" : content_type.substr(0, content_type.find(';'));
+  // Typed by our checks (the name's extension on the allow-list, the first bytes), as web uploads are;
+  // what the platform says the type is counts for nothing.
+  const FileTypeCheck type = CheckFileType(a.name, bytes);
+  if (!type.error.empty()) return {Outcome::kFailed, 0, {{"error", type.error}}};
+  a.content_type = type.content_type;
   a.size = static_cast<int64_t>(bytes.size());
   std::error_code ec;
   std::filesystem::create_directories(options_.uploads_dir, ec);
@@ -382,6 +412,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (!slack_.enabled()) return {Outcome::kFailed, 0, {{"error", "slack is not configured"}}};
     if (payload.value("size", int64_t{0}) > static_cast<int64_t>(options_.max_download_bytes)) return too_large();
     const std::string url = payload.value("url", "");
+    if (!SlackFileUrlAllowed(slack_, url)) return {Outcome::kFailed, 0, {{"error", "the file's host is not one of Slack's"}}};
     const size_t path_start = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
     BaseUrl base;
     std::string error;
@@ -397,7 +428,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (res.status == 429) return {Outcome::kRetry, RetryAfter(res), {{"status", 429}}};
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     if (res.status != 200) return {Outcome::kFailed, 0, {{"status", res.status}}};
-    return Keep(payload, res.body, res.content_type);
+    return Keep(payload, res.body);
   }
   // WeCom media/get with the cached token.
   if (!wecom_.enabled() || wecom_.secret.empty()) return {Outcome::kFailed, 0, {{"error", "wecom sending is not configured"}}};
@@ -417,7 +448,7 @@ OutboxWorker::Result OutboxWorker::Download(const OutboxRecord& row, const json&
     if (res.status >= 500) return {Outcome::kRetry, 0, {{"status", res.status}}};
     const std::string& type = res.content_type;
     if (res.status == 200 && type.find("json") == std::string::npos && type.find("text/plain") == std::string::npos) {
-      return Keep(payload, res.body, type);
+      return Keep(payload, res.body);
     }
     json answer = json::parse(res.body, nullptr, false);  // an error comes as JSON
     const int code = answer.is_object() ? answer.value("errcode", -2) : -2;

@@ -37,6 +37,9 @@ struct OutboxOptions {
   std::string uploads_dir = "uploads";   // downloaded evidence, named by SHA-256
   size_t max_download_bytes = 10 << 20;  // larger files stay at the platform
   std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";  // the platforms' certificates chain to these
+  // Delivered rows (their payloads hold what customers and staff said) are deleted once delivered this
+  // long ago: at Start() and then hourly (config outbox_retention_days).
+  int64_t retention_seconds = 7 * 86400;
 };
 
 // Where a downloaded file is recorded (ConversationService::RecordDownloadedFile).
@@ -74,7 +77,7 @@ class OutboxWorker : private OutboxSink {
   Result DeliverRobot(const OutboxRecord& row, const nlohmann::json& payload);
   Result Download(const OutboxRecord& row, const nlohmann::json& payload);
   // Stores `bytes` under uploads_dir and hands them to the sink.
-  Result Keep(const nlohmann::json& payload, const std::string& bytes, const std::string& content_type);
+  Result Keep(const nlohmann::json& payload, const std::string& bytes);  // typed by bot/file_types.h
   // The cached WeCom access_token; fetched again when missing, near expiry or `force`.
   bool WeComToken(bool force, std::string* token, std::string* error);
   // This thread's client for `base`.
@@ -85,6 +88,10 @@ class OutboxWorker : private OutboxSink {
   WeComSettings wecom_;
   OutboxOptions options_;
   DownloadSink on_download_;
+  // Deletes delivered rows past retention_seconds when the last purge is an hour old (one worker).
+  void PurgeIfDue();
+  std::mutex purge_mu_;
+  int64_t next_purge_ = 0;  // under purge_mu_
   Clock* clock_ = SystemClock();  // delivery timing is wall-clock time, whatever "today" the dialog uses
   std::vector<std::thread> threads_;
   std::mutex mu_;

@@ -3,10 +3,12 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "bot/config.h"
 #include "bot/conversation_service.h"
+#include "bot/file_types.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "bot/metrics.h"
@@ -20,9 +22,11 @@ using nlohmann::json;
 namespace {
 
 // Lets the request in or answers it: true when a staff member is authenticated (`*name` set).
-bool Admit(StaffAuth* auth, const httplib::Request& req, httplib::Response& res, bool write, std::string* name) {
+// `credential` (when given): the hash of the token or session that let it in.
+bool Admit(StaffAuth* auth, const httplib::Request& req, httplib::Response& res, bool write, std::string* name,
+           std::string* credential = nullptr) {
   AuthError e = auth->Authenticate(req.get_header_value("Authorization"), req.get_header_value("Cookie"),
-                                   req.get_header_value("X-CSRF-Token"), write, name);
+                                   req.get_header_value("X-CSRF-Token"), write, name, credential);
   switch (e) {
     case AuthError::kNone: return true;
     case AuthError::kMissingCredentials:
@@ -39,13 +43,56 @@ bool Admit(StaffAuth* auth, const httplib::Request& req, httplib::Response& res,
   return false;
 }
 
+std::string LowerAscii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Login CSRF: a form or fetch() from another site may not log a browser in (to an account of the
+// attacker's). A JSON body cannot be sent cross-origin without a CORS preflight, which this server never
+// grants, and a browser names the page's origin in Origin. Refused: any content type but
+// application/json (415), and an Origin other than this server's as the request names it (Host) or as
+// configured (public_base_url) (403). No Origin (curl, scripts): allowed.
+bool LoginRequestAllowed(const httplib::Request& req, const std::string& public_base_url, httplib::Response& res) {
+  const std::string type = LowerAscii(req.get_header_value("Content-Type"));
+  if (Trim(type.substr(0, type.find(';'))) != "application/json") {
+    SendError(res, 415, "json_required", "send the login as Content-Type: application/json");
+    return false;
+  }
+  if (!req.has_header("Origin")) return true;
+  const std::string origin = LowerAscii(req.get_header_value("Origin"));
+  const std::string host = LowerAscii(req.get_header_value("Host"));
+  std::string configured = LowerAscii(public_base_url);
+  if (size_t slash = configured.find('/', configured.find("://") == std::string::npos ? 0 : configured.find("://") + 3);
+      slash != std::string::npos) {
+    configured.resize(slash);
+  }
+  if ((!host.empty() && (origin == "http://" + host || origin == "https://" + host)) || origin == configured) return true;
+  Log(LogLevel::kWarn, {{"event", "staff_login_refused"}, {"reason", "foreign origin"}});
+  SendError(res, 403, "foreign_origin", "log in from the console of this server");
+  return false;
+}
+
+// RFC 5987 value characters as they are, every other byte %XX.
+std::string PercentEncode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else out += {'%', kHex[c >> 4], kHex[c & 15]};
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
   StaffAuth* auth = deps.auth;
   const bool secure_cookie = deps.config.staff_cookie_secure;
 
-  s.Post("/api/staff/login", [auth, secure_cookie](const httplib::Request& req, httplib::Response& res) {
+  const std::string public_base_url = deps.config.public_base_url;
+  s.Post("/api/staff/login", [auth, secure_cookie, public_base_url](const httplib::Request& req, httplib::Response& res) {
+    if (!LoginRequestAllowed(req, public_base_url, res)) return;
     if (!IsValidUtf8(req.body)) return SendError(res, 400, "invalid_utf8", "the body is not valid UTF-8");
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return SendError(res, 400, "malformed_json", "the body must be a JSON object");
@@ -67,12 +114,16 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
   });
 
   s.Post("/api/staff/logout", [auth](const httplib::Request& req, httplib::Response& res) {
-    std::string name;
-    if (!Admit(auth, req, res, true, &name)) return;
-    const std::string token = CookieValue(req.get_header_value("Cookie"), StaffAuth::kCookieName);
-    if (!token.empty()) auth->Logout(token);
-    res.set_header("Set-Cookie", std::string(StaffAuth::kCookieName) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    SendJson(res, {{"logged_out", true}});
+    // Ends exactly the credential the request was authenticated with: the cookie's session, or the
+    // bearer token (revoked: a script logs out by giving its token up). Never a session the Cookie
+    // header merely names.
+    std::string name, credential;
+    if (!Admit(auth, req, res, true, &name, &credential)) return;
+    if (!auth->Logout(credential).ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
+    const bool bearer = req.get_header_value("Authorization").rfind("Bearer ", 0) == 0;
+    if (!bearer) res.set_header("Set-Cookie", std::string(StaffAuth::kCookieName) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Log(LogLevel::kInfo, {{"event", "staff_logout"}, {"staff", name}, {"credential", bearer ? "api_token" : "session"}});
+    SendJson(res, {{"logged_out", true}, {"revoked", bearer ? "api_token" : "session"}});
   });
 
   s.Get("/api/staff/me", [auth](const httplib::Request& req, httplib::Response& res) {
@@ -182,6 +233,8 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     }
     if (st.code() == Status::Code::kNotFound) return SendError(res, 404, "unknown_conversation", "no such conversation");
     if (st.code() == Status::Code::kConflict) return SendError(res, 409, "conflict", st.message());
+    if (st.code() == Status::Code::kInvalid) return SendError(res, 400, "bad_value", st.message());
+    if (st.code() == Status::Code::kInternal) return SendError(res, 500, "internal_error", "the change could not be made");
     if (!st.ok()) return SendError(res, 503, "unavailable", "storage is unavailable");
     ProcessMetrics().CountStaffAction();
     Log(LogLevel::kInfo, {{"event", "staff_action"}, {"staff", name}, {"action", action}, {"conversation_id", id}});
@@ -202,9 +255,15 @@ void RegisterStaffRoutes(httplib::Server& s, StaffApiDeps deps) {
     if (!in) return SendError(res, 404, "unknown_file", "the file is missing from the data folder");
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     // Downloaded, never rendered in the console's origin: a PDF or SVG cannot run script there.
-    res.set_header("Content-Disposition", "attachment; filename=\"evidence-" + file.sha256.substr(0, 12) + "\"");
+    // The name as stored (cleaned of control and bidi characters), with the extension of its type: an
+    // ASCII fallback and the UTF-8 name (RFC 6266). Served only as a type of the allow-list.
+    const std::string download = DownloadFileName(file.name, file.content_type);
+    const std::string ext = download.substr(download.rfind('.'));
+    const std::string type = ContentTypeForName(download).value_or("application/octet-stream");
+    res.set_header("Content-Disposition", "attachment; filename=\"evidence-" + file.sha256.substr(0, 12) + ext +
+                                              "\"; filename*=UTF-8''" + PercentEncode(download));
     res.set_header("Content-Security-Policy", "sandbox");
-    res.set_content(bytes, file.content_type.c_str());
+    res.set_content(bytes, type.c_str());
   });
 
   // --- tickets ------------------------------------------------------------------------------------

@@ -54,12 +54,35 @@ Status StaffAuth::AddStaff(const std::string& name, const std::string& password)
   return store_->AddStaff(name, hash, clock_->NowUnix());
 }
 
-Status StaffAuth::IssueApiToken(const std::string& name, std::string* token) {
-  std::string ignored;
-  Status st = store_->GetStaffPasswordHash(name, &ignored);
+Status StaffAuth::IssueApiToken(const std::string& name, std::string* token, int64_t* expires_at) {
+  bool disabled = false;
+  Status st = store_->GetStaffDisabled(name, &disabled);
   if (!st.ok()) return st;
+  if (disabled) return Status::Conflict("staff member " + name + " is disabled");
   *token = "rdk_" + RandomHex(random_, 32);
-  return store_->AddStaffCredential(Sha256Hex(*token), {name, "api", 0, ""}, clock_->NowUnix());
+  const int64_t now = clock_->NowUnix(), until = now + token_seconds_;
+  if (expires_at) *expires_at = until;
+  return store_->AddStaffCredential(Sha256Hex(*token), {name, "api", until, "", false}, now);
+}
+
+Status StaffAuth::Disable(const std::string& name, int64_t* revoked) {
+  return store_->SetStaffDisabled(name, true, clock_->NowUnix(), revoked);
+}
+
+Status StaffAuth::Enable(const std::string& name) {
+  int64_t ignored = 0;
+  return store_->SetStaffDisabled(name, false, clock_->NowUnix(), &ignored);
+}
+
+Status StaffAuth::Revoke(const std::string& name, int64_t* revoked) {
+  bool disabled = false;
+  Status st = store_->GetStaffDisabled(name, &disabled);
+  if (!st.ok()) return st;
+  return store_->DeleteStaffCredentials(name, revoked);
+}
+
+Status StaffAuth::PurgeExpired(int64_t* deleted) {
+  return store_->PurgeExpiredStaffCredentials(clock_->NowUnix() - kPurgeGraceSeconds, deleted);
 }
 
 Status StaffAuth::Login(const std::string& name, const std::string& password, StaffSession* out) {
@@ -72,19 +95,23 @@ Status StaffAuth::Login(const std::string& name, const std::string& password, St
   }
   if (!st.ok()) return st;
   if (!VerifyPassword(password, hash)) return Status::NotFound("wrong name or password");
+  bool disabled = false;
+  st = store_->GetStaffDisabled(name, &disabled);
+  if (!st.ok()) return st;
+  if (disabled) return Status::NotFound("wrong name or password");
+  int64_t purged = 0;
+  PurgeExpired(&purged);  // best effort: lookups refuse expired credentials anyway
   out->token = RandomHex(random_, 32);
   out->csrf_token = RandomHex(random_, 24);
   out->expires_at = clock_->NowUnix() + kSessionSeconds;
-  return store_->AddStaffCredential(Sha256Hex(out->token), {name, "session", out->expires_at, Sha256Hex(out->csrf_token)},
-                                    clock_->NowUnix());
+  return store_->AddStaffCredential(Sha256Hex(out->token),
+                                    {name, "session", out->expires_at, Sha256Hex(out->csrf_token), false}, clock_->NowUnix());
 }
 
-Status StaffAuth::Logout(const std::string& session_token) {
-  return store_->DeleteStaffCredential(Sha256Hex(session_token));
-}
+Status StaffAuth::Logout(const std::string& credential) { return store_->DeleteStaffCredential(credential); }
 
 AuthError StaffAuth::Authenticate(std::string_view authorization, std::string_view cookie, std::string_view csrf,
-                                  bool write, std::string* name) {
+                                  bool write, std::string* name, std::string* credential) {
   constexpr std::string_view kBearer = "Bearer ";
   std::string secret;
   bool by_cookie = false;
@@ -96,11 +123,16 @@ AuthError StaffAuth::Authenticate(std::string_view authorization, std::string_vi
   }
   if (secret.empty()) return AuthError::kMissingCredentials;
   StaffCredential cred;
-  Status st = store_->FindStaffCredential(Sha256Hex(secret), &cred);
+  const std::string hash = Sha256Hex(secret);
+  Status st = store_->FindStaffCredential(hash, &cred);
   if (!st.ok()) return AuthError::kBadCredentials;
   // A session token only ever travels as the cookie, an API token only as a bearer token.
   if ((cred.kind == "session") != by_cookie) return AuthError::kBadCredentials;
-  if (cred.expires_at != 0 && clock_->NowUnix() >= cred.expires_at) return AuthError::kExpiredSession;
+  if (cred.disabled) return AuthError::kBadCredentials;
+  if (cred.expires_at != 0 && clock_->NowUnix() >= cred.expires_at) {
+    store_->DeleteStaffCredential(hash);  // purged on lookup; the answer is the same if that fails
+    return AuthError::kExpiredSession;
+  }
   if (by_cookie && write) {
     const std::string expected = cred.csrf_hash, given = csrf.empty() ? "" : Sha256Hex(std::string(csrf));
     if (given.empty() || given.size() != expected.size() ||
@@ -109,6 +141,7 @@ AuthError StaffAuth::Authenticate(std::string_view authorization, std::string_vi
     }
   }
   *name = cred.name;
+  if (credential) *credential = hash;
   return AuthError::kNone;
 }
 

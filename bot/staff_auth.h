@@ -38,26 +38,46 @@ class StaffAuth {
   static constexpr const char* kCookieName = "rd_staff";
   static constexpr int64_t kSessionSeconds = 12 * 3600;
 
-  StaffAuth(Store* store, Clock* clock, Random* random) : store_(store), clock_(clock), random_(random) {}
+  static constexpr int64_t kDefaultTokenDays = 90;
+
+  // `token_days`: how long an API token is valid (config staff_token_days).
+  StaffAuth(Store* store, Clock* clock, Random* random, int64_t token_days = kDefaultTokenDays)
+      : store_(store), clock_(clock), random_(random), token_seconds_(token_days * 86400) {}
 
   // Creates an account. Duplicate when the name is taken; an empty name or password is refused.
   Status AddStaff(const std::string& name, const std::string& password);
-  // A new API token for `name` (NotFound for an unknown name). Only its hash is stored.
-  Status IssueApiToken(const std::string& name, std::string* token);
-  // Checks the password and opens a session. NotFound for a wrong name or password (the same answer
-  // for both, so names cannot be probed).
+  // A new API token for `name`, valid for token_days (NotFound for an unknown name, Conflict for a
+  // disabled one). Only its hash is stored; `*expires_at` says until when.
+  Status IssueApiToken(const std::string& name, std::string* token, int64_t* expires_at = nullptr);
+  // Checks the password and opens a session. NotFound for a wrong name or password, or a disabled
+  // account (the same answer for all, so names cannot be probed). Expired credentials are purged.
   Status Login(const std::string& name, const std::string& password, StaffSession* out);
-  Status Logout(const std::string& session_token);
+  // Ends exactly the credential a request was authenticated with (`credential` from Authenticate):
+  // the login session of a cookie, or the API token of a bearer request (revoked).
+  Status Logout(const std::string& credential);
+
+  // Account lifetime (refundbot staff disable | enable | revoke). Disable also deletes every token and
+  // session of the account; `*revoked` counts what was deleted. NotFound for an unknown name.
+  Status Disable(const std::string& name, int64_t* revoked);
+  Status Enable(const std::string& name);
+  Status Revoke(const std::string& name, int64_t* revoked);
+  // Deletes tokens and sessions expired for more than kPurgeGraceSeconds (at start and at each login;
+  // within the grace a request still hears "session_expired", and Authenticate then deletes it).
+  static constexpr int64_t kPurgeGraceSeconds = 24 * 3600;
+  Status PurgeExpired(int64_t* deleted);
 
   // Authenticates a request from its Authorization, Cookie and X-CSRF-Token headers. `write`: the
-  // request changes something (cookie sessions then need the CSRF token). Sets `*name` when let in.
+  // request changes something (cookie sessions then need the CSRF token). Sets `*name` when let in,
+  // and `*credential` (when given) to the hash of the credential that let it in, for Logout. A
+  // credential of a disabled account is refused; an expired one is refused and deleted.
   AuthError Authenticate(std::string_view authorization, std::string_view cookie, std::string_view csrf,
-                         bool write, std::string* name);
+                         bool write, std::string* name, std::string* credential = nullptr);
 
  private:
   Store* store_;
   Clock* clock_;
   Random* random_;
+  int64_t token_seconds_;
 };
 
 // The value of cookie `name` in a Cookie header, or "".

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dialogs/slot_values.h"
 #include "dialogs/understanding.h"
 #include "knowledge/assessment.h"
 
@@ -700,35 +701,11 @@ StepResult ApplyStaffAction(const DialogState& state, const StaffAction& action,
   return std::move(turn.RunStaffAction(action));
 }
 
-bool SetSlotByStaff(DialogState* state, const FlowSpec& flow, const std::string& name, const json& value,
+bool SetSlotByStaff(DialogState* state, const DialogContext& ctx, const std::string& name, const json& value,
                     std::string* error) {
-  const SlotSpec* slot = flow.FindSlot(name);
+  const SlotSpec* slot = ctx.knowledge->flow.FindSlot(name);
   if (!slot) { *error = "no slot named " + name; return false; }
-  auto list_of = [&](const char* key) {
-    if (!value.is_array()) return false;
-    for (const auto& item : value) {
-      if (!item.is_object() || !item.contains(key) || !item[key].is_string()) return false;
-    }
-    return true;
-  };
-  switch (slot->kind) {
-    case SlotKind::kDate:
-      if (!value.is_string() || !Date::FromIso(value.get<std::string>())) {
-        *error = name + " must be a date written YYYY-MM-DD";
-        return false;
-      }
-      break;
-    case SlotKind::kProblems:
-      if (!list_of("category")) { *error = name + " must be a list of {\"category\", ...}"; return false; }
-      break;
-    case SlotKind::kEvidence:
-      if (!list_of("type")) { *error = name + " must be a list of {\"type\", ...}"; return false; }
-      break;
-    case SlotKind::kContact:
-    case SlotKind::kBilling:
-      if (!value.is_object()) { *error = name + " must be an object"; return false; }
-      break;
-  }
+  if (auto problem = SlotValueError(*slot, value, *ctx.knowledge, ctx.today)) { *error = *problem; return false; }
   state->slots[name] = value;
   return true;
 }

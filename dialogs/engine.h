@@ -113,10 +113,11 @@ struct StaffAction {
 };
 StepResult ApplyStaffAction(const DialogState& state, const StaffAction& action, const DialogContext& ctx);
 
-// Sets claim field `slot` to `value` as staff give it, checked against the slot's kind (an ISO date
-// for date slots, a list of {category, ...} for problems, of {type, ...} for evidence, an object for
-// contact and billing). False with `error` when the slot is unknown or the value does not fit.
-bool SetSlotByStaff(DialogState* state, const FlowSpec& flow, const std::string& slot, const nlohmann::json& value,
+// Sets claim field `slot` to `value` as staff give it, checked against the slot's kind with the rules
+// of dialogs/slot_values.h (every member's type, known categories and evidence types, metrics in range,
+// dates real and within the slot's rules on ctx.today). False with `error` (the reason) when the slot is
+// unknown or the value does not fit; the state is then unchanged.
+bool SetSlotByStaff(DialogState* state, const DialogContext& ctx, const std::string& slot, const nlohmann::json& value,
                     std::string* error);
 
 // A paragraph for the staff member who takes a conversation over: the claim so far and what is missing,

@@ -16,6 +16,23 @@ std::optional<Date> DateField(const json& claim, const char* name) {
   return Date::FromIso(it->get<std::string>());
 }
 
+// A string member, or "" when it is missing, not a string, or `j` is not an object: a claim edited by
+// hand (or stored by an older version) may hold anything, and the assessment skips what it cannot read.
+std::string StringField(const json& j, const char* name, const std::string& fallback = "") {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// A numeric member, or nullopt (missing, not a number, not finite).
+std::optional<double> NumberField(const json& j, const char* name) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  const double v = it->get<double>();
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+}
+
 // "1800", "1833.33": amounts with at most two decimals, as staff read them.
 std::string Money(double v) {
   char buf[64];
@@ -32,17 +49,17 @@ double Round2(double v) { return std::round(v * 100) / 100; }
 json Estimate(const json& claim, const Policy& policy, std::optional<Date> service_start, Date today) {
   json e = json::object();
   json missing = json::array();
-  const std::string model = claim.value("billing_model", "");
-  const json amount_field = claim.value("amount_paid", json());
+  const std::string model = StringField(claim, "billing_model");
+  const std::optional<double> amount_field = NumberField(claim, "amount_paid");
   if (model.empty()) missing.push_back("billing_model");
-  if (!amount_field.is_number()) missing.push_back("amount_paid");
+  if (!amount_field) missing.push_back("amount_paid");
   auto rule = policy.billing_models.find(model);
   if (!model.empty() && rule == policy.billing_models.end()) missing.push_back("policy.billing_models." + model);
   if (!missing.empty()) return {{"refund", nullptr}, {"missing", missing}};
-  const double amount = amount_field.get<double>();
+  const double amount = *amount_field;
   e["billing_model"] = model;
   e["amount_paid"] = amount;
-  e["currency"] = claim.value("currency", policy.currency);
+  e["currency"] = StringField(claim, "currency", policy.currency);
   double share = 0;
   std::string formula;
   if (rule->second.prorate == "unused_days") {
@@ -54,9 +71,9 @@ json Estimate(const json& claim, const Policy& policy, std::optional<Date> servi
     e["days_used"] = used;
     formula = Money(amount) + " × (" + std::to_string(term) + " − " + std::to_string(used) + ") ÷ " + std::to_string(term);
   } else {
-    const json used = claim.value("traffic_used_pct", json());
-    if (!used.is_number()) return {{"refund", nullptr}, {"missing", {"traffic_used_pct"}}};
-    double pct = std::clamp(used.get<double>(), 0.0, 100.0);
+    const std::optional<double> used = NumberField(claim, "traffic_used_pct");
+    if (!used) return {{"refund", nullptr}, {"missing", {"traffic_used_pct"}}};
+    double pct = std::clamp(*used, 0.0, 100.0);
     share = (100 - pct) / 100;
     e["traffic_used_pct"] = pct;
     formula = Money(amount) + " × (100 − " + Money(pct) + ") ÷ 100";
@@ -114,22 +131,21 @@ json AssessClaim(const json& claim, const Policy& policy, Date today) {
   };
   json grounds = json::array();
   for (const auto& p : member(claim, "problems", kNoArray)) {
-    const std::string category = p.value("category", "");
+    const std::string category = StringField(p, "category");
     const json& m = member(p, "metrics", kNoObject);
-    if (category == "availability" && m.contains("availability_pct") &&
-        m["availability_pct"].get<double>() < policy.availability_pct_min) {
-      grounds.push_back({{"ground", "quality_below_promise"}, {"metric", "availability_pct"},
-                         {"reported", m["availability_pct"]}, {"threshold", policy.availability_pct_min}});
-    } else if (category == "latency" && m.contains("latency_ms") &&
-               m["latency_ms"].get<double>() > policy.latency_ms_max) {
-      grounds.push_back({{"ground", "quality_below_promise"}, {"metric", "latency_ms"},
-                         {"reported", m["latency_ms"]}, {"threshold", policy.latency_ms_max}});
-    } else if (category == "packet_loss" && m.contains("packet_loss_pct") &&
-               m["packet_loss_pct"].get<double>() > policy.packet_loss_pct_max) {
-      grounds.push_back({{"ground", "quality_below_promise"}, {"metric", "packet_loss_pct"},
-                         {"reported", m["packet_loss_pct"]}, {"threshold", policy.packet_loss_pct_max}});
-    } else if (category == "region_unreachable" || category == "feature_missing" ||
-               category == "support_missing") {
+    // A metric that is not a number (a hand-edited claim) is skipped, as if it were not given.
+    const auto breach = [&](const char* metric, double threshold, bool low_is_bad) {
+      std::optional<double> v = NumberField(m, metric);
+      if (!v || (low_is_bad ? !(*v < threshold) : !(*v > threshold))) return false;
+      grounds.push_back({{"ground", "quality_below_promise"}, {"metric", metric}, {"reported", m[metric]},
+                         {"threshold", threshold}});
+      return true;
+    };
+    const bool quality = (category == "availability" && breach("availability_pct", policy.availability_pct_min, true)) ||
+                         (category == "latency" && breach("latency_ms", policy.latency_ms_max, false)) ||
+                         (category == "packet_loss" && breach("packet_loss_pct", policy.packet_loss_pct_max, false));
+    if (!quality && (category == "region_unreachable" || category == "feature_missing" ||
+                     category == "support_missing")) {
       grounds.push_back({{"ground", "not_delivered_as_agreed"}, {"category", category}});
     }
   }
@@ -139,7 +155,7 @@ json AssessClaim(const json& claim, const Policy& policy, Date today) {
   const json& evidence = member(claim, "evidence", kNoArray);
   for (const auto& type : policy.expected_evidence) {
     bool have = std::any_of(evidence.begin(), evidence.end(),
-                            [&](const json& e) { return e.value("type", "") == type; });
+                            [&](const json& e) { return StringField(e, "type") == type; });
     if (!have) missing.push_back(type);
   }
   a["evidence_missing"] = missing;

@@ -179,6 +179,16 @@ UPDATE messages SET dedupe_key = k.new_key FROM (
         WHERE instr(key, ':') > 1)
 ) AS k WHERE messages.id = k.id;
 )sql",
+    // 12: staff accounts can be disabled; API tokens issued before expiry existed expire 90 days after
+    // the upgrade; the WeCom robot key leaves the outbox (a row names its target "wecom_robot", the
+    // webhook URL with its key is read from the configuration at delivery).
+    R"sql(
+ALTER TABLE staff ADD COLUMN disabled_at INTEGER;
+UPDATE staff_credentials SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) + 90 * 86400
+  WHERE kind = 'api' AND expires_at = 0;
+CREATE INDEX staff_credentials_name ON staff_credentials(name);
+UPDATE outbox SET target = 'wecom_robot' WHERE kind = 'wecom_robot';
+)sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -771,7 +781,8 @@ class SqliteStore : public Store {
 
   Status FindStaffCredential(const std::string& secret_hash, StaffCredential* out) override {
     return WithReader([&](Connection& c) -> Status {
-      sqlite3_stmt* s = c.Prepare("SELECT name, kind, expires_at, csrf_hash FROM staff_credentials WHERE secret_hash = ?");
+      sqlite3_stmt* s = c.Prepare("SELECT c.name, c.kind, c.expires_at, c.csrf_hash, s.disabled_at IS NOT NULL "
+                                  "FROM staff_credentials c JOIN staff s ON s.name = c.name WHERE c.secret_hash = ?");
       if (!s) return Status::IoError(c.Error());
       StmtGuard g{s};
       BindText(s, 1, secret_hash);
@@ -782,6 +793,7 @@ class SqliteStore : public Store {
       out->kind = ColumnText(s, 1);
       out->expires_at = sqlite3_column_int64(s, 2);
       out->csrf_hash = ColumnText(s, 3);
+      out->disabled = sqlite3_column_int(s, 4) != 0;
       return Status::Ok();
     });
   }
@@ -791,7 +803,78 @@ class SqliteStore : public Store {
                     [&](sqlite3_stmt* s) { BindText(s, 1, secret_hash); }, "");
   }
 
+  // --- staff credentials' lifetime and the outbox's retention (issue 18) ---------------------------
+  Status GetStaffDisabled(const std::string& name, bool* disabled) override {
+    return WithReader([&](Connection& c) -> Status {
+      sqlite3_stmt* s = c.Prepare("SELECT disabled_at IS NOT NULL FROM staff WHERE name = ?");
+      if (!s) return Status::IoError(c.Error());
+      StmtGuard g{s};
+      BindText(s, 1, name);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return Status::NotFound("no staff member " + name);
+      if (rc != SQLITE_ROW) return Status::IoError(c.Error());
+      *disabled = sqlite3_column_int(s, 0) != 0;
+      return Status::Ok();
+    });
+  }
+
+  Status SetStaffDisabled(const std::string& name, bool disabled, int64_t now, int64_t* revoked) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (Status st = ExecWriter("BEGIN IMMEDIATE"); !st.ok()) return st;
+    int64_t changed = 0;
+    Status st = StepWriter(disabled ? "UPDATE staff SET disabled_at = ?2 WHERE name = ?1"
+                                    : "UPDATE staff SET disabled_at = NULL WHERE name = ?1",
+                           [&](sqlite3_stmt* s) {
+                             BindText(s, 1, name);
+                             if (disabled) sqlite3_bind_int64(s, 2, now);
+                           }, &changed);
+    if (st.ok() && changed == 0) st = Status::NotFound("no staff member " + name);
+    *revoked = 0;
+    if (st.ok() && disabled) {  // a disabled account holds no token and no session
+      st = StepWriter("DELETE FROM staff_credentials WHERE name = ?1", [&](sqlite3_stmt* s) { BindText(s, 1, name); }, revoked);
+    }
+    if (!st.ok()) {
+      ExecWriter("ROLLBACK");
+      return st;
+    }
+    return ExecWriter("COMMIT");
+  }
+
+  Status DeleteStaffCredentials(const std::string& name, int64_t* deleted) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return StepWriter("DELETE FROM staff_credentials WHERE name = ?1", [&](sqlite3_stmt* s) { BindText(s, 1, name); }, deleted);
+  }
+
+  Status PurgeExpiredStaffCredentials(int64_t now, int64_t* deleted) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return StepWriter("DELETE FROM staff_credentials WHERE expires_at != 0 AND expires_at <= ?1",
+                      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, now); }, deleted);
+  }
+
+  Status PurgeDeliveredOutbox(int64_t delivered_before, int64_t* deleted) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return StepWriter("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?1",
+                      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, delivered_before); }, deleted);
+  }
+
  private:
+  // On the writer, write_mu_ held: one statement (in the open transaction, else autocommit); `changed`
+  // gets the rows it changed.
+  template <typename Bind>
+  Status StepWriter(const char* sql, Bind&& bind, int64_t* changed) {
+    sqlite3_stmt* s = writer_.Prepare(sql);
+    if (!s) return Status::IoError(writer_.Error());
+    StmtGuard g{s};
+    bind(s);
+    if (sqlite3_step(s) != SQLITE_DONE) return Status::IoError(writer_.Error());
+    *changed = sqlite3_changes(writer_.db());
+    return Status::Ok();
+  }
+  Status ExecWriter(const char* sql) {
+    int64_t ignored = 0;
+    return StepWriter(sql, [](sqlite3_stmt*) {}, &ignored);
+  }
+
   // One autocommit statement on the writer (staff accounts and credentials: rare, outside any turn).
   template <typename Bind>
   Status WriteOne(const char* sql, Bind&& bind, const std::string& duplicate_message) {

@@ -15,7 +15,7 @@ namespace rd {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError, kLimit };
+  enum class Code { kOk, kNotFound, kDuplicate, kConflict, kIoError, kLimit, kInvalid, kInternal };
   Status() = default;
   static Status Ok() { return Status(); }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
@@ -24,6 +24,10 @@ class Status {
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   // A security limit refused it (README.md "Security limits"); the message says which.
   static Status Limit(std::string m) { return Status(Code::kLimit, std::move(m)); }
+  // The request's input is wrong (the message says how); nothing was stored.
+  static Status Invalid(std::string m) { return Status(Code::kInvalid, std::move(m)); }
+  // A bug met at run time (an exception caught at a thread's edge); the message is for the log only.
+  static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -103,13 +107,15 @@ struct OutboxRecord {
   int attempts = 0;             // deliveries tried so far (the current one included, once claimed)
 };
 
-// A credential a staff member holds: an API token (for scripts, no expiry) or a login session (cookie,
-// expires, paired with a CSRF token for writes). Stored by the SHA-256 of the secret, never the secret.
+// A credential a staff member holds: an API token (for scripts; expires after staff_token_days, 0 for
+// tokens issued before expiry existed) or a login session (cookie, expires, paired with a CSRF token
+// for writes). Stored by the SHA-256 of the secret, never the secret.
 struct StaffCredential {
   std::string name;       // the staff member
   std::string kind;       // api | session
   int64_t expires_at = 0; // unix seconds; 0 = never
   std::string csrf_hash;  // session: SHA-256 of its CSRF token
+  bool disabled = false;  // read only: the account is disabled (it then authenticates nothing)
 };
 
 // Everything one turn changes, committed atomically (invariant 1).
@@ -220,6 +226,17 @@ class Store {
   // NotFound when no credential has this hash (expiry is the caller's to check: it owns the clock).
   virtual Status FindStaffCredential(const std::string& secret_hash, StaffCredential* out) = 0;
   virtual Status DeleteStaffCredential(const std::string& secret_hash) = 0;
+  // NotFound for an unknown name.
+  virtual Status GetStaffDisabled(const std::string& name, bool* disabled) = 0;
+  // Disables (every credential of `name` deleted in the same transaction, counted in *revoked) or
+  // enables an account. NotFound for an unknown name.
+  virtual Status SetStaffDisabled(const std::string& name, bool disabled, int64_t now, int64_t* revoked) = 0;
+  // Deletes every API token and session of `name`.
+  virtual Status DeleteStaffCredentials(const std::string& name, int64_t* deleted) = 0;
+  // Deletes credentials whose expires_at (non-zero) is at or before `now`.
+  virtual Status PurgeExpiredStaffCredentials(int64_t now, int64_t* deleted) = 0;
+  // Deletes delivered outbox rows delivered before `delivered_before` (their payloads hold customer text).
+  virtual Status PurgeDeliveredOutbox(int64_t delivered_before, int64_t* deleted) = 0;
 };
 
 }  // namespace rd

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rd {
 
@@ -16,6 +17,8 @@ struct SlackSettings {
   std::string bot_user_id;                     // the bot's own user: its messages are ignored
   std::string staff_channel;                   // where staff notices go (optional)
   int64_t max_clock_skew_seconds = 300;
+  // Hosts url_private may name: the bot token is sent to these only (tests add their loopback host).
+  std::vector<std::string> file_hosts = {"files.slack.com"};
   bool enabled() const { return !signing_secret.empty() && !bot_token.empty(); }
 };
 
@@ -23,6 +26,7 @@ struct WeComSettings {
   std::string corp_id, token, aes_key, agent_id, secret;
   std::string api_base = "https://qyapi.weixin.qq.com/cgi-bin";
   std::string robot_webhook;                   // group robot for staff notices (optional, full URL)
+  int64_t max_clock_skew_seconds = 300;        // a callback's timestamp at most this far from now
   bool enabled() const { return !corp_id.empty() && !token.empty() && !aes_key.empty(); }
 };
 

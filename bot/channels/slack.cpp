@@ -5,11 +5,15 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 
 #include "bot/conversation_service.h"
 #include "bot/env.h"
+#include "bot/file_types.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
@@ -255,6 +259,51 @@ std::string SlackPostBody(std::string_view channel, std::string_view thread_ts, 
   return w.Take();
 }
 
+bool SlackFileUrlAllowed(const SlackSettings& settings, const std::string& url) {
+  BaseUrl base;
+  std::string ignored;
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos || !ParseBaseUrl(url, &base, &ignored)) return false;
+  std::string host = base.scheme_host_port.substr(scheme_end + 3);
+  if (host.find('@') != std::string::npos) return false;  // no user info: "files.slack.com@evil.example"
+  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.front() != '[') host.resize(colon);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::find(settings.file_hosts.begin(), settings.file_hosts.end(), host) != settings.file_hosts.end();
+}
+
+namespace {
+
+// One file of a file_share event. Members of the wrong type are taken as missing: a signed event is
+// still the sender's data.
+ChannelFile SlackFile(const SlackSettings& settings, const json& f, size_t index, const InboundMessage& m) {
+  const auto text = [&f](const char* key) {
+    auto it = f.find(key);
+    return it != f.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto size = f.find("size");
+  ChannelFile file;
+  file.file.name = CleanFileName(text("name"));
+  file.file.size = size != f.end() && size->is_number_unsigned()
+                       ? static_cast<int64_t>(std::min<uint64_t>(size->get<uint64_t>(), INT64_MAX)) : 0;
+  // Typed by our allow-list, never by Slack's "mimetype"; the bytes are checked when they arrive.
+  const std::optional<std::string> type = ContentTypeForName(file.file.name);
+  file.file.content_type = type.value_or("application/octet-stream");
+  file.message = m;
+  const std::string id = text("id");
+  file.message.dedupe_key = m.dedupe_key + ":file:" + (id.empty() ? std::to_string(index) : id);
+  // The bytes are fetched by the outbox (url_private needs the bot token), never in this request, and
+  // only from Slack's file hosts: the token goes nowhere a signed event names.
+  const std::string url = text("url_private");
+  if (type && SlackFileUrlAllowed(settings, url)) {
+    file.download = OutboxRecord{0, "slack_file", "", json{{"url", url}, {"size", file.file.size}}.dump(), "", 0};
+  } else if (!url.empty()) {
+    Log(LogLevel::kWarn, {{"event", "slack_file_refused"}, {"reason", type ? "file host not allowed" : "type not allowed"}});
+  }
+  return file;
+}
+
+}  // namespace
+
 WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string& timestamp, const std::string& signature,
                                const std::string& body_text, int64_t now) {
   if (auto refusal = Refusal(settings, timestamp, signature, body_text, now)) return Answer(std::move(*refusal));
@@ -294,23 +343,16 @@ WebhookIntake SlackEventIntake(const SlackSettings& settings, const std::string&
   if (!IsValidUtf8(m.text)) return Answer(JsonError(400, "invalid_utf8", "the text is not valid UTF-8"));
   if (Trim(m.text).empty()) m.text.clear();
   // A file share (rare): its file list read from a tree of the body.
-  const json files = event.has_files ? json::parse(body_text, nullptr, false)["event"].value("files", json()) : json();
+  json files;
+  if (event.has_files) {
+    const json tree = json::parse(body_text, nullptr, false);
+    const auto ev = tree.is_object() ? tree.find("event") : tree.end();
+    if (tree.is_object() && ev != tree.end() && ev->is_object()) files = ev->value("files", json());
+  }
   if (files.is_array() && !files.empty()) {
     in.kind = WebhookIntake::Kind::kFiles;
     for (size_t i = 0; i < files.size(); ++i) {
-      const json& f = files[i];
-      if (!f.is_object()) continue;
-      ChannelFile file;
-      file.file.name = f.value("name", "file");
-      file.file.size = f.value("size", int64_t{0});
-      file.file.content_type = f.value("mimetype", "application/octet-stream");
-      file.message = m;
-      file.message.dedupe_key = m.dedupe_key + ":file:" + f.value("id", std::to_string(i));
-      // The bytes are fetched by the outbox (url_private needs the bot token), never in this request.
-      if (f.contains("url_private") && f["url_private"].is_string()) {
-        file.download = OutboxRecord{0, "slack_file", "", json{{"url", f["url_private"]}, {"size", file.file.size}}.dump(), "", 0};
-      }
-      in.files.push_back(std::move(file));
+      if (files[i].is_object()) in.files.push_back(SlackFile(settings, files[i], i, m));
     }
     return in;
   }

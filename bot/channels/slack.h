@@ -25,6 +25,10 @@ std::string SlackSignature(const std::string& signing_secret, const std::string&
 bool VerifySlackRequest(const std::string& signing_secret, const std::string& timestamp, const std::string& body,
                         const std::string& signature, int64_t now, int64_t max_skew, std::string* error);
 
+// True when `url` is https:// (http:// for loopback, tests) on one of settings.file_hosts exactly:
+// the only URLs the outbox sends the bot token to when it fetches a shared file.
+bool SlackFileUrlAllowed(const SlackSettings& settings, const std::string& url);
+
 // What an Events API request asks for: refused (401) unless signed and at most
 // settings.max_clock_skew_seconds from `now`; a challenge answered; a DM, a thread reply or a mention
 // of the bot as a turn (a file share as kFiles); anything else (other bots, edits, unknown types)

@@ -6,6 +6,7 @@
 
 #include "bot/channels/wecom_crypto.h"
 #include "bot/conversation_service.h"
+#include "bot/file_types.h"
 #include "bot/http_json.h"
 #include "bot/log.h"
 #include "dialogs/text.h"
@@ -63,7 +64,16 @@ WebhookIntake Answer(HttpResponse response) { return WebhookIntake::Answered(std
 std::unique_ptr<WeComCallback> WeComCallback::Create(const WeComSettings& settings, Random* random, std::string* error) {
   auto crypto = WeComCrypto::Create(settings.token, settings.aes_key, settings.corp_id, error);
   if (!crypto) return nullptr;
-  return std::unique_ptr<WeComCallback>(new WeComCallback(std::move(*crypto), random));
+  return std::unique_ptr<WeComCallback>(new WeComCallback(std::move(*crypto), random, settings.max_clock_skew_seconds));
+}
+
+bool WeComCallback::Fresh(const std::string& timestamp) const {
+  if (timestamp.empty() || timestamp.size() > 12 ||
+      timestamp.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const int64_t ts = std::stoll(timestamp), now = SystemClock()->NowUnix();
+  return ts >= now - max_skew_ && ts <= now + max_skew_;
 }
 
 HttpResponse WeComCallback::VerifyUrl(const std::string& sig, const std::string& ts, const std::string& nonce,
@@ -88,6 +98,12 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
     Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", "bad signature"}});
     return Answer(JsonError(401, "bad_signature", "msg_signature does not match"));
   }
+  // A signed callback replayed later is refused as Slack's are: its timestamp (signed with it) must be
+  // within max_clock_skew_seconds of now.
+  if (!Fresh(ts)) {
+    Log(LogLevel::kWarn, {{"event", "wecom_refused"}, {"reason", "stale timestamp"}});
+    return Answer(JsonError(401, "stale_timestamp", "the timestamp is not within the allowed window"));
+  }
   std::string why;
   auto plain = crypto_.Decrypt(encrypted, &why);
   if (!plain) {
@@ -98,13 +114,21 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   if (!ParseXml(*plain, &inner)) return Answer(JsonError(400, "malformed_xml", "the decrypted message is not XML"));
   const pugi::xml_node msg = inner.child("xml");
   const std::string type = Field(msg, "MsgType"), from = Field(msg, "FromUserName"), msg_id = Field(msg, "MsgId");
+  // Everything kept (keys, names, the download's payload) is text: bytes that are not UTF-8 are refused
+  // here, not met later by a JSON writer (found by fuzzing: a MediaId of 0xFF bytes).
+  for (const char* field : {"FromUserName", "MsgId", "CreateTime", "Title", "MediaId"}) {
+    if (!IsValidUtf8(Field(msg, field))) {
+      return Answer(JsonError(400, "invalid_utf8", std::string(field) + " is not valid UTF-8"));
+    }
+  }
   // Events and types the bot does not handle: acknowledged, ignored.
   if (from.empty() || (type != "text" && type != "image" && type != "file")) return Answer(EmptyAcknowledgement());
   WebhookIntake in;
   InboundMessage& m = in.message;
   m.channel = "wecom";
   m.channel_user = from;
-  m.dedupe_key = "wecom:" + (msg_id.empty() ? from + ":" + Field(msg, "CreateTime") : msg_id);
+  // Per sender: a MsgId is unique for one user's messages, so another user's equal MsgId is not a resend.
+  m.dedupe_key = "wecom:" + from + ":" + (msg_id.empty() ? "t" + Field(msg, "CreateTime") : msg_id);
   m.channel_identifies_customer = true;
   if (type == "text") {
     m.text = Field(msg, "Content");
@@ -119,10 +143,12 @@ WebhookIntake WeComCallback::Intake(const std::string& sig, const std::string& t
   ChannelFile f;
   f.message = m;
   const std::string title = Field(msg, "Title");
-  f.file.name = !title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id);
-  f.file.content_type = type == "image" ? "image/jpeg" : "application/octet-stream";
+  f.file.name = CleanFileName(!title.empty() ? title : (type == "image" ? "image-" + msg_id + ".jpg" : "file-" + msg_id));
+  // Typed by our allow-list (the bytes are checked when they arrive), never by what WeCom says.
+  const std::optional<std::string> content_type = ContentTypeForName(f.file.name);
+  f.file.content_type = content_type.value_or("application/octet-stream");
   const std::string media_id = Field(msg, "MediaId");
-  if (!media_id.empty()) f.download = OutboxRecord{0, "wecom_media", "", json{{"media_id", media_id}}.dump(), "", 0};
+  if (!media_id.empty() && content_type) f.download = OutboxRecord{0, "wecom_media", "", json{{"media_id", media_id}}.dump(), "", 0};
   in.files.push_back(std::move(f));
   return in;
 }

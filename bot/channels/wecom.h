@@ -4,9 +4,11 @@
 // a DTD are refused: no external entity, no entity expansion). A text message runs its turn (the HTTP
 // loop batches it with other turns) and the answer goes back as a passive encrypted reply; an image or
 // a file is recorded as evidence; events and unknown types are acknowledged and ignored. A repeated
-// MsgId runs no second turn.
+// MsgId of the same sender (FromUserName) runs no second turn; a POST whose timestamp is more than
+// wecom.max_clock_skew_seconds (default 300) from now is refused (401), like a stale Slack request.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -38,9 +40,13 @@ class WeComCallback {
   HttpResponse Reply(const InboundMessage& message, const TurnOutcome& outcome) const;
 
  private:
-  WeComCallback(WeComCrypto crypto, Random* random) : crypto_(std::move(crypto)), random_(random) {}
+  WeComCallback(WeComCrypto crypto, Random* random, int64_t max_skew)
+      : crypto_(std::move(crypto)), random_(random), max_skew_(max_skew) {}
+  // `timestamp` (decimal seconds) within max_skew_ of the system clock.
+  bool Fresh(const std::string& timestamp) const;
   WeComCrypto crypto_;
   Random* random_;
+  int64_t max_skew_;
 };
 
 // Registers the routes when `callback` is set (WeCom configured); otherwise they do not exist (404).

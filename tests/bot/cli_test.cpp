@@ -61,7 +61,7 @@ TEST_CASE("terminal chat runs the whole claim from a script and files a ticket",
 }
 
 TEST_CASE("parse-date answers one JSON line per input line", "[cli]") {
-  Run r = Refundbot("parse-date",
+  Run r = Refundbot("parse-date --knowledge " RD_KNOWLEDGE_DIR,
                     "{\"text\": \"paid on 2026-11-01, activated Nov 5\", \"ref\": \"2026-11-27\", \"lang\": \"en\"}\n"
                     "{\"text\": \"2月30日\", \"ref\": \"2026-11-27\", \"lang\": \"zh\"}\n"
                     "not json\n");

@@ -140,8 +140,8 @@ TEST_CASE("handoff: queue, takeover, staff reply, slot set by staff, hand back r
   CHECK(Transcript(h, "staff", "looking at your line"));
 
   // Staff set the activation date; a bad value is refused.
-  CHECK(has.Post("/api/staff/conversations/" + id + "/slots", {{"slot", "activation_date"}, {"value", "2026-13-40"}}).first == 409);
-  CHECK(has.Post("/api/staff/conversations/" + id + "/slots", {{"slot", "colour"}, {"value", "red"}}).first == 409);
+  CHECK(has.Post("/api/staff/conversations/" + id + "/slots", {{"slot", "activation_date"}, {"value", "2026-13-40"}}).first == 400);
+  CHECK(has.Post("/api/staff/conversations/" + id + "/slots", {{"slot", "colour"}, {"value", "red"}}).first == 400);
   CHECK(has.Post("/api/staff/conversations/" + id + "/slots", {{"slot", "activation_date"}, {"value", "2026-11-05"}}).first == 200);
 
   // Hand back: the claim resumes at its next question, both dates kept.

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <ctime>
+#include <tuple>
 
 #include "bot/channels/slack.h"
 #include "bot/env.h"
@@ -37,6 +38,7 @@ void StartWithChannels(ServerProcess& server, FakePlatform& fake, bool staff_not
   setenv("WECOM_AGENT_ID", "218", 1);
   setenv("WECOM_SECRET", "wecom-secret", 1);
   setenv("WECOM_API_BASE", fake.Base("/cgi-bin").c_str(), 1);
+  setenv("SLACK_FILE_HOSTS", "127.0.0.1", 1);  // the fake platform serves the files
   if (staff_notices) {
     setenv("SLACK_STAFF_CHANNEL", "CSTAFF", 1);
     setenv("WECOM_ROBOT_WEBHOOK", fake.Base("/cgi-bin/webhook/send?key=robot-key").c_str(), 1);
@@ -44,7 +46,7 @@ void StartWithChannels(ServerProcess& server, FakePlatform& fake, bool staff_not
   server.Start();
   for (const char* v : {"SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_BASE", "SLACK_BOT_USER_ID", "WECOM_CORP_ID",
                         "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_API_BASE",
-                        "SLACK_STAFF_CHANNEL", "WECOM_ROBOT_WEBHOOK"}) {
+                        "SLACK_STAFF_CHANNEL", "WECOM_ROBOT_WEBHOOK", "SLACK_FILE_HOSTS"}) {
     unsetenv(v);
   }
 }
@@ -114,11 +116,13 @@ struct WeCom {
   httplib::Client& c;
   WeComCrypto crypto;
   // An encrypted callback carrying `inner` XML; returns the HTTP answer.
-  httplib::Result Send(const std::string& inner, const std::string& corp_id = kCorpId, bool good_signature = true) {
+  // `ts_offset`: seconds from now of the signed timestamp.
+  httplib::Result Send(const std::string& inner, const std::string& corp_id = kCorpId, bool good_signature = true,
+                       int64_t ts_offset = 0) {
     std::string error;
     WeComCrypto sender = *WeComCrypto::Create(kWeComToken, kWeComKey, corp_id, &error);
     const std::string enc = sender.Encrypt(inner, "0123456789abcdef");
-    const std::string ts = "1700000000", nonce = "42";
+    const std::string ts = std::to_string(std::time(nullptr) + ts_offset), nonce = "42";
     std::string sig = crypto.Signature(ts, nonce, enc);
     if (!good_signature) sig[0] = sig[0] == 'a' ? 'b' : 'a';
     const std::string body = "<xml><ToUserName><![CDATA[" + std::string(kCorpId) + "]]></ToUserName><Encrypt><![CDATA[" +
@@ -215,6 +219,10 @@ TEST_CASE("Slack: a whole claim in a DM to a filed ticket, replies through chat.
   CHECK(!WaitPosted(fake, mentions_ticket("D0CUSTOMER")).is_null());
   CHECK(!WaitPosted(fake, mentions_ticket("CSTAFF")).is_null());  // staff hear of the new ticket in their channel
   CHECK(fake.WaitForAccepted("/cgi-bin/webhook/send", 1).size() == 1);  // and in their WeCom group
+  // The robot's key goes to WeCom only: the outbox row names the robot, the URL comes from the config.
+  CHECK(fake.Calls("/cgi-bin/webhook/send")[0].query.find("key=robot-key") != std::string::npos);
+  CHECK(Snapshot(db).find("robot-key") == std::string::npos);
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE kind = 'wecom_robot' AND target = 'wecom_robot'") == 1);
 
   // Ignored: the bot's own messages, other bots, edits.
   const int64_t turns = Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'");
@@ -542,9 +550,9 @@ TEST_CASE("WeCom: URL check, a claim by encrypted messages with passive replies,
   CHECK(other_corp->status == 400);
   {
     // Ciphertext of the wrong length (not whole AES blocks), correctly signed.
-    const std::string enc = "QUJDRA==";
+    const std::string enc = "QUJDRA==", ts = std::to_string(std::time(nullptr));
     const std::string body = "<xml><Encrypt><![CDATA[" + enc + "]]></Encrypt></xml>";
-    auto r = c->Post(("/wecom/callback?msg_signature=" + wecom.crypto.Signature("1", "2", enc) + "&timestamp=1&nonce=2").c_str(),
+    auto r = c->Post(("/wecom/callback?msg_signature=" + wecom.crypto.Signature(ts, "2", enc) + "&timestamp=" + ts + "&nonce=2").c_str(),
                      body, "application/xml");
     CHECK(r->status == 400);
   }
@@ -705,6 +713,167 @@ TEST_CASE("files from Slack and WeCom are downloaded into the data folder and pu
   CHECK(fake.Calls("/cgi-bin/media/get")[0].query.find("media_id=MEDIA-9") != std::string::npos);
   CHECK(Count(db, "SELECT count(*) FROM conversations WHERE dialog LIKE '%" + Sha256Hex(png) + "%'") == 1);
   CHECK(Count(db, "SELECT count(*) FROM conversations WHERE dialog LIKE '%" + Sha256Hex(jpg) + "%'") == 1);
+}
+
+TEST_CASE("Slack: a signed file_share whose members have the wrong types is taken; the server serves on",
+          "[slack][channels][files][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  REQUIRE(slack.Say("hi, I need a refund") == 200);
+  for (const json& file : {json{{"id", "F1"}, {"name", 5}, {"size", 10}, {"url_private", fake.Base("/files/F1/a.png")}},
+                           json{{"id", "F2"}, {"name", "b.png"}, {"size", "big"}, {"mimetype", 7}},
+                           json{{"id", 3}, {"name", json::array()}, {"size", -4}, {"url_private", 12}}}) {
+    INFO(file.dump());
+    json share = json::parse(slack.Event("a file", "17000009" + std::to_string(10 + slack.n++) + ".000100"));
+    share["event"]["subtype"] = "file_share";
+    share["event"]["files"] = json::array({file});
+    auto r = slack.Post("/slack/events", share.dump(), "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  auto health = c->Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(slack.Say("the latency was 400 ms") == 200);
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer' AND text LIKE '%400 ms%'") == 1);
+}
+
+TEST_CASE("Slack and WeCom files are typed by our checks and fetched from Slack's file hosts only",
+          "[slack][wecom][channels][files][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(50, 'p');
+  fake.SetDefault("/files/F1/page.html", {200, "<script>alert(1)</script>", {}, "text/html"});
+  fake.SetDefault("/files/F2/logo.svg", {200, "<svg onload=alert(1)>", {}, "image/svg+xml"});
+  fake.SetDefault("/files/F3/report.pdf", {200, "<html>not a pdf</html>", {}, "application/pdf"});
+  fake.SetDefault("/files/F4/shot.png", {200, png, {}, "text/html"});
+  fake.SetDefault("/files/F5/elsewhere.png", {200, png, {}, "image/png"});
+  fake.SetDefault("/cgi-bin/media/get", {200, "<html>a page, not an image</html>", {}, "image/jpeg"});
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  Slack slack{*c};
+  REQUIRE(slack.Say("hi, I need a refund") == 200);
+  // localhost is the fake platform too, but not a configured file host (SLACK_FILE_HOSTS=127.0.0.1).
+  std::string elsewhere = fake.Base("/files/F5/elsewhere.png");
+  elsewhere.replace(elsewhere.find("127.0.0.1"), 9, "localhost");
+  json share = json::parse(slack.Event("my files", "1700000500.000100"));
+  share["event"]["subtype"] = "file_share";
+  share["event"]["files"] = json::array();
+  for (const auto& [id, name, mime, url] : std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"F1", "page.html", "text/html", fake.Base("/files/F1/page.html")},
+           {"F2", "logo.svg", "image/svg+xml", fake.Base("/files/F2/logo.svg")},
+           {"F3", "report.pdf", "application/pdf", fake.Base("/files/F3/report.pdf")},
+           {"F4", "shot.png", "text/html", fake.Base("/files/F4/shot.png")},
+           {"F5", "elsewhere.png", "image/png", elsewhere}}) {
+    share["event"]["files"].push_back({{"id", id}, {"name", name}, {"size", 60}, {"mimetype", mime}, {"url_private", url}});
+  }
+  auto r = slack.Post("/slack/events", share.dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  std::string error;
+  WeCom wecom{*c, *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error)};
+  wecom.Open(wecom.Send(WeCom::Text("wangwu", "我要退款", "5001")));
+  wecom.Send("<xml><ToUserName>" + std::string(kCorpId) + "</ToUserName><FromUserName>wangwu</FromUserName><CreateTime>1700000600"
+             "</CreateTime><MsgType>image</MsgType><MediaId>MEDIA-9</MediaId><MsgId>5002</MsgId></xml>");
+  // Only the PNG (its bytes a PNG, whatever Slack called it) is kept, typed image/png.
+  for (int i = 0; i < 100 && Count(db, "SELECT count(*) FROM attachments") < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && fake.Calls("/cgi-bin/media/get").empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(Count(db, "SELECT count(*) FROM attachments") == 1);
+  CHECK(Count(db, "SELECT count(*) FROM attachments WHERE content_type = 'image/png' AND sha256 = '" + Sha256Hex(png) + "'") == 1);
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE dialog LIKE '%text/html%' OR dialog LIKE '%svg%xml%'") == 0);
+  // Types off the list are not even fetched; the foreign host never sees the bot token.
+  CHECK(fake.Calls("/files/F1/page.html").empty());
+  CHECK(fake.Calls("/files/F2/logo.svg").empty());
+  CHECK(fake.Calls("/files/F5/elsewhere.png").empty());
+  CHECK(fake.Calls("/files/F3/report.pdf").size() == 1);  // fetched, refused: not a PDF
+  CHECK(Count(db, "SELECT count(*) FROM outbox WHERE kind IN ('slack_file', 'wecom_media') AND status = 'failed'") == 2);
+}
+
+TEST_CASE("WeCom: a callback outside the timestamp window is refused; MsgIds are per sender", "[wecom][channels][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  FakePlatform fake;
+  ServerProcess server(db);
+  StartWithChannels(server, fake);
+  auto c = server.Client();
+  std::string error;
+  WeCom wecom{*c, *WeComCrypto::Create(kWeComToken, kWeComKey, kCorpId, &error)};
+  const std::string before = Snapshot(db);
+  for (int64_t offset : {int64_t{-301}, int64_t{301}, int64_t{1000000000} - std::time(nullptr)}) {
+    INFO(offset);
+    auto stale = wecom.Send(WeCom::Text("zhangsan", "我要退款", "7001"), kCorpId, true, offset);
+    REQUIRE(stale);
+    CHECK(stale->status == 401);
+  }
+  CHECK(Snapshot(db) == before);
+  CHECK(wecom.Send(WeCom::Text("zhangsan", "我要退款", "7001"), kCorpId, true, -200)->status == 200);
+  // Another user's message with the same MsgId is their own message, not a resend.
+  std::string reply = wecom.Open(wecom.Send(WeCom::Text("lisi", "我要退款，11月1日付款", "7001")));
+  CHECK(!reply.empty());
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 2);
+  CHECK(Count(db, "SELECT count(*) FROM conversations WHERE channel = 'wecom'") == 2);
+  // The same sender's resend is still one turn.
+  wecom.Open(wecom.Send(WeCom::Text("lisi", "我要退款，11月1日付款", "7001")));
+  CHECK(Count(db, "SELECT count(*) FROM messages WHERE author = 'customer'") == 2);
+  // Found by fuzzing: a file whose MediaId (or sender) is not UTF-8 is refused, and the server serves on.
+  const std::string after = Snapshot(db);
+  for (const std::string& fields : {std::string("<FromUserName>lisi</FromUserName><MediaId>M\xff\xff</MediaId>"),
+                                    std::string("<FromUserName>li\xffsi</FromUserName><MediaId>M1</MediaId>")}) {
+    auto bad = wecom.Send("<xml><ToUserName>" + std::string(kCorpId) + "</ToUserName>" + fields +
+                          "<MsgType>file</MsgType><Title>合同.pdf</Title><MsgId>7002</MsgId></xml>");
+    REQUIRE(bad);
+    CHECK(bad->status == 400);
+  }
+  CHECK(Snapshot(db) == after);
+  CHECK(!wecom.Open(wecom.Send(WeCom::Text("lisi", "11月5日开通", "7003"))).empty());
+}
+
+TEST_CASE("outbox: delivered rows are deleted after the retention period; rows of an earlier version lose the robot key",
+          "[channels][outbox][hardening]") {
+  TempDir dir;
+  std::string db = dir.File("rd.sqlite3");
+  {
+    ServerProcess first(db);  // creates the schema
+    first.Start();
+  }
+  const int64_t now = std::time(nullptr);
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  const std::string insert = "INSERT INTO outbox(kind, target, payload, idempotency_key, status, attempts, next_attempt_at, "
+                             "created_at, delivered_at) VALUES";
+  const std::string rows =
+      "('slack_post', 'slack:C1', '{\"text\":\"old\"}', 'k1', 'delivered', 1, 0, " + std::to_string(now - 9 * 86400) + ", " +
+      std::to_string(now - 8 * 86400) + "), "
+      "('slack_post', 'slack:C1', '{\"text\":\"recent\"}', 'k2', 'delivered', 1, 0, " + std::to_string(now - 86400) + ", " +
+      std::to_string(now - 86400) + "), "
+      "('slack_post', 'slack:C1', '{\"text\":\"failed long ago\"}', 'k3', 'failed', 10, 0, " + std::to_string(now - 9 * 86400) +
+      ", " + std::to_string(now - 8 * 86400) + ")";
+  REQUIRE(sqlite3_exec(h, (insert + rows).c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  // As an earlier version (schema 11) queued it: the robot's webhook URL, key and all, as the target.
+  REQUIRE(sqlite3_exec(h, "ALTER TABLE staff DROP COLUMN disabled_at; DROP INDEX staff_credentials_name; "
+                          "PRAGMA user_version = 11;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h, "UPDATE outbox SET target = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET', "
+                          "kind = 'wecom_robot' WHERE idempotency_key = 'k3'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(h);
+  {
+    ServerProcess server(db);
+    server.Start();
+    for (int i = 0; i < 100 && Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k1'") == 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k1'") == 0);  // delivered 8 days ago
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k2'") == 1);  // a day ago: kept
+    CHECK(Count(db, "SELECT count(*) FROM outbox WHERE idempotency_key = 'k3'") == 1);  // failed: kept for staff
+  }
+  CHECK(Snapshot(db).find("SECRET") == std::string::npos);
 }
 
 TEST_CASE("a channel whose secrets are missing is off: its routes answer 404", "[channels]") {
