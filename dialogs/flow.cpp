@@ -50,6 +50,14 @@ bool ParseFlow(const json& doc, FlowSpec* out, std::string* error) {
     }
     out->max_failures = doc["max_failures"].get<int>();
   }
+  if (doc.contains("summarize_after")) {
+    if (!doc["summarize_after"].is_number_integer() || doc["summarize_after"].get<int>() < 1 ||
+        doc["summarize_after"].get<int>() > out->max_failures) {
+      *error = "flow.summarize_after must be a whole number from 1 to max_failures";
+      return false;
+    }
+    out->summarize_after = doc["summarize_after"].get<int>();
+  }
   out->messages = doc.value("messages", json::object());
   if (!doc.contains("slots") || !doc["slots"].is_array() || doc["slots"].empty()) {
     *error = "flow.slots must be a non-empty list";
@@ -63,7 +71,7 @@ bool ParseFlow(const json& doc, FlowSpec* out, std::string* error) {
     s.ask = j.value("ask", true);
     if (!String(j, "name", &s.name, error, where, true) || !String(j, "kind", &kind, error, where, true) ||
         !String(j, "prompt", &s.prompt, error, where, s.ask) || !String(j, "retry", &s.retry, error, where, s.ask) ||
-        !String(j, "label", &s.label, error, where, true) ||
+        !String(j, "label", &s.label, error, where, true) || !String(j, "confirm", &s.confirm, error, where, false) ||
         !Strings(j, "quick_replies", &s.quick_replies, error, where)) {
       return false;
     }
@@ -75,6 +83,15 @@ bool ParseFlow(const json& doc, FlowSpec* out, std::string* error) {
     else { *error = where + ".kind \"" + kind + "\" is not one of date, problems, evidence, contact, billing"; return false; }
     s.allow_none = j.value("allow_none", false);
     s.skip_when_channel_identifies = j.value("skip_when_channel_identifies", false);
+    s.keep_unknown = j.value("keep_unknown", false);
+    std::string give_up = "leave_for_staff";
+    if (!String(j, "give_up", &give_up, error, where, false)) return false;
+    if (give_up == "keep_text") s.give_up = SlotSpec::GiveUp::kKeepText;
+    else if (give_up != "leave_for_staff") { *error = where + ".give_up must be keep_text or leave_for_staff"; return false; }
+    if (s.give_up == SlotSpec::GiveUp::kKeepText && s.kind != SlotKind::kContact) {
+      *error = where + ".give_up keep_text needs a contact slot";
+      return false;
+    }
     if (j.contains("rules")) {
       for (size_t k = 0; k < j["rules"].size(); ++k) {
         const json& r = j["rules"][k];
