@@ -169,6 +169,7 @@ class Turn {
   void AskDateOrder(Applied* a);
   void ApplyProblems(const SlotSpec& slot, const Understanding& u, Applied* a);
   void KeepUnknownProblem(const Understanding& u, Applied* a);
+  std::string ResidualClauses();
   void AddProblem(const SlotSpec& slot, const Problem& p, Applied* a);
   std::string FormatSlot(const SlotSpec& s, const json& v);
   std::string FormatProblem(const json& p);
@@ -649,10 +650,18 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
   std::vector<Date> unlabeled;
   const SlotSpec* pending_date = flow_.FindSlot(s.pending);
   if (pending_date && pending_date->kind != SlotKind::kDate) pending_date = nullptr;
+  std::set<std::string> roles_seen;
   for (const DateFact& f : u.dates) {
     const SlotSpec* slot = f.role.empty() ? nullptr : flow_.FindSlot(f.role);
     if (slot && slot->kind != SlotKind::kDate) slot = nullptr;
     if (!slot && f.about_problem) continue;  // when a problem was seen, not a claim date
+    // Two different dates near the same cue ("payment was made on 5.11 and the line handed over on
+    // 9.11"): the first keeps the role, the next is a date whose role the words do not say.
+    if (slot && !roles_seen.insert(slot->name).second) {
+      bool same_date = std::any_of(assign.begin(), assign.end(), [&](const auto& p) { return p.first == slot && p.second == f.date; });
+      if (same_date) continue;
+      slot = nullptr;
+    }
     if (f.alternative && ask_numeric_order_ && !a->question && (slot || pending_date)) {
       // 05/01 read two ways: the customer picks (the first ambiguous date of the message).
       const SlotSpec* target = slot ? slot : pending_date;
@@ -681,7 +690,8 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
       assign.clear();
       unlabeled.clear();
       for (const SlotSpec& slot : flow_.slots) {
-        if (slot.kind == SlotKind::kDate && (distinct.size() == 1 || !s.slots.contains(slot.name))) assign.emplace_back(&slot, *day);
+        if (slot.kind != SlotKind::kDate || (s.slots.contains(slot.name) && s.slots[slot.name] == day->Iso())) continue;
+        if (distinct.size() == 1 || !s.slots.contains(slot.name)) assign.emplace_back(&slot, *day);
       }
     }
   }
@@ -770,19 +780,85 @@ void Turn::AddProblem(const SlotSpec& slot, const Problem& p, Applied* a) {
   a->captured.push_back(FormatProblem(*same));
 }
 
-// While the problems are asked, a message that describes one in words no category knows is kept as a
-// problem of category `other` with the customer's words (staff read them) — unless it is a question, a
-// command, small talk or another slot's answer, or holds no words at all ("+1 512 555 0131").
-void Turn::KeepUnknownProblem(const Understanding& u, Applied* a) {
-  const SlotSpec* slot = flow_.FindSlot(st().pending);
-  if (!slot || slot->kind != SlotKind::kProblems || !slot->keep_unknown || st().slots.contains(slot->name)) return;
-  if (!a->captured.empty() || a->rejected || a->question || u.email || u.account) return;
+// Intents that describe rather than command: they do not make a message a command or small talk.
+bool OnlyDescriptiveIntents(const Understanding& u) {
   for (const auto& [intent, present] : u.intents) {
-    if (present && intent != "new_claim" && intent != "not_new_claim" && intent != "same_day") return;
+    if (present && intent != "new_claim" && intent != "not_new_claim" && intent != "same_day") return false;
   }
+  return true;
+}
+
+// Words a message says about something: Latin words plus half the Han characters (as the language count).
+double WordWeight(const std::string& normalized) {
+  double weight = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < normalized.size(); ++i) {
+    if (IsHanAt(normalized, i)) { weight += 0.5; i += 2; in_word = false; continue; }
+    bool letter = normalized[i] >= 'a' && normalized[i] <= 'z';
+    if (letter && !in_word) weight += 1;
+    in_word = letter;
+  }
+  return weight;
+}
+
+// The clauses of the message (split at , ; ! ? and sentence ends, ASCII or full-width) that hold no
+// fact of the claim, no question and no command: in a message that gave other facts, what is left is
+// the customer's account of the problem. Empty when that is too little to be one.
+std::string Turn::ResidualClauses() {
+  static const std::vector<std::string> kBreaks = {"，", "。", "；", "！", "？", "、", "\n"};
+  std::vector<std::string> clauses;
+  std::string cur;
+  for (size_t i = 0; i < text_.size(); ++i) {
+    char c = text_[i];
+    bool ascii_break = c == ',' || c == ';' || c == '!' || c == '?' || c == '\n' ||
+                       (c == '.' && (i + 1 == text_.size() || text_[i + 1] == ' '));
+    size_t wide = 0;
+    for (const auto& b : kBreaks) if (text_.compare(i, b.size(), b) == 0 && b.size() > 1) wide = b.size();
+    if (ascii_break || wide) {
+      clauses.push_back(cur);
+      cur.clear();
+      if (wide) i += wide - 1;
+      continue;
+    }
+    cur += c;
+  }
+  clauses.push_back(cur);
+  std::string residual;
+  double weight = 0;
+  for (const std::string& clause : clauses) {
+    const std::string norm = NormalizeForParsing(clause);
+    if (!HasWords(norm)) continue;
+    Understanding c = Understand(clause, norm, ctx_.today, k_.vocab, "", {});
+    if (!c.dates.empty() || !c.evidence.empty() || !c.problems.empty() || c.email || c.account || !c.ticket_ids.empty() ||
+        c.billing_model || c.amount_paid || !c.intents.empty()) {
+      continue;
+    }
+    residual += (residual.empty() ? "" : " / ") + Trim(clause);
+    weight += WordWeight(norm);
+  }
+  return weight >= 4 ? residual : std::string();
+}
+
+// A problem in words no category knows is kept as category `other` with the customer's words (staff
+// read them), not asked again: while the problems are asked, a message that is not a question, command,
+// small talk or another slot's answer, and holds words ("+1 512 555 0131" does not); and in a message
+// that gave other facts (several, when the problems were not asked) but no problem, the clauses that are
+// none of those facts.
+void Turn::KeepUnknownProblem(const Understanding& u, Applied* a) {
+  const SlotSpec* slot = nullptr;
+  for (const SlotSpec& s : flow_.slots) if (s.kind == SlotKind::kProblems && s.keep_unknown) slot = &s;
+  if (!slot || st().slots.contains(slot->name) || a->rejected || a->question || u.Has("question")) return;
+  const bool asked = st().pending == slot->name;
   std::string words = Trim(text_);
-  if (!HasWords(NormalizeForParsing(words))) return;
-  AddProblem(*slot, Problem{"other", words, json::object()}, a);
+  if (asked && a->captured.empty() && !u.email && !u.account && OnlyDescriptiveIntents(u) &&
+      HasWords(NormalizeForParsing(words))) {
+    AddProblem(*slot, Problem{"other", words, json::object()}, a);
+    return;
+  }
+  // Not asked: only a message that gave several facts at once is a full account worth reading this way.
+  if (a->captured.empty() || (!asked && a->captured.size() < 2)) return;
+  std::string residual = ResidualClauses();
+  if (!residual.empty()) AddProblem(*slot, Problem{"other", residual, json::object()}, a);
 }
 
 Turn::Applied Turn::ApplyFacts(const Understanding& u) {
