@@ -4,6 +4,17 @@ namespace rd {
 
 using nlohmann::json;
 
+const char* SlotKindName(SlotKind kind) {
+  switch (kind) {
+    case SlotKind::kDate: return "date";
+    case SlotKind::kProblems: return "problems";
+    case SlotKind::kEvidence: return "evidence";
+    case SlotKind::kContact: return "contact";
+    case SlotKind::kBilling: return "billing";
+  }
+  return "";
+}
+
 const SlotSpec* FlowSpec::FindSlot(const std::string& name) const {
   for (const auto& s : slots) if (s.name == name) return &s;
   return nullptr;

@@ -14,6 +14,8 @@ namespace rd {
 
 // What kind of value a slot holds; decides which facts of a message can fill it.
 enum class SlotKind { kDate, kProblems, kEvidence, kContact, kBilling };
+// "date" | "problems" | "evidence" | "contact" | "billing", as the flow file and the chat API write it.
+const char* SlotKindName(SlotKind kind);
 
 // A check on a date slot. `not_future`: not after today. `not_before`: not before `date`.
 // `not_before_slot`: not before slot `other` — asked once as a question (`message`), then accepted.

@@ -470,4 +470,20 @@ TEST_CASE("dialog state survives a JSON round trip", "[engine]") {
   CHECK(DialogStateFromJson(nlohmann::json::array()).state == kStart);
 }
 
+TEST_CASE("a claim cancelled before a new one began is kept in the stored state", "[engine]") {
+  for (const auto& p : BothLanguages()) {
+    DialogHarness h(p.lang);
+    h.Say(p.hello);
+    h.Say(p.paid);
+    h.Say(p.cancel);
+    REQUIRE(h.state.state == "cancelled");
+    h.Say(p.lang == Lang::kZh ? "我又想申请退款" : "I need a refund after all");
+    CHECK(h.state.state == "collecting");
+    CHECK(!h.state.slots.contains("payment_date"));
+    DialogState stored = DialogStateFromJson(ToJson(h.state));
+    REQUIRE(stored.cancelled_claims.size() == 1);
+    CHECK(stored.cancelled_claims[0]["payment_date"] == "2026-11-01");
+  }
+}
+
 }  // namespace rd::test
