@@ -169,6 +169,7 @@ class Turn {
   void AskDateOrder(Applied* a);
   void ApplyProblems(const SlotSpec& slot, const Understanding& u, Applied* a);
   void KeepUnknownProblem(const Understanding& u, Applied* a);
+  void KeepUnknownEvidence(const Understanding& u, Applied* a);
   std::string ResidualClauses();
   void AddProblem(const SlotSpec& slot, const Problem& p, Applied* a);
   std::string FormatSlot(const SlotSpec& s, const json& v);
@@ -861,6 +862,19 @@ void Turn::KeepUnknownProblem(const Understanding& u, Applied* a) {
   if (!residual.empty()) AddProblem(*slot, Problem{"other", residual, json::object()}, a);
 }
 
+// While the evidence is asked, an answer in words no evidence type knows ("we recorded the streams") is
+// kept as evidence of type `other` with the customer's words, as problems are; not a question, command
+// or small talk, not another slot's answer, and more than a word or two of Han characters ("没").
+void Turn::KeepUnknownEvidence(const Understanding& u, Applied* a) {
+  const SlotSpec* slot = flow_.FindSlot(st().pending);
+  if (!slot || slot->kind != SlotKind::kEvidence || !slot->keep_unknown || st().slots.contains(slot->name)) return;
+  if (!a->captured.empty() || a->rejected || a->question || u.email || u.account || !OnlyDescriptiveIntents(u)) return;
+  const std::string words = Trim(text_);
+  if (WordWeight(NormalizeForParsing(words)) < 2) return;
+  st().slots[slot->name] = json::array({{{"type", "other"}, {"description", words}}});
+  a->captured.push_back(Text("evidence.other"));
+}
+
 Turn::Applied Turn::ApplyFacts(const Understanding& u) {
   DialogState& s = st();
   Applied a;
@@ -900,6 +914,7 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
     }
   }
   KeepUnknownProblem(u, &a);
+  KeepUnknownEvidence(u, &a);
   return a;
 }
 
