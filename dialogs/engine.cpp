@@ -136,6 +136,7 @@ class Turn {
     std::vector<std::string> captured;
     std::optional<Question> question;  // asked instead of the next slot
     bool rejected = false;             // an answer was given but failed validation (already said why)
+    size_t side_facts = 0;             // of `captured`, facts of slots never asked (billing)
   };
 
   bool Expire(int64_t previous_activity);
@@ -848,16 +849,25 @@ std::string Turn::ResidualClauses() {
 void Turn::KeepUnknownProblem(const Understanding& u, Applied* a) {
   const SlotSpec* slot = nullptr;
   for (const SlotSpec& s : flow_.slots) if (s.kind == SlotKind::kProblems && s.keep_unknown) slot = &s;
-  if (!slot || st().slots.contains(slot->name) || a->rejected || a->question || u.Has("question")) return;
+  if (!slot || st().slots.contains(slot->name) || u.Has("question")) return;
   const bool asked = st().pending == slot->name;
+  const size_t answers = a->captured.size() - a->side_facts;  // facts of the slots the bot asks
   std::string words = Trim(text_);
-  if (asked && a->captured.empty() && !u.email && !u.account && OnlyDescriptiveIntents(u) &&
-      HasWords(NormalizeForParsing(words))) {
+  const double weight = WordWeight(NormalizeForParsing(words));
+  // "no 24/7 support even though it was promised": a leading "no" in a sentence is not a yes/no answer.
+  bool commands = !OnlyDescriptiveIntents(u);
+  if (commands && weight >= 4) {
+    commands = std::any_of(u.intents.begin(), u.intents.end(), [](const auto& i) {
+      return i.second && i.first != "yes" && i.first != "no" && i.first != "new_claim" && i.first != "not_new_claim" &&
+             i.first != "same_day";
+    });
+  }
+  if (asked && answers == 0 && !a->rejected && !u.email && !u.account && !commands && weight > 0) {
     AddProblem(*slot, Problem{"other", words, json::object()}, a);
     return;
   }
   // Not asked: only a message that gave several facts at once is a full account worth reading this way.
-  if (a->captured.empty() || (!asked && a->captured.size() < 2)) return;
+  if (answers == 0 || (!asked && answers < 2)) return;
   std::string residual = ResidualClauses();
   if (!residual.empty()) AddProblem(*slot, Problem{"other", residual, json::object()}, a);
 }
@@ -905,6 +915,7 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
       }
       if (u.traffic_used_pct) b["traffic_used_pct"] = *u.traffic_used_pct;
       a.captured.push_back(FormatSlot(slot, b));
+      ++a.side_facts;
     } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
       json& c = s.slots[slot.name];
       if (!c.is_object()) c = json::object();
