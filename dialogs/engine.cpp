@@ -461,6 +461,14 @@ void Turn::RunCollecting(const Understanding& u, const Applied& applied, const s
   if (pending && !pending_filled && applied.captured.empty() && !small_talk) {
     if (FailedAnswer(*pending, applied.rejected)) return;
   }
+  // Other answers but not this one, again and again: the customer does not have it at hand; after
+  // max_failures such turns the slot goes the way of a failed answer (give_up) instead of being asked
+  // for ever.
+  if (pending && !pending_filled && !applied.captured.empty() && applied.captured.size() > applied.side_facts &&
+      ++s.failures[pending->name] >= flow_.max_failures) {
+    GiveUp(*pending);
+    return;
+  }
   if (pending_filled) s.failures.erase(pending->name);
   AskNext();
 }

@@ -107,7 +107,8 @@ void CheckTurn(const DialogHarness& h, const json& expect) {
   }
   if (expect.value("filed", false)) {
     const Effect* e = h.FindEffect(Effect::Kind::kFileTicket);
-    REQUIRE(e);
+    CHECK(e);  // CHECK, not REQUIRE: one failing conversation must not stop the others
+    if (!e) return;
     const json claim = expect.value("claim", json::object());
     for (const auto& [field, value] : claim.items()) {
       INFO("claim " << field);
