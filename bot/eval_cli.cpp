@@ -205,7 +205,12 @@ ClaimRun RunClaim(const json& record, const Knowledge& knowledge) {
     if (state.awaiting == "date_role" && state.date_choices.size() == 2) {
       say(button(state.date_choices[0] == expected_date(state.date_choices[1])));
     } else if (state.awaiting == "order_question") {
-      say(button(state.slots.value(state.pending, std::string()) == expected_date(state.pending)));
+      // Keep the dates, take them the other way round (the middle button), or neither.
+      const std::string mine = state.slots.value(state.pending, std::string());
+      const auto& qr = last.replies.empty() ? std::vector<std::string>{} : last.replies.back().quick_replies;
+      bool swapped = qr.size() == 3 && mine != expected_date(state.pending) && mine == expected_date("payment_date") &&
+                     state.slots.value("payment_date", std::string()) == expected_date(state.pending);
+      say(swapped ? qr[1] : button(mine == expected_date(state.pending)));
     } else if (state.awaiting == "date_choice" && !expected_date(state.pending).empty() &&
                std::find(state.date_choices.begin(), state.date_choices.end(), expected_date(state.pending)) !=
                    state.date_choices.end()) {

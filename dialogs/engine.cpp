@@ -768,8 +768,13 @@ void Turn::AskDateOrder(Applied* a) {
       s.asked_once.insert(once);
       s.awaiting = "order_question";
       s.pending = slot.name;
+      // The buttons: keep, the two dates the other way round (a role read from the wrong cue — the button
+      // names both dates with their labels, so clicking it answers like a sentence), or neither.
+      const SlotSpec* other_slot = flow_.FindSlot(r.other);
+      std::string swapped = Text(flow_.Key("qr_swap_dates"), {{"first_label", Text(other_slot->label)}, {"first_date", mine},
+                                                             {"second_label", Text(slot.label)}, {"second_date", other}});
       a->question = Question{r.message, {{"date", mine}, {"other_date", other}},
-                             {Text(flow_.Key("qr_yes")), Text(flow_.Key("qr_no"))}};
+                             {Text(flow_.Key("qr_yes")), swapped, Text(flow_.Key("qr_no"))}};
       return;
     }
   }

@@ -3,6 +3,7 @@
 // state must be after each turn. Format of a line:
 //   {"name": "...", "lang": "en"|"zh" (the widget's default language), "today": "YYYY-MM-DD",
 //    "turns": [{"say": "customer text", "expect": {...}}, ...]}
+// A turn may instead be {"press": N}: the customer clicks button N (from 0) of the bot's last reply.
 // Optional members of "expect" (each checked only when present):
 //   state, pending, awaiting ("" = none), lang: the DialogState members of those names
 //   slots: {"name": value}     slot equals value exactly (JSON)
@@ -126,8 +127,17 @@ void RunConversation(const json& c, const std::string& where) {
   DialogHarness h(lang, *today);
   std::vector<std::string> transcript;
   for (const auto& turn : c.at("turns")) {
-    h.Say(turn.at("say").get<std::string>());
-    transcript.push_back("you> " + turn["say"].get<std::string>());
+    std::string text;
+    if (turn.contains("press")) {  // a click on button N of the bot's last reply
+      const auto n = turn["press"].get<size_t>();
+      REQUIRE(!h.last.replies.empty());
+      REQUIRE(n < h.last.replies.back().quick_replies.size());
+      text = h.last.replies.back().quick_replies[n];
+    } else {
+      text = turn.at("say").get<std::string>();
+    }
+    h.Say(text);
+    transcript.push_back("you> " + text);
     for (const auto& r : h.last.replies) transcript.push_back("bot> " + r.text);
     INFO(where << " \"" << c.value("name", "") << "\"\n" << Transcript(transcript));
     CheckTurn(h, turn.value("expect", json::object()));
