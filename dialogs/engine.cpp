@@ -310,7 +310,10 @@ bool Turn::SwitchLanguage(const Understanding& u) {
   s.lang_pinned = true;
   Say(flow_.Key("language_switched"));
   if (s.state == kStart) s.state = kCollecting;
-  if (!s.awaiting.empty()) s.awaiting.clear(), s.date_choices.clear();
+  if (s.awaiting != "date_role") {  // the open date-role question is asked again by AskNext; others end
+    s.awaiting.clear();
+    s.date_choices.clear();
+  }
   if (Active()) AskNext();
   return true;
 }

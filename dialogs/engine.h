@@ -39,7 +39,7 @@ struct DialogState {
   std::string resume_state;                         // state to go back to from handoff / expired
   std::string ticket_id;
   std::vector<std::string> date_choices;            // awaiting "date_choice": the two readings offered;
-                                                    // "date_role": the one date whose role is asked
+                                                    // "date_role": {the date, the slot it may be}
   std::set<std::string> left_for_staff;             // slots the bot stopped asking (failed answers)
   nlohmann::json cancelled_claims = nlohmann::json::array();  // claims cancelled before a new one began
   std::string last_date;                            // the date captured last, anchor for "two days later"
