@@ -177,7 +177,8 @@ class Turn {
   std::string FormatProblem(const json& p);
 
   bool ask_numeric_order_ = false;
-  bool opened_claim_ = false;  // this message opened the claim (greeting, new claim): not a failed answer
+  bool opened_claim_ = false;
+  std::vector<std::string> carried_;  // captured before the facts of the message (a "yes" to a date role)  // this message opened the claim (greeting, new claim): not a failed answer
   const DialogContext& ctx_;
   const Knowledge& k_;
   const FlowSpec& flow_;
@@ -356,21 +357,12 @@ bool Turn::RunDateRole(const Understanding& u) {
   }
   if (unlabeled_date || (u.dates.empty() && u.Has("no"))) s.pending = spec->name;
   if (!u.dates.empty()) return false;
-  if (u.Has("yes")) {
+  if (u.Has("yes")) {  // the rest of the message ("yes, and the latency is 300 ms") is applied as usual
     s.slots[spec->name] = date;
     s.last_date = date;
     s.failures.erase(spec->name);
-    Applied a;
-    a.captured.push_back(Text(spec->label) + ": " + date);
-    AskDateOrder(&a);
-    SayCaptured(a);
-    if (a.question) {
-      Say(a.question->key, a.question->params);
-      result_.replies.back().quick_replies = a.question->quick_replies;
-    } else {
-      AskNext();
-    }
-    return true;
+    carried_.push_back(Text(spec->label) + ": " + date);
+    return false;
   }
   if (u.Has("no")) { AskNext(); return true; }
   return false;
@@ -904,6 +896,8 @@ void Turn::KeepUnknownEvidence(const Understanding& u, Applied* a) {
 Turn::Applied Turn::ApplyFacts(const Understanding& u) {
   DialogState& s = st();
   Applied a;
+  a.captured = carried_;
+  a.side_facts = carried_.size();  // not an answer to the question now pending
   ApplyDates(u, &a);
   for (const SlotSpec& slot : flow_.slots) {
     if (slot.kind == SlotKind::kProblems) {
