@@ -351,7 +351,12 @@ Status ConversationService::BuildTurn(const InboundMessage& m, const std::string
   // text reads the same either way.
   const std::string pending = result.state.pending;  // a copy: the state is moved out below
   JsonWriter answer;
-  answer.BeginObject().Member("conversation_id", conversation_id).Key("pending_slot");
+  // The pending slot's kind lets the widget offer its date picker while a date is asked.
+  const SlotSpec* pending_spec = knowledge->flow.FindSlot(pending);
+  answer.BeginObject().Member("conversation_id", conversation_id).Key("pending_kind");
+  if (pending_spec) answer.String(SlotKindName(pending_spec->kind));
+  else answer.Null();
+  answer.Key("pending_slot");
   if (pending.empty()) answer.Null();
   else answer.String(pending);
   const size_t replies_begin = answer.text().size();

@@ -3,6 +3,7 @@
 // claims walk a whole conversation to a ticket, dates go through the date scanner, questions through
 // the FAQ index. It prints per-field and per-language accuracy and every miss; it exits 1 when a
 // language scores below --floor PCT, or (claims) more than --max-unfiled conversations end without a ticket.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -160,8 +161,15 @@ struct ClaimRun {
 
 std::string LastBotText(const StepResult& r) { return r.replies.empty() ? "" : r.replies.back().text; }
 
+std::string Text(const Knowledge& knowledge, const std::string& key, const std::string& lang) {
+  Lang l = Lang::kEn;
+  ParseLang(lang, &l);
+  return knowledge.messages.Render(key, l);
+}
+
 // Runs one conversation: the opener, the customer's turns, then the follow-ups a real customer gives
-// (the contact when asked for it again, "yes" to the summary) until the claim is filed or stuck.
+// (the contact when asked for it again, "yes" to the summary, the yes/no or date button that says what
+// their own words already said) until the claim is filed or stuck.
 ClaimRun RunClaim(const json& record, const Knowledge& knowledge) {
   ClaimRun run;
   const std::string lang = LangOf(record);
@@ -187,8 +195,27 @@ ClaimRun RunClaim(const json& record, const Knowledge& knowledge) {
     for (const auto& t : record["turns"]) if (t.is_string() && !run.filed) say(t.get<std::string>());
   }
   const json expect = record.value("expect", json::object());
-  for (int follow_up = 0; follow_up < 4 && !run.filed; ++follow_up) {
-    if (state.state == kConfirming && state.awaiting.empty()) {
+  // A yes/no or date button about a date the customer's words already gave: a customer picks the answer
+  // that matches what they meant (the record's expectation), and says "no" when the bot got it wrong.
+  auto expected_date = [&](const std::string& slot) { return expect.value(slot, std::string()); };
+  auto button = [&](bool yes) {
+    return Text(knowledge, yes ? "qr.yes" : "qr.no", lang);
+  };
+  for (int follow_up = 0; follow_up < 6 && !run.filed; ++follow_up) {
+    if (state.awaiting == "date_role" && state.date_choices.size() == 2) {
+      say(button(state.date_choices[0] == expected_date(state.date_choices[1])));
+    } else if (state.awaiting == "order_question") {
+      // Keep the dates, take them the other way round (the middle button), or neither.
+      const std::string mine = state.slots.value(state.pending, std::string());
+      const auto& qr = last.replies.empty() ? std::vector<std::string>{} : last.replies.back().quick_replies;
+      bool swapped = qr.size() == 3 && mine != expected_date(state.pending) && mine == expected_date("payment_date") &&
+                     state.slots.value("payment_date", std::string()) == expected_date(state.pending);
+      say(swapped ? qr[1] : button(mine == expected_date(state.pending)));
+    } else if (state.awaiting == "date_choice" && !expected_date(state.pending).empty() &&
+               std::find(state.date_choices.begin(), state.date_choices.end(), expected_date(state.pending)) !=
+                   state.date_choices.end()) {
+      say(expected_date(state.pending));
+    } else if (state.state == kConfirming && state.awaiting.empty()) {
       const auto& qr = last.replies.empty() ? std::vector<std::string>{} : last.replies.back().quick_replies;
       say(!qr.empty() ? qr.front() : (lang == "zh" ? "是的" : "yes"));
     } else if (state.pending == "contact" && expect.contains("contact") && expect["contact"].is_string()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "dialogs/slot_values.h"
 #include "dialogs/understanding.h"
@@ -17,6 +18,9 @@ json ToJson(DialogState s) {
   json j = {{"state", std::move(s.state)}, {"lang", LangCode(s.lang)}, {"last_active", s.last_active}};
   j["slots"] = std::move(s.slots);
   if (s.lang_known) j["lang_known"] = true;
+  if (s.lang_pinned) j["lang_pinned"] = true;
+  if (!s.left_for_staff.empty()) j["left_for_staff"] = s.left_for_staff;
+  if (!s.cancelled_claims.empty()) j["cancelled_claims"] = std::move(s.cancelled_claims);
   if (!s.pending.empty()) j["pending"] = s.pending;
   if (!s.failures.empty()) {
     json& failures = j["failures"] = json::object();
@@ -43,6 +47,11 @@ DialogState DialogStateFromJson(json j) {
   s.state = j.value("state", std::string(kStart));
   ParseLang(j.value("lang", std::string("en")), &s.lang);
   s.lang_known = j.value("lang_known", false);
+  s.lang_pinned = j.value("lang_pinned", false);
+  if (const json* left = member("left_for_staff"); left && left->is_array()) {
+    for (const auto& v : *left) if (v.is_string()) s.left_for_staff.insert(v.get<std::string>());
+  }
+  if (json* old = member("cancelled_claims"); old && old->is_array()) s.cancelled_claims = std::move(*old);
   if (json* slots = member("slots"); slots && slots->is_object()) s.slots = std::move(*slots);
   s.pending = j.value("pending", "");
   if (const json* failures = member("failures"); failures && failures->is_object()) {
@@ -73,6 +82,9 @@ json ClaimOf(const DialogState& s) {
   // Optional, for the refund estimate: billing_model, amount_paid, currency, traffic_used_pct.
   const json billing = s.slots.value("billing", json::object());
   for (const auto& [field, value] : billing.items()) claim[field] = value;
+  json left = json::array();
+  for (const auto& slot : s.left_for_staff) if (!s.slots.contains(slot)) left.push_back(slot);
+  if (!left.empty()) claim["left_for_staff"] = std::move(left);
   return claim;
 }
 
@@ -114,28 +126,60 @@ class Turn {
     return result_.state.state == kCollecting || result_.state.state == kConfirming;
   }
 
+  // Applies every fact of the message to the slots: what was captured, and the one follow-up question
+  // (if any) to ask after saying so.
+  struct Question {
+    std::string key;
+    json params = json::object();
+    std::vector<std::string> quick_replies;  // texts
+  };
+  struct Applied {
+    std::vector<std::string> captured;
+    std::optional<Question> question;  // asked instead of the next slot
+    bool rejected = false;             // an answer was given but failed validation (already said why)
+    size_t side_facts = 0;             // of `captured`, facts of slots never asked (billing)
+  };
+
+  bool Expire(int64_t previous_activity);
+  void RunExpired(const Understanding& u);
+  bool SwitchLanguage(const Understanding& u);
+  bool RunAwaiting(const Understanding& u);
+  bool RunDateRole(const Understanding& u);
+  bool RunDateChoice(const Understanding& u);
+  bool RunAfterClaim(const Understanding& u, const std::string& norm);
+  void RunConfirming(const Understanding& u, const Applied& applied, const std::string& norm);
+  void RunCollecting(const Understanding& u, const Applied& applied, const std::string& norm);
   void ResetClaim();
   bool RunCommand(const Understanding& u);
   void AnswerStatus(const Understanding& u);
   void AnswerQuestion(const std::string& normalized);
   void AskNext();
+  const SlotSpec* NextSlot() const;
   void OfferHuman();
   void HandOff(const std::string& reason);
   void File();
-  bool CountFailure(const std::string& slot);  // true when the customer has now been offered a human
+  bool CountFailure(const std::string& slot);  // confirmation: true when the customer has been offered a human
+  bool FailedAnswer(const SlotSpec& slot, bool said_why);
+  void GiveUp(const SlotSpec& slot);
+  void SayCaptured(const Applied& a);
 
-  // Applies every fact of the message to the slots. Returns the labels of what was captured.
-  struct Applied {
-    std::vector<std::string> captured;
-    bool question_asked = false;  // a follow-up question was asked; do not ask the next slot
-    bool rejected = false;        // an answer was given but failed validation (already said why)
-  };
   Applied ApplyFacts(const Understanding& u);
   void ApplyDates(const Understanding& u, Applied* a);
+  bool DateFits(const SlotSpec& slot, const Date& date, bool say_why, Applied* a);
+  void AssignUnlabeled(const std::vector<Date>& unlabeled, std::vector<std::pair<const SlotSpec*, Date>>* assign,
+                       Applied* a);
+  void AskDateOrder(Applied* a);
+  void ApplyProblems(const SlotSpec& slot, const Understanding& u, Applied* a);
+  void KeepUnknownProblem(const Understanding& u, Applied* a);
+  void KeepUnknownEvidence(const Understanding& u, Applied* a);
+  std::string ResidualClauses();
+  void AddProblem(const SlotSpec& slot, const Problem& p, Applied* a);
   std::string FormatSlot(const SlotSpec& s, const json& v);
   std::string FormatProblem(const json& p);
 
   bool ask_numeric_order_ = false;
+  bool opened_claim_ = false;
+  std::vector<std::string> carried_;  // captured before the facts of the message (a "yes" to a date role)  // this message opened the claim (greeting, new claim): not a failed answer
   const DialogContext& ctx_;
   const Knowledge& k_;
   const FlowSpec& flow_;
@@ -143,25 +187,51 @@ class Turn {
   StepResult result_;
 };
 
+// True when the message says something in words: letters or Han characters, not only figures, a phone
+// number or punctuation.
+bool HasWords(const std::string& normalized) {
+  for (size_t i = 0; i < normalized.size(); ++i) {
+    char c = normalized[i];
+    if ((c >= 'a' && c <= 'z') || IsHanAt(normalized, i)) return true;
+  }
+  return false;
+}
+
+// True when text could be a way to reach someone: it has a digit or an '@', or is one word ("+90 532 765
+// 4321", "wxid_abc", "kim(at)example"), not a sentence like "I don't know".
+bool LooksLikeIdentifier(const std::string& text) {
+  if (text.empty()) return false;
+  if (text.find_first_of("0123456789@") != std::string::npos) return true;
+  return text.find(' ') == std::string::npos;
+}
+
+// The last failed answer: a contact slot with give_up keep_text keeps the customer's words when they
+// could be an identifier (staff read them); otherwise the slot is left for staff. Then the claim goes on.
+void Turn::GiveUp(const SlotSpec& slot) {
+  DialogState& s = st();
+  s.failures.erase(slot.name);
+  const std::string words = Trim(text_);
+  if (slot.give_up == SlotSpec::GiveUp::kKeepText && LooksLikeIdentifier(words)) {
+    s.slots[slot.name] = {{"as_written", words}};
+    Say(flow_.Key("kept_as_written"), {{"field", Text(slot.label)}, {"value", words}});
+  } else {
+    s.left_for_staff.insert(slot.name);
+    Say(flow_.Key("left_for_staff"), {{"field", Text(slot.label)}});
+  }
+  AskNext();
+}
+
 StepResult& Turn::Run() {
   std::string norm = NormalizeForParsing(text_);
   DialogState& s = st();
-  s.lang = DetectLanguage(norm, s.lang_known ? s.lang : ctx_.default_lang);
+  if (!s.lang_known) s.lang = ctx_.default_lang;
+  if (!s.lang_pinned) s.lang = ConversationLanguage(norm, s.lang);
   s.lang_known = true;
   int64_t previous_activity = s.last_active;
   s.last_active = ctx_.now;
 
   if (s.state == kHandoff) return result_;  // a person has the conversation: the bot stays silent
-
-  if ((s.state == kCollecting || s.state == kConfirming) && previous_activity > 0 &&
-      ctx_.now - previous_activity > ctx_.idle_timeout_seconds) {
-    s.resume_state = s.state;
-    s.state = kExpired;
-    s.awaiting = "resume";
-    s.pending = "resume_choice";
-    Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
-    return result_;
-  }
+  if (Expire(previous_activity)) return result_;
 
   DateOptions date_options;
   auto order = k_.vocab.numeric_dates.find(std::string(LangCode(s.lang)));
@@ -169,146 +239,269 @@ StepResult& Turn::Run() {
   if (policy == "day_first") date_options.numeric_order = NumericOrder::kDayFirst;
   ask_numeric_order_ = policy == "ask";
   date_options.anchor = Date::FromIso(s.last_date);
+  // A first message answers the first question, as if it had been asked: nothing in it is dropped.
+  if (s.state == kStart && s.pending.empty()) {
+    if (const SlotSpec* first = NextSlot()) s.pending = first->name;
+  }
   Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options);
 
-  if (s.state == kExpired && !u.Has("human")) {
-    if (u.Has("continue") || u.Has("yes")) {
-      s.state = s.resume_state.empty() ? std::string(kCollecting) : s.resume_state;
-      s.awaiting.clear();
-      Say(flow_.Key("resumed"));
-      AskNext();
-    } else if (u.Has("start_new") || u.Has("restart") || u.Has("no")) {
-      ResetClaim();
-      s.state = kCollecting;
-      Say(flow_.Key("restarted"));
-      AskNext();
-    } else {
-      Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
-    }
-    return result_;
-  }
-
+  if (SwitchLanguage(u)) return result_;
+  if (s.state == kExpired && !u.Has("human")) { RunExpired(u); return result_; }
   if (RunCommand(u)) return result_;
-
   if (!u.ticket_ids.empty() || u.Has("status")) {
     AnswerStatus(u);
     if (Active()) AskNext();
     return result_;
   }
+  if (RunAwaiting(u)) return result_;
 
+  if (s.state == kStart) {
+    s.state = kCollecting;
+    opened_claim_ = true;
+    Say(flow_.Key("greeting"), {{"provider", k_.policy.provider_name}});
+  }
+  if (RunAfterClaim(u, norm)) return result_;
+
+  Applied applied = ApplyFacts(u);
+  if (applied.question) {
+    SayCaptured(applied);
+    Say(applied.question->key, applied.question->params);
+    result_.replies.back().quick_replies = applied.question->quick_replies;
+    return result_;
+  }
+  if (s.state == kConfirming) RunConfirming(u, applied, norm);
+  else RunCollecting(u, applied, norm);
+  return result_;
+}
+
+bool Turn::Expire(int64_t previous_activity) {
+  DialogState& s = st();
+  if (!Active() || previous_activity <= 0 || ctx_.now - previous_activity <= ctx_.idle_timeout_seconds) return false;
+  s.resume_state = s.state;
+  s.state = kExpired;
+  s.awaiting = "resume";
+  s.pending = "resume_choice";
+  Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
+  return true;
+}
+
+void Turn::RunExpired(const Understanding& u) {
+  DialogState& s = st();
+  if (u.Has("continue") || u.Has("yes")) {
+    s.state = s.resume_state.empty() ? std::string(kCollecting) : s.resume_state;
+    s.awaiting.clear();
+    Say(flow_.Key("resumed"));
+    AskNext();
+  } else if (u.Has("start_new") || u.Has("restart") || u.Has("no")) {
+    ResetClaim();
+    s.state = kCollecting;
+    Say(flow_.Key("restarted"));
+    AskNext();
+  } else {
+    Say(flow_.Key("expired"), {}, {flow_.Key("qr_continue"), flow_.Key("qr_start_new")});
+  }
+}
+
+// "Can we speak English", "说中文": the conversation's language from now on, whatever later messages
+// are written in; the pending question is asked again in it.
+bool Turn::SwitchLanguage(const Understanding& u) {
+  const bool en = u.Has("speak_en"), zh = u.Has("speak_zh");
+  if (en == zh) return false;
+  DialogState& s = st();
+  s.lang = en ? Lang::kEn : Lang::kZh;
+  s.lang_pinned = true;
+  Say(flow_.Key("language_switched"));
+  if (s.state == kStart) s.state = kCollecting;
+  if (s.awaiting != "date_role") {  // the open date-role question is asked again by AskNext; others end
+    s.awaiting.clear();
+    s.date_choices.clear();
+  }
+  if (Active()) AskNext();
+  return true;
+}
+
+// The answer to a yes/no or pick-one question the bot asked last turn. True when the turn is done.
+bool Turn::RunAwaiting(const Understanding& u) {
+  DialogState& s = st();
   if (s.awaiting == "offer_human") {
     s.awaiting.clear();
-    if (u.Has("yes")) { HandOff("repeated_failures"); return result_; }
-    if (u.Has("no")) { s.failures.clear(); AskNext(); return result_; }
+    if (u.Has("yes")) { HandOff("repeated_failures"); return true; }
+    if (u.Has("no")) { s.failures.clear(); AskNext(); return true; }
   }
   if (s.awaiting == "order_question") {
     std::string slot = s.pending;
     s.awaiting.clear();
-    if (u.dates.empty() && u.Has("yes")) { AskNext(); return result_; }
+    if (u.dates.empty() && u.Has("yes")) { AskNext(); return true; }
     if (u.dates.empty() && u.Has("no")) {
       s.slots.erase(slot);
       AskNext();
-      return result_;
+      return true;
     }
   }
+  if (s.awaiting == "date_role") return RunDateRole(u);
+  if (s.awaiting == "date_choice") return RunDateChoice(u);
+  return false;
+}
 
-  if (s.awaiting == "date_choice") {
-    std::string slot = s.pending;
-    for (const DateFact& f : u.dates) {
-      if (std::find(s.date_choices.begin(), s.date_choices.end(), f.date.Iso()) == s.date_choices.end()) continue;
-      s.awaiting.clear();
-      s.date_choices.clear();
-      s.slots[slot] = f.date.Iso();
-      s.last_date = f.date.Iso();
-      if (const SlotSpec* spec = flow_.FindSlot(slot)) Say(flow_.Key("captured"), {{"items", Text(spec->label) + ": " + f.date.Iso()}});
-      s.failures.erase(slot);
-      AskNext();
-      return result_;
-    }
-    if (u.dates.empty() && !u.Has("question")) {
-      Say(flow_.Key("date_choice"), {{"first", s.date_choices[0]}, {"second", s.date_choices[1]}}, {});
-      result_.replies.back().quick_replies = s.date_choices;
-      return result_;
-    }
-    s.awaiting.clear();  // a new date or something else: take it as it comes
+// "Was 9 November when the service was switched on?" (date_choices: the date, the slot). Yes fills the
+// slot; no asks for it; a date without a cue word answers it. Anything else is taken as it comes and the
+// question stays open (AskNext asks it again), so the date is not lost.
+bool Turn::RunDateRole(const Understanding& u) {
+  DialogState& s = st();
+  const SlotSpec* spec = s.date_choices.size() == 2 ? flow_.FindSlot(s.date_choices[1]) : nullptr;
+  const std::string date = s.date_choices.empty() ? "" : s.date_choices.front();
+  if (!spec || s.slots.contains(spec->name)) { s.awaiting.clear(); s.date_choices.clear(); return false; }
+  const bool unlabeled_date = std::any_of(u.dates.begin(), u.dates.end(), [](const DateFact& f) { return f.role.empty(); });
+  if (!u.dates.empty() || u.Has("yes") || u.Has("no")) {
+    s.awaiting.clear();
     s.date_choices.clear();
   }
-
-  if (s.state == kStart) {
-    s.state = kCollecting;
-    Say(flow_.Key("greeting"), {{"provider", k_.policy.provider_name}});
+  if (unlabeled_date || (u.dates.empty() && u.Has("no"))) s.pending = spec->name;
+  if (!u.dates.empty()) return false;
+  if (u.Has("yes")) {  // the rest of the message ("yes, and the latency is 300 ms") is applied as usual
+    s.slots[spec->name] = date;
+    s.last_date = date;
+    s.failures.erase(spec->name);
+    carried_.push_back(Text(spec->label) + ": " + date);
+    return false;
   }
+  if (u.Has("no")) { AskNext(); return true; }
+  return false;
+}
 
+bool Turn::RunDateChoice(const Understanding& u) {
+  DialogState& s = st();
+  std::string slot = s.pending;
+  for (const DateFact& f : u.dates) {
+    if (std::find(s.date_choices.begin(), s.date_choices.end(), f.date.Iso()) == s.date_choices.end()) continue;
+    s.awaiting.clear();
+    s.date_choices.clear();
+    s.slots[slot] = f.date.Iso();
+    s.last_date = f.date.Iso();
+    if (const SlotSpec* spec = flow_.FindSlot(slot)) Say(flow_.Key("captured"), {{"items", Text(spec->label) + ": " + f.date.Iso()}});
+    s.failures.erase(slot);
+    AskNext();
+    return true;
+  }
+  if (u.dates.empty() && !u.Has("question")) {
+    Say(flow_.Key("date_choice"), {{"first", s.date_choices[0]}, {"second", s.date_choices[1]}}, {});
+    result_.replies.back().quick_replies = s.date_choices;
+    return true;
+  }
+  s.awaiting.clear();  // a new date or something else: take it as it comes
+  s.date_choices.clear();
+  return false;
+}
+
+// Filed and cancelled claims: questions are answered, a new refund request after a cancel starts a
+// fresh claim (the cancelled one is kept with the conversation), anything else is told where it stands.
+// True when the turn is done.
+bool Turn::RunAfterClaim(const Understanding& u, const std::string& norm) {
+  DialogState& s = st();
+  if (s.state == kCancelled && u.Has("new_claim") && !u.Has("not_new_claim")) {
+    ResetClaim();
+    s.state = kCollecting;
+    if (const SlotSpec* first = NextSlot()) s.pending = first->name;
+    opened_claim_ = true;
+    Say(flow_.Key("new_claim"));
+    return false;  // the request may already hold facts of the new claim
+  }
   if ((s.state == kFiled || s.state == kCancelled) && u.Has("question")) {
     AnswerQuestion(norm);
-    return result_;
+    return true;
   }
   if (s.state == kFiled) {
     Say(flow_.Key(u.Has("thanks") ? "welcome_after_filing" : "already_filed"), {{"ticket_id", s.ticket_id}});
-    return result_;
+    return true;
   }
   if (s.state == kCancelled) {
     Say(flow_.Key("cancelled_info"), {}, {flow_.Key("qr_start_new")});
-    return result_;
+    return true;
   }
+  return false;
+}
 
-  Applied applied = ApplyFacts(u);
-  if (applied.question_asked) return result_;
-
-  if (s.state == kConfirming) {
-    if (!applied.captured.empty()) {
-      Say(flow_.Key("updated"));
-      AskNext();
-    } else if (applied.rejected) {
-      AskNext();
-    } else if (u.Has("yes")) {
-      File();
-    } else if (u.Has("no")) {
-      Say(flow_.Key("what_to_change"));
-    } else if (u.Has("thanks") || u.Has("greeting")) {
-      AskNext();
-    } else if (u.Has("question")) {
-      AnswerQuestion(norm);
-      AskNext();
-    } else if (!CountFailure("confirmation")) {
-      Say(flow_.Key("confirm_not_understood"), {}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
-    }
-    return result_;
+void Turn::RunConfirming(const Understanding& u, const Applied& applied, const std::string& norm) {
+  if (!applied.captured.empty()) {
+    Say(flow_.Key("updated"));
+    AskNext();
+  } else if (applied.rejected) {
+    AskNext();
+  } else if (u.Has("yes")) {
+    File();
+  } else if (u.Has("no")) {
+    Say(flow_.Key("what_to_change"));
+  } else if (u.Has("thanks") || u.Has("greeting")) {
+    AskNext();
+  } else if (u.Has("question")) {
+    AnswerQuestion(norm);
+    AskNext();
+  } else if (!CountFailure("confirmation")) {
+    Say(flow_.Key("confirm_not_understood"), {}, {flow_.Key("qr_confirm"), flow_.Key("qr_change")});
   }
+}
 
+void Turn::RunCollecting(const Understanding& u, const Applied& applied, const std::string& norm) {
+  DialogState& s = st();
   // A question in the middle of the claim is a digression: answer, then ask the pending question again.
   if (applied.captured.empty() && !applied.rejected && u.Has("question")) {
     AnswerQuestion(norm);
     AskNext();
-    return result_;
+    return;
   }
-
-  // Collecting.
-  if (!applied.captured.empty()) {
-    std::string items;
-    for (const auto& c : applied.captured) items += (items.empty() ? "" : "; ") + c;
-    Say(flow_.Key("captured"), {{"items", items}});
-  }
+  SayCaptured(applied);
   const SlotSpec* pending = flow_.FindSlot(s.pending);
   bool pending_filled = pending && s.slots.contains(pending->name);
-  if (pending && !pending_filled && applied.captured.empty()) {
-    if (applied.rejected) {
-      if (CountFailure(pending->name)) return result_;
-    } else if (u.Has("thanks") || u.Has("greeting")) {
-      // Small talk is not a failed answer.
-    } else {
-      if (CountFailure(pending->name)) return result_;
-      Say(pending->retry, {}, pending->quick_replies);
-      return result_;
-    }
+  // The opener ("I want a refund") and small talk are not failed answers.
+  bool small_talk = opened_claim_ || u.Has("thanks") || u.Has("greeting");
+  if (pending && !pending_filled && applied.captured.empty() && !small_talk) {
+    if (FailedAnswer(*pending, applied.rejected)) return;
+  }
+  // Other answers but not this one, again and again: the customer does not have it at hand; after
+  // max_failures such turns the slot goes the way of a failed answer (give_up) instead of being asked
+  // for ever.
+  if (pending && !pending_filled && !applied.captured.empty() && applied.captured.size() > applied.side_facts &&
+      ++s.failures[pending->name] >= flow_.max_failures) {
+    GiveUp(*pending);
+    return;
   }
   if (pending_filled) s.failures.erase(pending->name);
   AskNext();
-  return result_;
+}
+
+void Turn::SayCaptured(const Applied& a) {
+  if (a.captured.empty()) return;
+  std::string items;
+  for (const auto& c : a.captured) items += (items.empty() ? "" : "; ") + c;
+  Say(flow_.Key("captured"), {{"items", items}});
+}
+
+// One more failed answer to `slot`'s question. The first asks again (or the rule already said why);
+// from summarize_after on, the bot says what it has so far and offers the slot's buttons and a person;
+// at max_failures it stops asking (the slot's give_up) and goes on. True when the turn's reply is said.
+bool Turn::FailedAnswer(const SlotSpec& slot, bool said_why) {
+  int n = ++st().failures[slot.name];
+  if (n >= flow_.max_failures) {
+    GiveUp(slot);
+    return true;
+  }
+  if (n >= flow_.summarize_after) {
+    std::string summary = Summary();
+    Say(flow_.Key(summary.empty() ? "nothing_yet" : "so_far"), {{"summary", summary}, {"field", Text(slot.label)}});
+    for (const auto& q : slot.quick_replies) result_.replies.back().quick_replies.push_back(Text(q));
+    result_.replies.back().quick_replies.push_back(Text(flow_.Key("qr_human")));
+    return true;
+  }
+  if (said_why) return false;  // the pending question is asked again after the reason
+  Say(slot.retry, {}, slot.quick_replies);
+  return true;
 }
 
 void Turn::ResetClaim() {
   DialogState& s = st();
+  // A cancelled claim stays stored with the conversation when a new one starts.
+  if (s.state == kCancelled && !s.slots.empty()) s.cancelled_claims.push_back(ClaimOf(s));
+  s.left_for_staff.clear();
   s.slots = json::object();
   s.failures.clear();
   s.awaiting.clear();
@@ -395,13 +588,32 @@ void Turn::OfferHuman() {
   Say(flow_.Key("offer_human"), {}, {flow_.Key("qr_human_yes"), flow_.Key("qr_try_again")});
 }
 
+// The first slot still to ask: not filled, not left for staff, asked on this channel.
+const SlotSpec* Turn::NextSlot() const {
+  const DialogState& s = result_.state;
+  for (const SlotSpec& slot : flow_.slots) {
+    if (SkipSlot(slot) || !slot.ask || s.slots.contains(slot.name) || s.left_for_staff.count(slot.name)) continue;
+    return &slot;
+  }
+  return nullptr;
+}
+
 void Turn::AskNext() {
   DialogState& s = st();
-  for (const SlotSpec& slot : flow_.slots) {
-    if (SkipSlot(slot) || !slot.ask || s.slots.contains(slot.name)) continue;
+  if (s.awaiting == "date_role" && s.date_choices.size() == 2) {  // the open yes/no question comes first
+    const SlotSpec* slot = flow_.FindSlot(s.date_choices[1]);
+    if (slot && !s.slots.contains(slot->name)) {
+      s.state = kCollecting;
+      Say(slot->confirm, {{"date", s.date_choices[0]}}, {flow_.Key("qr_yes"), flow_.Key("qr_no")});
+      return;
+    }
+    s.awaiting.clear();
+    s.date_choices.clear();
+  }
+  if (const SlotSpec* slot = NextSlot()) {
     s.state = kCollecting;
-    s.pending = slot.name;
-    Say(slot.prompt, {}, slot.quick_replies);
+    s.pending = slot->name;
+    Say(slot->prompt, {}, slot->quick_replies);
     return;
   }
   s.state = kConfirming;
@@ -422,73 +634,127 @@ void Turn::File() {
       {{"verdict", Text("verdict." + verdict, assessment)}, {"provider", k_.policy.provider_name}});
 }
 
+// Whether `date` passes `slot`'s own rules (not in the future, not too early); when not and `say_why`,
+// the rule's message is said and the answer counts as rejected.
+bool Turn::DateFits(const SlotSpec& slot, const Date& date, bool say_why, Applied* a) {
+  for (const DateRule& r : slot.rules) {
+    bool bad = (r.check == "not_future" && date > ctx_.today) || (r.check == "not_before" && r.date && date < *r.date);
+    if (!bad) continue;
+    if (say_why) {
+      Say(r.message, {{"date", date.Iso()}, {"today", ctx_.today.Iso()},
+                      {"earliest", r.date ? r.date->Iso() : ""}, {"field", Text(slot.label)}});
+      a->rejected = true;
+    }
+    return false;
+  }
+  return true;
+}
+
 void Turn::ApplyDates(const Understanding& u, Applied* a) {
   DialogState& s = st();
   std::vector<std::pair<const SlotSpec*, Date>> assign;
   std::vector<Date> unlabeled;
-  std::vector<const DateFact*> ambiguous;  // per slot, when the language's policy is to ask
-  std::vector<const SlotSpec*> ambiguous_slots;
-  for (const DateFact& f : u.dates) {
-    const SlotSpec* slot = f.role.empty() ? nullptr : flow_.FindSlot(f.role);
-    if (slot && slot->kind == SlotKind::kDate) {
-      if (f.alternative && ask_numeric_order_) { ambiguous.push_back(&f); ambiguous_slots.push_back(slot); continue; }
-      assign.emplace_back(slot, f.date);
-    } else if (!f.about_problem) {
-      unlabeled.push_back(f.date);
-      if (f.alternative && ask_numeric_order_) { ambiguous.push_back(&f); ambiguous_slots.push_back(nullptr); unlabeled.pop_back(); }
-    }
-  }
-  auto taken = [&](const SlotSpec* slot) {
-    return std::any_of(assign.begin(), assign.end(), [&](const auto& p) { return p.first == slot; });
-  };
-  // A date without a cue word answers the date question being asked (and the date slots after it, for
-  // "2026-11-01, 2026-11-05"); while the bot asks about something else it is not taken as a guess.
   const SlotSpec* pending_date = flow_.FindSlot(s.pending);
   if (pending_date && pending_date->kind != SlotKind::kDate) pending_date = nullptr;
-  auto next_free = [&](const SlotSpec* from) -> const SlotSpec* {
-    bool seen = false;
-    for (const SlotSpec& slot : flow_.slots) {
-      if (&slot == from) seen = true;
-      if (seen && slot.kind == SlotKind::kDate && !taken(&slot) && (&slot == from || !s.slots.contains(slot.name))) return &slot;
+  std::set<std::string> roles_seen;
+  for (const DateFact& f : u.dates) {
+    const SlotSpec* slot = f.role.empty() ? nullptr : flow_.FindSlot(f.role);
+    if (slot && slot->kind != SlotKind::kDate) slot = nullptr;
+    if (!slot && f.about_problem) continue;  // when a problem was seen, not a claim date
+    // Two different dates near the same cue ("payment was made on 5.11 and the line handed over on
+    // 9.11"): the first keeps the role, the next is a date whose role the words do not say.
+    if (slot && !roles_seen.insert(slot->name).second) {
+      bool same_date = std::any_of(assign.begin(), assign.end(), [&](const auto& p) { return p.first == slot && p.second == f.date; });
+      if (same_date) continue;
+      slot = nullptr;
     }
-    return nullptr;
-  };
-  for (const Date& d : unlabeled) {
-    if (!pending_date) break;
-    if (const SlotSpec* target = next_free(pending_date)) assign.emplace_back(target, d);
+    if (f.alternative && ask_numeric_order_ && !a->question && (slot || pending_date)) {
+      // 05/01 read two ways: the customer picks (the first ambiguous date of the message).
+      const SlotSpec* target = slot ? slot : pending_date;
+      std::string first = f.date.Iso(), second = f.alternative->Iso();
+      s.awaiting = "date_choice";
+      s.pending = target->name;
+      s.date_choices = {first, second};
+      a->question = Question{flow_.Key("date_choice"), {{"first", first}, {"second", second}}, s.date_choices};
+      continue;
+    }
+    if (slot) assign.emplace_back(slot, f.date);
+    else unlabeled.push_back(f.date);
   }
-  for (size_t i = 0; i < ambiguous.size(); ++i) {
-    const SlotSpec* slot = ambiguous_slots[i] ? ambiguous_slots[i] : (pending_date ? next_free(pending_date) : nullptr);
-    if (!slot) continue;
-    std::string first = ambiguous[i]->date.Iso(), second = ambiguous[i]->alternative->Iso();
-    s.awaiting = "date_choice";
-    s.pending = slot->name;
-    s.date_choices = {first, second};
-    Say(flow_.Key("date_choice"), {{"first", first}, {"second", second}});
-    result_.replies.back().quick_replies = s.date_choices;
-    a->question_asked = true;
-    break;
-  }
-  for (const auto& [slot, date] : assign) {
-    bool ok = true;
-    for (const DateRule& r : slot->rules) {
-      bool bad = (r.check == "not_future" && date > ctx_.today) ||
-                 (r.check == "not_before" && r.date && date < *r.date);
-      if (bad) {
-        Say(r.message, {{"date", date.Iso()}, {"today", ctx_.today.Iso()},
-                        {"earliest", r.date ? r.date->Iso() : ""}, {"field", Text(slot->label)}});
-        ok = false;
-        a->rejected = true;
-        break;
+  // "当天付款当天开通", "paid and activated the same day": one date is every date of the claim; with no
+  // date, the one date the claim has is the other too.
+  if (u.Has("same_day") && !a->question) {
+    std::set<std::string> distinct;
+    for (const auto& [slot, d] : assign) distinct.insert(d.Iso());
+    for (const Date& d : unlabeled) distinct.insert(d.Iso());
+    std::optional<Date> day;
+    if (distinct.size() == 1) day = Date::FromIso(*distinct.begin());
+    for (const SlotSpec& slot : flow_.slots) {
+      if (!day && slot.kind == SlotKind::kDate && s.slots.contains(slot.name)) day = Date::FromIso(s.slots[slot.name].get<std::string>());
+    }
+    if (day) {
+      assign.clear();
+      unlabeled.clear();
+      for (const SlotSpec& slot : flow_.slots) {
+        if (slot.kind != SlotKind::kDate || (s.slots.contains(slot.name) && s.slots[slot.name] == day->Iso())) continue;
+        if (distinct.size() == 1 || !s.slots.contains(slot.name)) assign.emplace_back(&slot, *day);
       }
     }
-    if (!ok) continue;
+  }
+  AssignUnlabeled(unlabeled, &assign, a);
+  for (const auto& [slot, date] : assign) {
+    if (!DateFits(*slot, date, true, a)) continue;
     s.slots[slot->name] = date.Iso();
     s.last_date = date.Iso();
     a->captured.push_back(Text(slot->label) + ": " + date.Iso());
   }
-  if (a->question_asked) return;
-  // Cross-slot questions (activation before payment): asked once, then the customer's word stands.
+  if (!a->question) AskDateOrder(a);
+}
+
+// Dates whose role no word says. While a date is asked, the first is its answer ("2026-11-01, 2026-11-05":
+// the next ones fill the date slots after it). Otherwise, when the claim lacks exactly one date, the bot
+// asks whether this is it ("Was 9 November when the service was switched on?") rather than guess or drop it.
+void Turn::AssignUnlabeled(const std::vector<Date>& unlabeled, std::vector<std::pair<const SlotSpec*, Date>>* assign,
+                           Applied* a) {
+  DialogState& s = st();
+  auto taken = [&](const SlotSpec* slot) {
+    return std::any_of(assign->begin(), assign->end(), [&](const auto& p) { return p.first == slot; });
+  };
+  const SlotSpec* pending_date = flow_.FindSlot(s.pending);
+  if (pending_date && pending_date->kind != SlotKind::kDate) pending_date = nullptr;
+  std::vector<Date> rest;
+  bool answered_pending = false;
+  for (const Date& d : unlabeled) {
+    const SlotSpec* target = nullptr;
+    if (pending_date && !taken(pending_date)) {
+      target = pending_date;
+      answered_pending = true;
+    } else if (answered_pending) {
+      bool seen = false;
+      for (const SlotSpec& slot : flow_.slots) {
+        if (&slot == pending_date) seen = true;
+        if (seen && !target && slot.kind == SlotKind::kDate && !taken(&slot) && !s.slots.contains(slot.name)) target = &slot;
+      }
+    }
+    if (target) assign->emplace_back(target, d);
+    else rest.push_back(d);
+  }
+  if (rest.size() != 1 || a->question) return;
+  std::vector<const SlotSpec*> missing;
+  for (const SlotSpec& slot : flow_.slots) {
+    if (slot.kind == SlotKind::kDate && slot.ask && !slot.confirm.empty() && !s.slots.contains(slot.name) && !taken(&slot)) {
+      missing.push_back(&slot);
+    }
+  }
+  if (missing.size() != 1 || !DateFits(*missing[0], rest[0], false, a)) return;
+  s.awaiting = "date_role";
+  s.date_choices = {rest[0].Iso(), missing[0]->name};
+  a->question = Question{missing[0]->confirm, {{"date", rest[0].Iso()}}, {Text(flow_.Key("qr_yes")), Text(flow_.Key("qr_no"))}};
+}
+
+// Cross-slot questions (activation before payment): asked once, then the customer's word stands.
+void Turn::AskDateOrder(Applied* a) {
+  DialogState& s = st();
   for (const SlotSpec& slot : flow_.slots) {
     for (const DateRule& r : slot.rules) {
       if (r.check != "not_before_slot" || !s.slots.contains(slot.name) || !s.slots.contains(r.other)) continue;
@@ -498,41 +764,145 @@ void Turn::ApplyDates(const Understanding& u, Applied* a) {
       s.asked_once.insert(once);
       s.awaiting = "order_question";
       s.pending = slot.name;
-      if (!a->captured.empty()) {
-        std::string items;
-        for (const auto& c : a->captured) items += (items.empty() ? "" : "; ") + c;
-        Say(flow_.Key("captured"), {{"items", items}});
-      }
-      Say(r.message, {{"date", mine}, {"other_date", other}}, {flow_.Key("qr_yes"), flow_.Key("qr_no")});
-      a->question_asked = true;
+      // The buttons: keep, the two dates the other way round (a role read from the wrong cue — the button
+      // names both dates with their labels, so clicking it answers like a sentence), or neither.
+      const SlotSpec* other_slot = flow_.FindSlot(r.other);
+      std::string swapped = Text(flow_.Key("qr_swap_dates"), {{"first_label", Text(other_slot->label)}, {"first_date", mine},
+                                                             {"second_label", Text(slot.label)}, {"second_date", other}});
+      a->question = Question{r.message, {{"date", mine}, {"other_date", other}},
+                             {Text(flow_.Key("qr_yes")), swapped, Text(flow_.Key("qr_no"))}};
       return;
     }
   }
 }
 
+void Turn::AddProblem(const SlotSpec& slot, const Problem& p, Applied* a) {
+  json& list = st().slots[slot.name];
+  if (!list.is_array()) list = json::array();
+  auto same = std::find_if(list.begin(), list.end(), [&](const json& e) { return e.value("category", "") == p.category; });
+  if (same == list.end()) {
+    list.push_back({{"category", p.category}, {"description", p.description}, {"metrics", p.metrics}});
+    same = list.end() - 1;
+  } else {
+    for (const auto& [mk, mv] : p.metrics.items()) (*same)["metrics"][mk] = mv;
+    std::string d = (*same).value("description", "");
+    if (d.find(p.description) == std::string::npos) (*same)["description"] = d + " / " + p.description;
+  }
+  a->captured.push_back(FormatProblem(*same));
+}
+
+// Intents that describe rather than command: they do not make a message a command or small talk.
+bool OnlyDescriptiveIntents(const Understanding& u) {
+  for (const auto& [intent, present] : u.intents) {
+    if (present && intent != "new_claim" && intent != "not_new_claim" && intent != "same_day") return false;
+  }
+  return true;
+}
+
+// Words a message says about something: Latin words plus half the Han characters (as the language count).
+double WordWeight(const std::string& normalized) {
+  double weight = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < normalized.size(); ++i) {
+    if (IsHanAt(normalized, i)) { weight += 0.5; i += 2; in_word = false; continue; }
+    bool letter = normalized[i] >= 'a' && normalized[i] <= 'z';
+    if (letter && !in_word) weight += 1;
+    in_word = letter;
+  }
+  return weight;
+}
+
+// The clauses of the message (split at , ; ! ? and sentence ends, ASCII or full-width) that hold no
+// fact of the claim, no question and no command: in a message that gave other facts, what is left is
+// the customer's account of the problem. Empty when that is too little to be one.
+std::string Turn::ResidualClauses() {
+  static const std::vector<std::string> kBreaks = {"，", "。", "；", "！", "？", "、", "\n"};
+  std::vector<std::string> clauses;
+  std::string cur;
+  for (size_t i = 0; i < text_.size(); ++i) {
+    char c = text_[i];
+    bool ascii_break = c == ',' || c == ';' || c == '!' || c == '?' || c == '\n' ||
+                       (c == '.' && (i + 1 == text_.size() || text_[i + 1] == ' '));
+    size_t wide = 0;
+    for (const auto& b : kBreaks) if (text_.compare(i, b.size(), b) == 0 && b.size() > 1) wide = b.size();
+    if (ascii_break || wide) {
+      clauses.push_back(cur);
+      cur.clear();
+      if (wide) i += wide - 1;
+      continue;
+    }
+    cur += c;
+  }
+  clauses.push_back(cur);
+  std::string residual;
+  double weight = 0;
+  for (const std::string& clause : clauses) {
+    const std::string norm = NormalizeForParsing(clause);
+    if (!HasWords(norm)) continue;
+    Understanding c = Understand(clause, norm, ctx_.today, k_.vocab, "", {});
+    if (!c.dates.empty() || !c.evidence.empty() || !c.problems.empty() || c.email || c.account || !c.ticket_ids.empty() ||
+        c.billing_model || c.amount_paid || !c.intents.empty()) {
+      continue;
+    }
+    residual += (residual.empty() ? "" : " / ") + Trim(clause);
+    weight += WordWeight(norm);
+  }
+  return weight >= 4 ? residual : std::string();
+}
+
+// A problem in words no category knows is kept as category `other` with the customer's words (staff
+// read them), not asked again: while the problems are asked, a message that is not a question, command,
+// small talk or another slot's answer, and holds words ("+1 512 555 0131" does not); and in a message
+// that gave other facts (several, when the problems were not asked) but no problem, the clauses that are
+// none of those facts.
+void Turn::KeepUnknownProblem(const Understanding& u, Applied* a) {
+  const SlotSpec* slot = nullptr;
+  for (const SlotSpec& s : flow_.slots) if (s.kind == SlotKind::kProblems && s.keep_unknown) slot = &s;
+  if (!slot || st().slots.contains(slot->name) || u.Has("question")) return;
+  const bool asked = st().pending == slot->name;
+  const size_t answers = a->captured.size() - a->side_facts;  // facts of the slots the bot asks
+  std::string words = Trim(text_);
+  const double weight = WordWeight(NormalizeForParsing(words));
+  // "no 24/7 support even though it was promised": a leading "no" in a sentence is not a yes/no answer.
+  bool commands = !OnlyDescriptiveIntents(u);
+  if (commands && weight >= 4) {
+    commands = std::any_of(u.intents.begin(), u.intents.end(), [](const auto& i) {
+      return i.second && i.first != "yes" && i.first != "no" && i.first != "new_claim" && i.first != "not_new_claim" &&
+             i.first != "same_day";
+    });
+  }
+  if (asked && answers == 0 && !a->rejected && !u.email && !u.account && !commands && weight > 0) {
+    AddProblem(*slot, Problem{"other", words, json::object()}, a);
+    return;
+  }
+  // Not asked: only a message that gave several facts at once is a full account worth reading this way.
+  if (answers == 0 || (!asked && answers < 2)) return;
+  std::string residual = ResidualClauses();
+  if (!residual.empty()) AddProblem(*slot, Problem{"other", residual, json::object()}, a);
+}
+
+// While the evidence is asked, an answer in words no evidence type knows ("we recorded the streams") is
+// kept as evidence of type `other` with the customer's words, as problems are; not a question, command
+// or small talk, not another slot's answer, and more than a word or two of Han characters ("没").
+void Turn::KeepUnknownEvidence(const Understanding& u, Applied* a) {
+  const SlotSpec* slot = flow_.FindSlot(st().pending);
+  if (!slot || slot->kind != SlotKind::kEvidence || !slot->keep_unknown || st().slots.contains(slot->name)) return;
+  if (!a->captured.empty() || a->rejected || a->question || u.email || u.account || !OnlyDescriptiveIntents(u)) return;
+  const std::string words = Trim(text_);
+  if (WordWeight(NormalizeForParsing(words)) < 2) return;
+  st().slots[slot->name] = json::array({{{"type", "other"}, {"description", words}}});
+  a->captured.push_back(Text("evidence.other"));
+}
+
 Turn::Applied Turn::ApplyFacts(const Understanding& u) {
   DialogState& s = st();
   Applied a;
+  a.captured = carried_;
+  a.side_facts = carried_.size();  // not an answer to the question now pending
   ApplyDates(u, &a);
-  if (a.question_asked) return a;
   for (const SlotSpec& slot : flow_.slots) {
-    if (slot.kind == SlotKind::kProblems && !u.problems.empty()) {
-      json& list = s.slots[slot.name];
-      if (!list.is_array()) list = json::array();
-      for (const Problem& p : u.problems) {
-        auto same = std::find_if(list.begin(), list.end(),
-                                 [&](const json& e) { return e.value("category", "") == p.category; });
-        if (same == list.end()) {
-          list.push_back({{"category", p.category}, {"description", p.description}, {"metrics", p.metrics}});
-        } else {
-          for (const auto& [mk, mv] : p.metrics.items()) (*same)["metrics"][mk] = mv;
-          std::string d = (*same).value("description", "");
-          if (d.find(p.description) == std::string::npos) (*same)["description"] = d + " / " + p.description;
-        }
-        auto stored = std::find_if(list.begin(), list.end(),
-                                   [&](const json& e) { return e.value("category", "") == p.category; });
-        a.captured.push_back(FormatProblem(*stored));
-      }
+    if (slot.kind == SlotKind::kProblems) {
+      for (const Problem& p : u.problems) AddProblem(slot, p, &a);
     } else if (slot.kind == SlotKind::kEvidence) {
       if (!u.evidence.empty()) {
         json& list = s.slots[slot.name];
@@ -556,6 +926,7 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
       }
       if (u.traffic_used_pct) b["traffic_used_pct"] = *u.traffic_used_pct;
       a.captured.push_back(FormatSlot(slot, b));
+      ++a.side_facts;
     } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
       json& c = s.slots[slot.name];
       if (!c.is_object()) c = json::object();
@@ -564,6 +935,8 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
       a.captured.push_back(FormatSlot(slot, c));
     }
   }
+  KeepUnknownProblem(u, &a);
+  KeepUnknownEvidence(u, &a);
   return a;
 }
 
@@ -608,6 +981,7 @@ std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
     case SlotKind::kContact:
       if (v.contains("email")) value = v["email"].get<std::string>();
       if (v.contains("account")) value += (value.empty() ? "" : ", ") + v["account"].get<std::string>();
+      if (v.contains("as_written")) value += (value.empty() ? "" : ", ") + v["as_written"].get<std::string>();
       break;
   }
   return Text(slot.label) + ": " + value;
@@ -616,8 +990,9 @@ std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
 std::string Turn::Summary() {
   std::string out;
   for (const SlotSpec& slot : flow_.slots) {
-    if (SkipSlot(slot) || !st().slots.contains(slot.name)) continue;
-    out += "\n• " + FormatSlot(slot, st().slots[slot.name]);
+    if (SkipSlot(slot)) continue;
+    if (st().slots.contains(slot.name)) out += "\n• " + FormatSlot(slot, st().slots[slot.name]);
+    else if (st().left_for_staff.count(slot.name)) out += "\n• " + Text(slot.label) + ": " + Text("value.for_staff");
   }
   return out;
 }

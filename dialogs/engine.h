@@ -30,14 +30,18 @@ struct DialogState {
   std::string state = kStart;
   Lang lang = Lang::kEn;
   bool lang_known = false;
+  bool lang_pinned = false;   // the customer asked for this language: messages no longer switch it
   nlohmann::json slots = nlohmann::json::object();  // slot name -> value (claim fields)
   std::string pending;                              // slot (or question) being asked
   std::map<std::string, int> failures;              // slot -> consecutive failed answers
-  std::string awaiting;                             // "", "offer_human", "order_question", "resume", "date_choice"
+  std::string awaiting;  // "", "offer_human", "order_question", "resume", "date_choice", "date_role"
   std::set<std::string> asked_once;                 // questions never asked twice
   std::string resume_state;                         // state to go back to from handoff / expired
   std::string ticket_id;
-  std::vector<std::string> date_choices;            // awaiting "date_choice": the two readings offered
+  std::vector<std::string> date_choices;            // awaiting "date_choice": the two readings offered;
+                                                    // "date_role": {the date, the slot it may be}
+  std::set<std::string> left_for_staff;             // slots the bot stopped asking (failed answers)
+  nlohmann::json cancelled_claims = nlohmann::json::array();  // claims cancelled before a new one began
   std::string last_date;                            // the date captured last, anchor for "two days later"
   int64_t last_active = 0;                          // unix seconds of the last customer message
 };
@@ -84,7 +88,8 @@ inline constexpr const char* kTicketIdPlaceholder = "{ticket_id}";
 // `state` by value: a caller done with it moves it in.
 StepResult Step(DialogState state, const std::string& text, const DialogContext& ctx);
 
-// The claim as filed (DESIGN.md field names) from the slots.
+// The claim as filed (DESIGN.md field names) from the slots; `left_for_staff` lists the slots the bot
+// stopped asking after repeated failed answers, when there are any.
 nlohmann::json ClaimOf(const DialogState& state);
 
 // An evidence file the customer sent (web upload, Slack file, WeCom image).

@@ -144,6 +144,52 @@ Lang DetectLanguage(std::string_view s, Lang fallback) {
   return latin_words >= 2 ? Lang::kEn : fallback;
 }
 
+// ---- Conversation language (the dialog engine's; kept apart from DetectLanguage) -------------------
+
+namespace {
+
+// Latin words in one token between spaces and Han characters; none in an address, a figure or a date
+// or a name ("kim@example.com", "400ms", "2026-10-01", "wechat:abc123", "tw_stream", "sl.live"): those
+// are not written in a language.
+int LatinWordsIn(std::string_view token) {
+  while (!token.empty() && (token.back() == '.' || token.back() == ',' || token.back() == '!' || token.back() == '?')) {
+    token.remove_suffix(1);  // the end of a sentence is not part of a name
+  }
+  for (char c : token) {
+    if (c == '@' || c == '/' || c == ':' || c == '_' || c == '.' || (c >= '0' && c <= '9')) return 0;
+  }
+  int words = 0;
+  bool in_word = false;
+  for (char c : token) {
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (letter && !in_word) ++words;
+    in_word = letter;
+  }
+  return words;
+}
+
+}  // namespace
+
+Lang ConversationLanguage(std::string_view s, Lang current) {
+  int han = 0, latin_words = 0;
+  size_t token_begin = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    const bool is_han = i < s.size() && IsHanAt(s, i);
+    if (i == s.size() || is_han || s[i] == ' ') {
+      latin_words += LatinWordsIn(s.substr(token_begin, i - token_begin));
+      if (is_han) {
+        ++han;
+        i += 2;  // U+3400–U+9FFF are three bytes in UTF-8
+      }
+      token_begin = i + 1;
+    }
+  }
+  const double zh = han / 2.0, en = latin_words;
+  if (zh > en && (current == Lang::kZh || zh >= 2)) return Lang::kZh;
+  if (en > zh && latin_words >= 2) return Lang::kEn;
+  return current;
+}
+
 size_t FindWord(std::string_view text, std::string_view word, size_t from) {
   if (word.empty()) return std::string_view::npos;
   bool check_left = IsAsciiAlnum(word.front());

@@ -27,6 +27,13 @@ std::string NormalizeForParsing(std::string_view text);
 // Any Han character means Chinese; two or more Latin words and no Han mean English.
 Lang DetectLanguage(std::string_view normalized_text, Lang fallback);
 
+// The conversation's language after one more message, with hysteresis. The language most of the
+// message is written in wins (a Han character counts half a word: Chinese words are about two
+// characters; addresses, figures and names like "tw_stream" count nothing); a tie, or a message that
+// says too little to switch (a date, "ok", one word of the other language), keeps `current`. So "we paid on 2026-10-01 for the 直播 line" stays English and
+// "延迟很高 ping 400ms" stays Chinese. An explicit request to switch is the engine's business (an intent).
+Lang ConversationLanguage(std::string_view normalized_text, Lang current);
+
 // True when a Han ideograph (U+3400–U+9FFF) starts at byte `i` of UTF-8 text.
 bool IsHanAt(std::string_view s, size_t i);
 

@@ -140,6 +140,7 @@ void CheckFlowKeys(const FlowSpec& flow, const Messages& messages, std::vector<s
     need(s.prompt, s.name + ".prompt");
     need(s.retry, s.name + ".retry");
     need(s.label, s.name + ".label");
+    need(s.confirm, s.name + ".confirm");
     for (const auto& q : s.quick_replies) need(q, s.name + ".quick_replies");
     for (const auto& r : s.rules) need(r.message, s.name + ".rules");
   }
@@ -255,6 +256,11 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
   load("vocabulary.json", [&](const std::string& path) {
     std::string error;
     if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
+    // The dialog engine's own intents (language switch, new claim, same day), kept apart from the
+    // extraction vocabulary: a block of the same shape as "intents", read into the same table.
+    if (doc.contains("dialog_intents") && !ParseVocabulary(json{{"intents", doc["dialog_intents"]}}, &k->vocab, &error)) {
+      errors->push_back(path + ": dialog_" + error);
+    }
   });
   load("dates.json", [&](const std::string& path) {
     std::string error;

@@ -60,6 +60,10 @@ TEST_CASE("an English claim from first message to filed ticket over HTTP", "[htt
                          {"you can reach me at ops@streamco.example or order LL-2026-771", "confirmation"},
                          {"yes", "null"}});
   const json& last = w.responses.back();
+  // The pending slot's kind, for the widget's date picker; none once filed.
+  CHECK(w.responses[0]["pending_kind"] == "date");
+  CHECK(w.responses[1]["pending_kind"] == "problems");
+  CHECK(last["pending_kind"].is_null());
   CHECK(last["state"] == "filed");
   REQUIRE(last.contains("ticket"));
   const json& t = last["ticket"];
@@ -126,6 +130,22 @@ TEST_CASE("a Chinese claim from first message to filed ticket over HTTP", "[http
   CHECK(t["assessment"]["verdict"] == "likely_eligible");
   std::string reply = last["replies"][0]["text"];
   CHECK(reply.find("工单号") != std::string::npos);  // answered in Chinese
+}
+
+TEST_CASE("after a cancel, a new refund request starts a fresh claim in the same conversation", "[http]") {
+  TempDir dir;
+  ServerProcess server(dir.File("rd.sqlite3"));
+  server.Start();
+  auto c = server.Client();
+  Walk w = Converse(*c, {{"I want a refund", "payment_date"},
+                         {"I paid on 2026-11-01", "activation_date"}});
+  json cancel = PostChat(*c, {{"session", w.session}, {"text", "cancel"}}).body;
+  CHECK(cancel["state"] == "cancelled");
+  json again = PostChat(*c, {{"session", w.session}, {"text", "I want a refund again"}}).body;
+  CHECK(again["state"] == "collecting");
+  CHECK(again["pending_slot"] == "payment_date");  // nothing of the cancelled claim carried over
+  CHECK(again["pending_kind"] == "date");
+  CHECK(again["conversation_id"] == w.responses[0]["conversation_id"]);
 }
 
 TEST_CASE("history returns the transcript since message N", "[http]") {
@@ -286,6 +306,7 @@ TEST_CASE("SIGKILL in the middle of a conversation loses nothing and duplicates 
   // A retry of a message acknowledged before the crash is answered from the store, not run again.
   ChatReply retry = PostChat(*c2, {{"session", session}, {"text", "screenshots and a test report"}, {"client_message_id", "k1"}});
   CHECK(retry.body["pending_slot"] == "contact");
+  CHECK(retry.body["pending_kind"] == "contact");
   json h = json::parse(c2->Get(("/api/chat/history?session=" + session).c_str())->body);
   CHECK(h["state"] == "filed");
   int64_t expected_seq = 1;

@@ -137,7 +137,8 @@ TEST_CASE("confirming: no asks what to change; something else is not understood"
   }
 }
 
-TEST_CASE("an invalid answer says what was wrong; three failures offer a human", "[engine]") {
+TEST_CASE("an invalid answer says what was wrong; the second sums up and offers help; the third moves on",
+          "[engine]") {
   for (const auto& p : BothLanguages()) {
     DialogHarness h(p.lang);
     h.Say(p.hello);
@@ -147,23 +148,26 @@ TEST_CASE("an invalid answer says what was wrong; three failures offer a human",
     h.Say(p.future_date);
     CHECK(h.Said("error.date_future"));
     CHECK(!h.state.slots.contains("payment_date"));
-    h.Say(p.gibberish);
-    CHECK(h.Said("handoff.offer"));
-    CHECK(h.state.awaiting == "offer_human");
+    // Second failure: what the bot has (nothing yet), the slot still needed, and a person as a button.
+    CHECK(h.Said("retry.nothing_yet"));
+    const std::string human = h.ctx.knowledge->messages.Render("qr.human", p.lang);
+    REQUIRE(!h.last.replies.empty());
+    const auto& buttons = h.last.replies.back().quick_replies;
+    CHECK(std::find(buttons.begin(), buttons.end(), human) != buttons.end());
     CHECK(h.state.state == "collecting");
 
-    // Declining: the question comes back and the count starts again.
+    // The button reaches a person.
     DialogHarness d = h;
-    d.Say(p.no);
-    CHECK(d.state.state == "collecting");
-    CHECK(d.Said("ask.payment_date"));
-    CHECK(d.state.failures.empty());
+    d.Say(human);
+    CHECK(d.state.state == "handoff");
+    CHECK(d.HasEffect(Effect::Kind::kHandOff));
 
-    // Accepting: handoff.
-    h.Say(p.yes);
-    CHECK(h.state.state == "handoff");
-    REQUIRE(h.HasEffect(Effect::Kind::kHandOff));
-    CHECK(h.last.effects[0].reason == "repeated_failures");
+    // Third failure: no loop — the payment date is left for staff and the claim goes on.
+    h.Say(p.gibberish);
+    CHECK(h.Said("giveup.left_for_staff"));
+    CHECK(h.state.pending == "activation_date");
+    CHECK(h.state.left_for_staff.count("payment_date") == 1);
+    CHECK(ClaimOf(h.state)["left_for_staff"] == nlohmann::json::array({"payment_date"}));
   }
 }
 
@@ -464,6 +468,22 @@ TEST_CASE("dialog state survives a JSON round trip", "[engine]") {
   CHECK(copy.last_active == every.last_active);
   // Something that is not a dialog state (a damaged row) reads as a fresh one, not a crash.
   CHECK(DialogStateFromJson(nlohmann::json::array()).state == kStart);
+}
+
+TEST_CASE("a claim cancelled before a new one began is kept in the stored state", "[engine]") {
+  for (const auto& p : BothLanguages()) {
+    DialogHarness h(p.lang);
+    h.Say(p.hello);
+    h.Say(p.paid);
+    h.Say(p.cancel);
+    REQUIRE(h.state.state == "cancelled");
+    h.Say(p.lang == Lang::kZh ? "我又想申请退款" : "I need a refund after all");
+    CHECK(h.state.state == "collecting");
+    CHECK(!h.state.slots.contains("payment_date"));
+    DialogState stored = DialogStateFromJson(ToJson(h.state));
+    REQUIRE(stored.cancelled_claims.size() == 1);
+    CHECK(stored.cancelled_claims[0]["payment_date"] == "2026-11-01");
+  }
 }
 
 }  // namespace rd::test
