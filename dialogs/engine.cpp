@@ -168,7 +168,7 @@ StepResult& Turn::Run() {
   if (policy == "day_first") date_options.numeric_order = NumericOrder::kDayFirst;
   ask_numeric_order_ = policy == "ask";
   date_options.anchor = Date::FromIso(s.last_date);
-  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options);
+  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options, LangCode(s.lang));
 
   if (s.state == kExpired && !u.Has("human")) {
     if (u.Has("continue") || u.Has("yes")) {
@@ -555,11 +555,10 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
       }
       if (u.traffic_used_pct) b["traffic_used_pct"] = *u.traffic_used_pct;
       a.captured.push_back(FormatSlot(slot, b));
-    } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
+    } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && !u.contacts.empty()) {
       json& c = s.slots[slot.name];
       if (!c.is_object()) c = json::object();
-      if (u.email) c["email"] = *u.email;
-      if (u.account) c["account"] = *u.account;
+      for (const ContactId& id : u.contacts) c[id.kind] = id.value;  // email, phone, wechat, order, ...
       a.captured.push_back(FormatSlot(slot, c));
     }
   }
@@ -605,8 +604,9 @@ std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
       break;
     }
     case SlotKind::kContact:
-      if (v.contains("email")) value = v["email"].get<std::string>();
-      if (v.contains("account")) value += (value.empty() ? "" : ", ") + v["account"].get<std::string>();
+      for (const auto& [kind, id] : v.items()) {
+        if (id.is_string()) value += (value.empty() ? "" : ", ") + id.get<std::string>();
+      }
       break;
   }
   return Text(slot.label) + ": " + value;

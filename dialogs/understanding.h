@@ -27,8 +27,21 @@ struct Vocabulary {
   std::map<std::string, std::vector<std::string>> problems;     // category -> keywords
   std::vector<std::string> unreachable_cues;                    // "can't connect", "连不上"
   std::map<std::string, std::string> regions;                   // spelling -> canonical region name
+  // canonical region name -> how specific it is: 0 an area (东南亚, LATAM), 1 a country, 2 a city. The
+  // most specific place named is where the problem is seen.
+  std::map<std::string, int> region_levels;
+  std::vector<std::string> based_cues;     // "based in", "我们在": the place after it is where the customer is
+  std::vector<std::string> promise_cues;   // "contract says", "宣传的": the figure after it was promised
   std::map<std::string, std::vector<std::string>> evidence;     // evidence type -> keywords
-  std::vector<std::string> contact_cues;                        // "order", "订单号"
+  std::vector<std::string> contact_cues;                        // "order", "订单号" (kind "account")
+  // Contact kind -> the labels written before such an identifier: wechat -> "微信", "wechat"; phone ->
+  // "电话", "phone"; order -> "订单号", "order"; email -> "邮箱". The identifier after the label is kept.
+  std::map<std::string, std::vector<std::string>> contact_labels;
+  // The region phone numbers without a country code are read in, per conversation language (zh -> CN).
+  std::map<std::string, std::string> phone_regions = {{"zh", "CN"}, {"en", "US"}};
+  // Evidence type -> the type a picture of it proves: a screenshot of a chat is communication_records,
+  // of a speed test a screenshot. Types not listed become "screenshot" when pictured.
+  std::map<std::string, std::string> evidence_pictured;
   std::vector<std::string> jitter_words;                        // "jitter", "抖动"
   std::vector<std::string> fine_cues;                           // "is fine", "正常"
   std::vector<std::string> period_cues;                         // "这两周", "every evening"
@@ -44,6 +57,9 @@ struct Vocabulary {
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
 bool ParseVocabulary(const nlohmann::json& doc, Vocabulary* out, std::string* error);
+// Adds places to out->regions: {"areas"|"countries"|"cities": {canonical name: [spellings]}}. Used for
+// vocabulary.json's "regions" and for the generated knowledge/countries.json.
+bool ParseRegions(const nlohmann::json& doc, Vocabulary* out, std::string* error);
 
 struct DateFact {
   Date date;
@@ -59,6 +75,13 @@ struct Problem {
   nlohmann::json metrics = nlohmann::json::object();  // latency_ms, packet_loss_pct, region, ...
 };
 
+// One way to reach the customer: kind email | phone | wechat | line | whatsapp | telegram | order |
+// account, and the identifier as the customer wrote it, without its label.
+struct ContactId {
+  std::string kind;
+  std::string value;
+};
+
 struct Evidence {
   std::string type;  // contract | payment_receipt | communication_records | test_report | screenshot | other
   std::string description;
@@ -72,6 +95,7 @@ struct Understanding {
   std::vector<Evidence> evidence;
   std::optional<std::string> email;
   std::optional<std::string> account;  // order or account number
+  std::vector<ContactId> contacts;     // every identifier found, email and account included
   std::vector<std::string> ticket_ids; // RF-YYYYMMDD-NNNN mentioned
   // For the refund estimate: "we paid 3,000 yuan for the monthly plan", "流量用了40%".
   std::optional<std::string> billing_model;  // duration | traffic | monthly
@@ -85,11 +109,23 @@ struct Understanding {
   }
 };
 
+// Understand, also saying how many dates it looked at (for the test that the work is bounded).
+Understanding UnderstandCounted(std::string_view original, std::string_view normalized, Date today,
+                                const Vocabulary& vocab, std::string_view pending_slot,
+                                const DateOptions& date_options, std::string_view lang, size_t* dates_considered);
+
+// At most this many dates and this many figures of one message are looked at: the work per message stays
+// linear in its length whatever it repeats (a 60 KB message of "5号").
+inline constexpr size_t kMaxDatesPerMessage = 16;
+inline constexpr size_t kMaxFiguresPerMessage = 16;
+
 // `original` is the customer's text as sent (kept for descriptions), `normalized` its
 // NormalizeForParsing form. `pending_slot` lets a bare answer ("123456") count as the asked-for value.
+// `lang` ("zh" | "en") picks the default phone region (Vocabulary::phone_regions). Thread-safe: reads
+// `vocab` only.
 Understanding Understand(std::string_view original, std::string_view normalized, Date today,
                          const Vocabulary& vocab, std::string_view pending_slot,
-                         const DateOptions& date_options = {});
+                         const DateOptions& date_options = {}, std::string_view lang = "");
 
 // The evidence type of an uploaded file: from words in its name ("invoice_oct.pdf", "合同.pdf",
 // "speedtest-sg.csv"), else from its extension ("IMG_2041.png" is a screenshot), else "other".

@@ -3,7 +3,8 @@
 # everything is present already. Needs root (or sudo) on Debian 12.
 set -euo pipefail
 pkgs=(g++ cmake make pkg-config libcpp-httplib-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
-      libutf8proc-dev libpugixml-dev libgoogle-perftools-dev catch2 sqlite3 openssl "$@")
+      libutf8proc-dev libpugixml-dev libgoogle-perftools-dev catch2 sqlite3 openssl libphonenumber-dev
+      iso-codes python3 "$@")
 # Node.js and npm drive the browser tests; a machine may have them from elsewhere (NodeSource).
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
