@@ -63,6 +63,7 @@ size_t SkipLinks(std::string_view s, size_t q, const std::vector<std::string>& l
     moved = false;
     while (q < s.size() && !IsAsciiAlnum(s[q]) && s[q] != '+' && s[q] != '(' && static_cast<unsigned char>(s[q]) < 0x80) {
       if (s[q] == ':' || s[q] == '#') *colon = true;
+      if (s[q] == '+' || s[q] == '(') break;
       ++q; moved = true;
     }
     for (const auto& link : links) {
@@ -90,6 +91,9 @@ Span IdentifierAfter(std::string_view s, size_t p, size_t len, const std::string
   bool colon = false;
   size_t q = SkipLinks(s, p + len, links, &colon);
   if (kind == "phone") return PhoneRunAt(s, q);
+  // A messenger reached by phone number: "whatsapp +34 612 345 678", "微信 13988886666".
+  if (q < s.size() && (s[q] == '+' || s[q] == '(')) return PhoneRunAt(s, q);
+  if (Span run = PhoneRunAt(s, q); run.second > q && DigitCount(s.substr(q, run.second - q)) >= 10) return run;
   size_t e = q;
   while (e < s.size() && HandleChar(s[e])) ++e;
   while (e > q && s[e - 1] == '.') --e;
@@ -125,6 +129,25 @@ void AddLabelled(std::string_view original, std::string_view s, const Vocabulary
     if (out->size() >= kMaxContacts || Overlaps(*spans, h.begin, h.end)) continue;
     out->push_back({h.kind, AsWritten(original, s.substr(h.begin, h.end - h.begin))});
     spans->push_back({std::min(h.label, h.begin), h.end});
+  }
+}
+
+// "my email is kim@example.com", "邮箱 a@b.cn": the label goes with the address, so it names no evidence.
+void MaskEmailLabels(std::string_view s, const Vocabulary& vocab, std::vector<Span>* spans) {
+  auto labels = vocab.contact_labels.find("email");
+  auto links = vocab.contact_labels.find("_links");
+  if (labels == vocab.contact_labels.end() || spans->empty()) return;
+  static const std::vector<std::string> kNoLinks;
+  const size_t emails = spans->size();
+  for (const auto& label : labels->second) {
+    size_t n = 0;
+    for (size_t p = FindWord(s, label); p != std::string_view::npos && n < kMaxLabelHits; p = FindWord(s, label, p + 1), ++n) {
+      bool colon = false;
+      size_t q = SkipLinks(s, p + label.size(), links == vocab.contact_labels.end() ? kNoLinks : links->second, &colon);
+      for (size_t i = 0; i < emails; ++i) {
+        if ((*spans)[i].first == q) (*spans)[i].first = p;
+      }
+    }
   }
 }
 
@@ -178,6 +201,7 @@ std::vector<ContactId> FindContacts(std::string_view original, std::string_view 
     spans->push_back(*email);
     from = email->second;
   }
+  MaskEmailLabels(s, vocab, spans);
   AddLabelled(original, s, vocab, &out, spans);
   if (!phone_region.empty()) AddPhones(original, s, phone_region, false, &out, spans);
   if (out.empty() && contact_pending) {

@@ -515,6 +515,16 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
   ApplyDates(u, &a);
   if (a.question_asked) return a;
   for (const SlotSpec& slot : flow_.slots) {
+    if (slot.kind == SlotKind::kProblems && !u.retracted_problems.empty() && s.slots.contains(slot.name) &&
+        s.slots[slot.name].is_array()) {
+      // "不是带宽问题，是丢包": a category the customer takes back leaves the claim.
+      json kept = json::array();
+      for (const json& e : s.slots[slot.name]) {
+        const std::string c = e.value("category", "");
+        if (std::find(u.retracted_problems.begin(), u.retracted_problems.end(), c) == u.retracted_problems.end()) kept.push_back(e);
+      }
+      s.slots[slot.name] = kept;
+    }
     if (slot.kind == SlotKind::kProblems && !u.problems.empty()) {
       json& list = s.slots[slot.name];
       if (!list.is_array()) list = json::array();

@@ -46,6 +46,44 @@ size_t FindAny(const SubstringFilter& filter, std::string_view text, const std::
   return best;
 }
 
+struct Hit {
+  size_t begin, end;
+  const std::string* tag;  // the role or category the word names
+};
+
+// Every occurrence of the words of each list (at most `per_word` of each), sorted by position: one pass
+// per word over the message, however many dates then look for their nearest cue.
+std::vector<Hit> AllHits(std::string_view s, const SubstringFilter& filter,
+                         const std::map<std::string, std::vector<std::string>>& lists, size_t per_word) {
+  std::vector<Hit> hits;
+  for (const auto& [tag, words] : lists) {
+    if (!tag.empty() && tag.front() == '_') continue;
+    for (const auto& w : words) {
+      if (!filter.MayContain(w)) continue;
+      size_t n = 0, len = w.back() == '*' ? w.size() - 1 : w.size();
+      for (size_t p = FindWord(s, w); p != std::string_view::npos && n < per_word; p = FindWord(s, w, p + 1), ++n) {
+        hits.push_back({p, p + len, &tag});
+      }
+    }
+  }
+  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.begin < b.begin; });
+  return hits;
+}
+
+// `hits` (sorted by position) without the ones inside a longer overlapping hit: "packet drops" is one
+// packet-loss phrase, not also the availability word "drops".
+std::vector<Hit> Longest(const std::vector<Hit>& hits) {
+  std::vector<Hit> kept;
+  for (const Hit& h : hits) {
+    if (!kept.empty() && h.begin < kept.back().end) {
+      if (h.end - h.begin > kept.back().end - kept.back().begin) kept.back() = h;
+      continue;
+    }
+    kept.push_back(h);
+  }
+  return kept;
+}
+
 bool IsClauseBreak(char c) { return c == ',' || c == ';' || c == '.' || c == '!' || c == '?' || c == '\n'; }
 
 // A clause break at s[i], except the ',' and '.' inside a figure ("3,000", "99.5").
@@ -54,6 +92,14 @@ bool IsClauseBreakAt(std::string_view s, size_t i) {
   bool inside_figure = (s[i] == ',' || s[i] == '.') && i > 0 && i + 1 < s.size() &&
                        s[i - 1] >= '0' && s[i - 1] <= '9' && s[i + 1] >= '0' && s[i + 1] <= '9';
   return !inside_figure;
+}
+
+// The clause around position `at`.
+std::pair<size_t, size_t> ClauseAround(std::string_view s, size_t at, size_t len) {
+  size_t b = at, e = std::min(s.size(), at + len);
+  while (b > 0 && !IsClauseBreakAt(s, b - 1)) --b;
+  while (e < s.size() && !IsClauseBreakAt(s, e)) ++e;
+  return {b, e};
 }
 
 // The message with leading/trailing punctuation and spaces removed (and, with `strip_filler`, filler
@@ -315,6 +361,23 @@ bool WritesBytesPerSecond(std::string_view original) {
   return false;
 }
 
+// The unit a bare figure shares with its neighbour: "25 of 50 Mbps" (the next figure, close by),
+// "promised 100 Mbps and we get about 30", "avg 200ms, peaks 800" (the previous one, same sentence).
+std::string_view SharedUnit(std::string_view s, const std::vector<Number>& numbers, size_t i) {
+  auto sentence_break = [&](size_t b, size_t e) {
+    for (size_t k = b; k < e; ++k) if (s[k] == '.' ? IsClauseBreakAt(s, k) : (s[k] == '!' || s[k] == '?' || s[k] == ';' || s[k] == '\n')) return true;
+    return false;
+  };
+  if (i + 1 < numbers.size() && numbers[i + 1].begin - numbers[i].end <= 8 && !sentence_break(numbers[i].end, numbers[i + 1].begin)) {
+    std::string_view u = UnitAfter(s, numbers[i + 1].end);
+    if (!u.empty()) return u;
+  }
+  if (i > 0 && numbers[i].begin - numbers[i - 1].end <= 40 && !sentence_break(numbers[i - 1].end, numbers[i].begin)) {
+    return UnitAfter(s, numbers[i - 1].end);
+  }
+  return {};
+}
+
 // Figures bound to a metric by their unit and the nearest category word.
 void ReadFigures(std::string_view original, std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                  const std::function<Problem&(const std::string&)>& get) {
@@ -324,13 +387,24 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
   const auto& bandwidth_words = Words(vocab, "bandwidth");
   const bool bytes = WritesBytesPerSecond(original);
   bool have_latency = false;
-  for (const Number& n : FindNumbers(s)) {
+  const std::vector<Number> numbers = FindNumbers(s);
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    const Number& n = numbers[i];
     if (Promised(filter, s, vocab, n)) continue;
     std::string_view unit = n.percent_prefix ? std::string_view("%") : UnitAfter(s, n.end);
+    if (unit.empty()) unit = SharedUnit(s, numbers, i);
     const double low = n.low >= 0 ? n.low : n.value;
     if (OneOf(unit, {"milliseconds", "millisecond", "msec", "ms", "毫秒"})) {
-      size_t near_jitter = DistanceTo(filter, s, vocab.jitter_words, n.begin);
-      bool jitter = near_jitter != std::string_view::npos && near_jitter <= DistanceTo(filter, s, latency_words, n.begin);
+      // Jitter when a jitter word is in the figure's clause and nearer than any other latency word there.
+      auto [cb, ce] = ClauseAround(s, n.begin, n.end - n.begin);
+      std::string_view clause = s.substr(cb, ce - cb);
+      size_t near_jitter = DistanceTo(filter, clause, vocab.jitter_words, n.begin - cb);
+      size_t near_latency = std::string_view::npos;
+      for (const auto& w : latency_words) {
+        if (std::find(vocab.jitter_words.begin(), vocab.jitter_words.end(), w) != vocab.jitter_words.end()) continue;
+        near_latency = std::min(near_latency, DistanceTo(filter, clause, {w}, n.begin - cb));
+      }
+      bool jitter = near_jitter != std::string_view::npos && near_jitter <= near_latency;
       KeepWorst(get("latency").metrics, jitter ? "jitter_ms" : "latency_ms", n.value);
       have_latency = have_latency || !jitter;
     } else if (OneOf(unit, {"seconds", "second", "secs", "sec", "秒", "s"})) {
@@ -338,7 +412,7 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
       size_t dl = DistanceTo(filter, s, latency_words, n.begin);
       if (dl != std::string_view::npos && dl < 24) { KeepWorst(get("latency").metrics, "latency_ms", n.value * 1000); have_latency = true; }
     } else if (OneOf(unit, {"mbps", "mb/s", "mbit/s", "mbit", "megabits", "mbits", "m/s", "兆"}) ||
-               ((unit == "m" || unit == "g" || unit == "gbps" || unit == "k" || unit == "kbps") &&
+               ((unit == "m" || unit == "g" || unit == "gbps" || unit == "kbps" || (unit == "k" && n.value >= 16)) &&
                 DistanceTo(filter, s, bandwidth_words, n.begin) != std::string_view::npos)) {
       double scale = unit == "g" || unit == "gbps" ? 1000 : (unit == "k" || unit == "kbps" ? 0.001 : 1);
       if (bytes && (unit == "mb/s" || unit == "m/s")) scale = 8;
@@ -402,6 +476,21 @@ struct PlaceHit {
   int level;
 };
 
+// "欧洲那边还行", "other regions are fine": a fine cue in the place's clause with no problem word between
+// them. ("到东京的延迟白天还行" is about the daytime latency, not Tokyo being fine.)
+bool PlaceSaidFine(const SubstringFilter& filter, std::string_view s, const Vocabulary& vocab, const PlaceHit& h) {
+  auto [b, e] = ClauseAround(s, h.begin, h.end - h.begin);
+  size_t len = 0;
+  std::string_view rest = s.substr(h.end, e - h.end);
+  size_t fine = FindAny(filter, rest, vocab.fine_cues, &len);
+  if (fine == std::string_view::npos) return false;
+  for (const auto& [category, words] : vocab.problems) {
+    if (category.front() == '_') continue;
+    if (FindAny(filter, rest.substr(0, fine), words) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
 // Every place named, longer names winning over the names inside them ("south korea" over "korea").
 std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab) {
   constexpr size_t kMaxHitsPerName = 4;
@@ -429,6 +518,8 @@ std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter& filt
 // ("a studio in Munich", "我们在深圳") and places said to work fine ("欧洲那边还行"). Spelled as written.
 std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab) {
   std::optional<PlaceHit> best;
+  int best_score = -1;
+  const std::vector<Hit> problem_hits = AllHits(s, filter, vocab.problems, 8);
   for (const PlaceHit& h : FindPlaces(s, filter, vocab)) {
     bool based = false;
     for (const auto& cue : vocab.based_cues) {
@@ -439,27 +530,78 @@ std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& 
       for (size_t i = p; i < h.begin; ++i) broken = broken || IsClauseBreakAt(s, i);
       based = based || !broken;
     }
-    if (based || ClauseSaysFine(filter, s, vocab, h.begin, h.end - h.begin)) continue;
-    if (!best || h.level > best->level) best = h;
+    if (based || PlaceSaidFine(filter, s, vocab, h)) continue;
+    // A place in a clause about a problem beats one that is not ("an MCN in Lagos ... loss toward Cairo"),
+    // then the more specific one.
+    auto [b, e] = ClauseAround(s, h.begin, h.end - h.begin);
+    auto first = std::lower_bound(problem_hits.begin(), problem_hits.end(), b, [](const Hit& x, size_t p) { return x.begin < p; });
+    bool in_problem = (first != problem_hits.end() && first->begin < e) ||
+                      FindAny(filter, s.substr(b, e - b), vocab.unreachable_cues) != std::string_view::npos;
+    int score = (in_problem ? 10 : 0) + h.level;
+    if (!best || score > best_score) { best = h; best_score = score; }
   }
   return best;
 }
 
+// True when the hit is a verb moving a figure ("drops to 8 Mbps", "降到5M"), not a problem of its own.
+bool MovesFigure(std::string_view s, const Hit& h) {
+  size_t e = h.end;
+  for (std::string_view to : {" to ", " to about ", " to around ", "到", "至"}) {
+    if (s.compare(e, to.size(), to) == 0) {
+      size_t d = e + to.size();
+      if (d < s.size() && (AsciiDigit(s[d]) || static_cast<unsigned char>(s[d]) >= 0xE0)) return true;
+    }
+  }
+  return false;
+}
+
+// A feature the customer missed that is itself support ("承诺的7×24技术支持根本没有", "the 24/7 support
+// in the contract doesn't exist", "说好的专属技术经理也没有") is missing support.
+// The subject is close (32 bytes either side, same clause) with no conjunction between: in "support never
+// replied and the promised feature was not provided" the feature is not support.
+bool AboutSupport(const SubstringFilter& filter, std::string_view s, const Vocabulary& vocab, const Hit& h) {
+  constexpr size_t kNear = 32;
+  auto subjects = vocab.problems.find("_support_subjects");
+  auto conj = vocab.evidence.find("_and");
+  if (subjects == vocab.problems.end()) return false;
+  auto [cb, ce] = ClauseAround(s, h.begin, h.end - h.begin);
+  size_t b = std::max(cb, h.begin > kNear ? h.begin - kNear : 0), e = std::min(ce, h.end + kNear);
+  std::string_view window = s.substr(b, e - b);
+  size_t len = 0;
+  size_t at = FindAny(filter, window, subjects->second, &len);
+  if (at == std::string_view::npos) return false;
+  size_t from = std::min(b + at + len, h.begin), to = std::max(b + at, h.end);
+  std::string_view between = s.substr(from, to > from ? to - from : 0);
+  if (conj != vocab.evidence.end()) {
+    for (const auto& w : conj->second) if (FindWord(between, w) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// The categories the message names, longest phrases first; those taken back go to `retracted`.
+void DetectCategories(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
+                      const std::function<Problem&(const std::string&)>& get, std::vector<std::string>* retracted) {
+  for (const Hit& h : Longest(AllHits(s, filter, vocab.problems, 8))) {
+    if (MovesFigure(s, h)) continue;
+    std::string category = *h.tag;
+    if (category == "feature_missing" && AboutSupport(filter, s, vocab, h)) category = "support_missing";
+    if (TakenBack(filter, s, vocab, h.begin)) {
+      retracted->push_back(category);
+    } else {
+      get(category);
+    }
+  }
+}
+
 std::vector<Problem> FindProblems(std::string_view original, std::string_view s, const SubstringFilter& filter,
-                                  const Vocabulary& vocab) {
+                                  const Vocabulary& vocab, std::vector<std::string>* retracted) {
   std::map<std::string, Problem> by_category;
   std::function<Problem&(const std::string&)> get = [&](const std::string& category) -> Problem& {
     Problem& p = by_category[category];
     if (p.category.empty()) { p.category = category; p.description = Trim(original); }
     return p;
   };
-  for (const auto& [category, words] : vocab.problems) {
-    if (category.front() == '_') continue;  // "_negations"
-    size_t len = 0;
-    for (size_t at = FindAny(filter, s, words, &len); at != std::string_view::npos; at = FindAny(filter, s, words, &len, at + len)) {
-      if (!TakenBack(filter, s, vocab, at)) { get(category); break; }
-    }
-  }
+  DetectCategories(s, filter, vocab, get, retracted);
   ReadFigures(original, s, filter, vocab, get);
   // "latency is fine but ...": a category named without a figure, in a clause that calls it fine.
   for (auto it = by_category.begin(); it != by_category.end();) {
@@ -469,12 +611,20 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
       size_t at = FindAny(filter, s, Words(vocab, it->first), &len);
       fine = at != std::string_view::npos && ClauseSaysFine(filter, s, vocab, at, len);
     }
+    if (fine) retracted->push_back(it->first);
     it = fine ? by_category.erase(it) : std::next(it);
+  }
+  // A category both named and taken back in one message is named by what remains: "不是带宽问题，是丢包"
+  // names packet loss; the taken-back one is dropped.
+  for (const auto& c : *retracted) {
+    auto it = by_category.find(c);
+    if (it != by_category.end() && it->second.metrics.empty()) by_category.erase(it);
   }
   // Regions: a region with "can't connect" is a region_unreachable problem; otherwise the region is
   // where the other problems were seen.
   if (auto place = ProblemPlace(s, filter, vocab)) {
     std::string region = AsWrittenText(original, s.substr(place->begin, place->end - place->begin));
+    if (region.size() > 4 && (region.compare(0, 4, "the ") == 0 || region.compare(0, 4, "The ") == 0)) region.erase(0, 4);
     if (FindAny(filter, s, vocab.unreachable_cues) != std::string_view::npos) {
       by_category.erase("availability");  // "can't connect" there is about the region, not uptime
       get("region_unreachable").metrics["region"] = region;
@@ -667,14 +817,21 @@ std::string EvidenceTypeForFile(std::string_view file_name, const Vocabulary& vo
     size_t p = FindAny(filter, name, words);
     if (p < best) { best = p; type = t; }
   }
-  if (!type.empty()) return type;
   std::string lowered = NormalizeForParsing(file_name);
   size_t dot = lowered.rfind('.');
+  std::string by_extension;
   if (dot != std::string::npos) {
     auto it = vocab.evidence_file_types.find(lowered.substr(dot + 1));
-    if (it != vocab.evidence_file_types.end()) return it->second;
+    if (it != vocab.evidence_file_types.end()) by_extension = it->second;
   }
-  return "other";
+  // A picture of a thing proves what a picture of it proves ("speedtest.png" is a screenshot,
+  // "wechat_chat.png" a chat record); a data file of it is that thing ("speedtest_sg.csv": a test report).
+  if (!type.empty() && by_extension == "screenshot") {
+    auto pictured = vocab.evidence_pictured.find(type);
+    return pictured != vocab.evidence_pictured.end() ? pictured->second : "screenshot";
+  }
+  if (!type.empty()) return type;
+  return by_extension.empty() ? "other" : by_extension;
 }
 
 std::vector<std::string> FindTicketIds(std::string_view s) {
@@ -697,34 +854,11 @@ std::vector<std::string> FindTicketIds(std::string_view s) {
 
 namespace {
 
-struct Hit {
-  size_t begin, end;
-  const std::string* tag;  // the role or category the word names
-};
-
-// Every occurrence of the words of each list (at most `per_word` of each), sorted by position: one pass
-// per word over the message, however many dates then look for their nearest cue.
-std::vector<Hit> AllHits(std::string_view s, const SubstringFilter& filter,
-                         const std::map<std::string, std::vector<std::string>>& lists, size_t per_word) {
-  std::vector<Hit> hits;
-  for (const auto& [tag, words] : lists) {
-    if (!tag.empty() && tag.front() == '_') continue;
-    for (const auto& w : words) {
-      if (!filter.MayContain(w)) continue;
-      size_t n = 0, len = w.back() == '*' ? w.size() - 1 : w.size();
-      for (size_t p = FindWord(s, w); p != std::string_view::npos && n < per_word; p = FindWord(s, w, p + 1), ++n) {
-        hits.push_back({p, p + len, &tag});
-      }
-    }
-  }
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.begin < b.begin; });
-  return hits;
-}
-
 // Dates (the first kMaxDatesPerMessage), each with the role named by the nearest cue word in its clause.
 // Cue and problem words are found once per message; each date then costs a few binary searches.
 std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filter, Date today,
-                                const DateOptions& date_options, const Vocabulary& vocab, size_t* considered) {
+                                const DateOptions& date_options, const Vocabulary& vocab, size_t* considered,
+                                std::vector<Span>* spans) {
   std::vector<DateFact> out;
   std::vector<DateMention> mentions = FindDates(s, today, date_options);
   if (mentions.size() > kMaxDatesPerMessage) mentions.resize(kMaxDatesPerMessage);
@@ -738,6 +872,7 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
     return std::lower_bound(h.begin(), h.end(), pos, [](const Hit& x, size_t p) { return x.begin < p; });
   };
   for (const DateMention& m : mentions) {
+    spans->push_back({m.begin, m.end});
     // A ',' inside "Nov 5, 2026" was consumed by the date itself, so clauses never split a date.
     auto next_break = std::lower_bound(breaks.begin(), breaks.end(), m.end);
     size_t clause_end = next_break == breaks.end() ? s.size() : *next_break;
@@ -770,17 +905,10 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
 // screenshots") proves what Vocabulary::evidence_pictured says: the screenshot word and the word next to
 // it count once.
 std::vector<Evidence> FindEvidence(std::string_view original, std::string_view s, const SubstringFilter& filter,
-                                   const Vocabulary& vocab) {
-  std::vector<Hit> hits = AllHits(s, filter, vocab.evidence, 4);
+                                   const Vocabulary& vocab, std::vector<Span>* spans) {
   // Longer words win over the words inside them ("monitoring report" over "monitoring").
-  std::vector<Hit> kept;
-  for (const Hit& h : hits) {
-    if (!kept.empty() && h.begin < kept.back().end) {
-      if (h.end - h.begin > kept.back().end - kept.back().begin) kept.back() = h;
-      continue;
-    }
-    kept.push_back(h);
-  }
+  std::vector<Hit> kept = Longest(AllHits(s, filter, vocab.evidence, 4));
+  for (const Hit& h : kept) spans->push_back({h.begin, h.end});
   std::vector<bool> dropped(kept.size(), false);
   for (size_t i = 0; i < kept.size(); ++i) {
     if (*kept[i].tag != "screenshot") continue;
@@ -834,7 +962,8 @@ Understanding UnderstandCounted(std::string_view original, std::string_view s, D
     if (!hit && (name == "yes" || name == "no")) hit = StartsWithPhrase(core, phrases.exact);
     if (hit) u.intents[name] = true;
   }
-  u.dates = RoleDates(s, filter, today, date_options, vocab, dates_considered);
+  std::vector<Span> date_spans;
+  u.dates = RoleDates(s, filter, today, date_options, vocab, dates_considered, &date_spans);
 
   // Contacts first: their labels and identifiers are masked so "my wechat is x" is no chat record.
   auto region = vocab.phone_regions.find(std::string(lang));
@@ -844,13 +973,17 @@ Understanding UnderstandCounted(std::string_view original, std::string_view s, D
   std::string masked(s);
   for (const auto& [b, e] : spans) std::fill(masked.begin() + b, masked.begin() + e, ' ');
   const SubstringFilter masked_filter(masked);
+  FindBilling(masked, masked_filter, vocab, &u);
+  spans = date_spans;
   for (const ContactId& c : u.contacts) {
     if (c.kind == "email" && !u.email) u.email = c.value;
     else if (c.kind != "email" && !u.account) u.account = c.value;
   }
-  u.problems = FindProblems(original, masked, masked_filter, vocab);
-  u.evidence = FindEvidence(original, masked, masked_filter, vocab);
-  FindBilling(masked, masked_filter, vocab, &u);
+  u.evidence = FindEvidence(original, masked, masked_filter, vocab, &spans);
+  // Dates and evidence words are no problems either: "ping logs", "SLA报告", the 5 of "Nov 5".
+  for (const auto& [b, e] : spans) std::fill(masked.begin() + b, masked.begin() + e, ' ');
+  const SubstringFilter problem_filter(masked);
+  u.problems = FindProblems(original, masked, problem_filter, vocab, &u.retracted_problems);
   u.ticket_ids = FindTicketIds(s);
   bool asks = FindAny(filter, s, vocab.questions.contains) != std::string_view::npos;
   for (const auto& start : vocab.questions.exact) {  // the "starts" list

@@ -92,6 +92,9 @@ struct Evidence {
 struct Understanding {
   std::vector<DateFact> dates;
   std::vector<Problem> problems;
+  // Categories the customer takes back or calls fine in this message ("不是带宽问题", "bandwidth is fine"):
+  // the dialog drops them from what earlier messages reported.
+  std::vector<std::string> retracted_problems;
   std::vector<Evidence> evidence;
   std::optional<std::string> email;
   std::optional<std::string> account;  // order or account number
