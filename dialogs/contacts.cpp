@@ -197,7 +197,7 @@ std::vector<ContactId> FindContacts(std::string_view original, std::string_view 
   for (size_t from = 0; out.size() < kMaxContacts;) {
     auto email = FindEmailSpan(s, from);
     if (!email) break;
-    out.push_back({"email", std::string(s.substr(email->first, email->second - email->first))});
+    out.push_back({"email", AsWritten(original, s.substr(email->first, email->second - email->first))});
     spans->push_back(*email);
     from = email->second;
   }

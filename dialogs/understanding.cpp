@@ -546,7 +546,7 @@ std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& 
 // True when the hit is a verb moving a figure ("drops to 8 Mbps", "降到5M"), not a problem of its own.
 bool MovesFigure(std::string_view s, const Hit& h) {
   size_t e = h.end;
-  for (std::string_view to : {" to ", " to about ", " to around ", "到", "至"}) {
+  for (std::string_view to : {" to ", " to about ", " to around ", " from ", "到", "至", "从"}) {
     if (s.compare(e, to.size(), to) == 0) {
       size_t d = e + to.size();
       if (d < s.size() && (AsciiDigit(s[d]) || static_cast<unsigned char>(s[d]) >= 0xE0)) return true;
