@@ -139,13 +139,15 @@ void MaskEmailLabels(std::string_view s, const Vocabulary& vocab, std::vector<Sp
   if (labels == vocab.contact_labels.end() || spans->empty()) return;
   static const std::vector<std::string> kNoLinks;
   const size_t emails = spans->size();
+  std::vector<size_t> starts;  // where each address itself starts: a label extends only its own address
+  for (size_t i = 0; i < emails; ++i) starts.push_back((*spans)[i].first);
   for (const auto& label : labels->second) {
     size_t n = 0;
     for (size_t p = FindWord(s, label); p != std::string_view::npos && n < kMaxLabelHits; p = FindWord(s, label, p + 1), ++n) {
       bool colon = false;
       size_t q = SkipLinks(s, p + label.size(), links == vocab.contact_labels.end() ? kNoLinks : links->second, &colon);
       for (size_t i = 0; i < emails; ++i) {
-        if ((*spans)[i].first == q) (*spans)[i].first = p;
+        if (starts[i] == q) (*spans)[i].first = std::min((*spans)[i].first, p);
       }
     }
   }

@@ -76,7 +76,10 @@ std::vector<Hit> Longest(const std::vector<Hit>& hits) {
   std::vector<Hit> kept;
   for (const Hit& h : hits) {
     if (!kept.empty() && h.begin < kept.back().end) {
-      if (h.end - h.begin > kept.back().end - kept.back().begin) kept.back() = h;
+      // Overlapping words are one phrase, named by the longer word ("ping测试" + "测试记录").
+      Hit& last = kept.back();
+      if (h.end - h.begin > last.end - last.begin) last.tag = h.tag;
+      last.end = std::max(last.end, h.end);
       continue;
     }
     kept.push_back(h);
@@ -378,10 +381,42 @@ std::string_view SharedUnit(std::string_view s, const std::vector<Number>& numbe
   return {};
 }
 
+// Which of `lists` names the subject of a figure: the one with the nearest word before the figure in its
+// sentence ("latency 210 ms, jitter 45 ms"; "2) 抖动很大，最高80毫秒"; "loss toward Cairo ... up to 20%"),
+// else the one with the nearest word after it ("only 99.1% available"); -1 when none has a word there.
+int NearestSubject(const SubstringFilter& filter, std::string_view s, const std::vector<const std::vector<std::string>*>& lists,
+                   const Number& n) {
+  size_t floor = n.begin;
+  while (floor > 0 && !(s[floor - 1] == ';' || s[floor - 1] == '\n' || s[floor - 1] == '!' || s[floor - 1] == '?' ||
+                        (s[floor - 1] == '.' && IsClauseBreakAt(s, floor - 1)))) --floor;
+  size_t best_before = std::string_view::npos, best_after = std::string_view::npos;
+  int before = -1, after = -1;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    for (const auto& w : *lists[i]) {
+      if (!filter.MayContain(w)) continue;
+      const size_t len = w.back() == '*' ? w.size() - 1 : w.size();
+      for (size_t p = FindWord(s, w, floor); p != std::string_view::npos; p = FindWord(s, w, p + 1)) {
+        if (p + len <= n.begin) {
+          size_t d = n.begin - p - len;
+          if (d <= best_before) { best_before = d; before = static_cast<int>(i); }
+        } else if (p >= n.end) {
+          if (p - n.end < best_after) { best_after = p - n.end; after = static_cast<int>(i); }
+          break;
+        }
+      }
+    }
+  }
+  return before >= 0 ? before : after;
+}
+
 // Figures bound to a metric by their unit and the nearest category word.
 void ReadFigures(std::string_view original, std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                  const std::function<Problem&(const std::string&)>& get) {
   const auto& latency_words = Words(vocab, "latency");
+  std::vector<std::string> plain_latency_words;  // latency words that are not jitter words
+  for (const auto& w : latency_words) {
+    if (std::find(vocab.jitter_words.begin(), vocab.jitter_words.end(), w) == vocab.jitter_words.end()) plain_latency_words.push_back(w);
+  }
   const auto& loss_words = Words(vocab, "packet_loss");
   const auto& avail_words = Words(vocab, "availability");
   const auto& bandwidth_words = Words(vocab, "bandwidth");
@@ -395,16 +430,9 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
     if (unit.empty()) unit = SharedUnit(s, numbers, i);
     const double low = n.low >= 0 ? n.low : n.value;
     if (OneOf(unit, {"milliseconds", "millisecond", "msec", "ms", "毫秒"})) {
-      // Jitter when a jitter word is in the figure's clause and nearer than any other latency word there.
-      auto [cb, ce] = ClauseAround(s, n.begin, n.end - n.begin);
-      std::string_view clause = s.substr(cb, ce - cb);
-      size_t near_jitter = DistanceTo(filter, clause, vocab.jitter_words, n.begin - cb);
-      size_t near_latency = std::string_view::npos;
-      for (const auto& w : latency_words) {
-        if (std::find(vocab.jitter_words.begin(), vocab.jitter_words.end(), w) != vocab.jitter_words.end()) continue;
-        near_latency = std::min(near_latency, DistanceTo(filter, clause, {w}, n.begin - cb));
-      }
-      bool jitter = near_jitter != std::string_view::npos && near_jitter <= near_latency;
+      // Jitter when the subject of the figure is a jitter word: the nearest latency word before it in its
+      // sentence ("latency 210 ms, jitter 45 ms"; "2) 抖动很大，最高80毫秒"), else the nearest after it.
+      bool jitter = NearestSubject(filter, s, {&plain_latency_words, &vocab.jitter_words}, n) == 1;
       KeepWorst(get("latency").metrics, jitter ? "jitter_ms" : "latency_ms", n.value);
       have_latency = have_latency || !jitter;
     } else if (OneOf(unit, {"seconds", "second", "secs", "sec", "秒", "s"})) {
@@ -419,9 +447,9 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
       KeepWorst(get("bandwidth").metrics, "bandwidth_mbps", low * scale);
     } else if (OneOf(unit, {"percent", "per cent", "pct", "%", "成"})) {
       const double scale = unit == "成" ? 10 : 1;  // 三成 = 30 %
-      size_t dl = DistanceTo(filter, s, loss_words, n.begin), da = DistanceTo(filter, s, avail_words, n.begin);
-      if (dl == std::string_view::npos && da == std::string_view::npos) continue;
-      if (da < dl || (dl == std::string_view::npos && n.value * scale >= 50)) {
+      int subject = NearestSubject(filter, s, {&loss_words, &avail_words}, n);
+      if (subject < 0 || n.value * scale > 100) continue;
+      if (subject == 1) {
         KeepWorst(get("availability").metrics, "availability_pct", low * scale);
       } else {
         KeepWorst(get("packet_loss").metrics, "packet_loss_pct", n.value * scale);
@@ -531,13 +559,13 @@ std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& 
       based = based || !broken;
     }
     if (based || PlaceSaidFine(filter, s, vocab, h)) continue;
-    // A place in a clause about a problem beats one that is not ("an MCN in Lagos ... loss toward Cairo"),
-    // then the more specific one.
+    // The more specific place, then one in a clause about a problem ("an MCN in Lagos ... loss toward
+    // Cairo").
     auto [b, e] = ClauseAround(s, h.begin, h.end - h.begin);
     auto first = std::lower_bound(problem_hits.begin(), problem_hits.end(), b, [](const Hit& x, size_t p) { return x.begin < p; });
     bool in_problem = (first != problem_hits.end() && first->begin < e) ||
                       FindAny(filter, s.substr(b, e - b), vocab.unreachable_cues) != std::string_view::npos;
-    int score = (in_problem ? 10 : 0) + h.level;
+    int score = h.level * 10 + (in_problem ? 1 : 0);
     if (!best || score > best_score) { best = h; best_score = score; }
   }
   return best;
