@@ -104,7 +104,7 @@ Span IdentifierAfter(std::string_view s, size_t p, size_t len, const std::string
   return {q, e};
 }
 
-void AddLabelled(std::string_view original, std::string_view s, const Vocabulary& vocab,
+void AddLabelled(std::string_view original, std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                  std::vector<ContactId>* out, std::vector<Span>* spans) {
   static const std::vector<std::string> kNoLinks;
   auto links_it = vocab.contact_labels.find("_links");
@@ -114,6 +114,7 @@ void AddLabelled(std::string_view original, std::string_view s, const Vocabulary
   for (const auto& [kind, labels] : vocab.contact_labels) {
     if (kind == "_links" || kind == "email") continue;
     for (const auto& label : labels) {
+      if (!filter.MayContain(label)) continue;
       size_t n = 0;
       for (size_t p = FindWord(s, label); p != std::string_view::npos && n < kMaxLabelHits; p = FindWord(s, label, p + 1), ++n) {
         Span id = IdentifierAfter(s, p, label.size(), kind, links);
@@ -133,7 +134,7 @@ void AddLabelled(std::string_view original, std::string_view s, const Vocabulary
 }
 
 // "my email is kim@example.com", "邮箱 a@b.cn": the label goes with the address, so it names no evidence.
-void MaskEmailLabels(std::string_view s, const Vocabulary& vocab, std::vector<Span>* spans) {
+void MaskEmailLabels(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab, std::vector<Span>* spans) {
   auto labels = vocab.contact_labels.find("email");
   auto links = vocab.contact_labels.find("_links");
   if (labels == vocab.contact_labels.end() || spans->empty()) return;
@@ -142,6 +143,7 @@ void MaskEmailLabels(std::string_view s, const Vocabulary& vocab, std::vector<Sp
   std::vector<size_t> starts;  // where each address itself starts: a label extends only its own address
   for (size_t i = 0; i < emails; ++i) starts.push_back((*spans)[i].first);
   for (const auto& label : labels->second) {
+    if (!filter.MayContain(label)) continue;
     size_t n = 0;
     for (size_t p = FindWord(s, label); p != std::string_view::npos && n < kMaxLabelHits; p = FindWord(s, label, p + 1), ++n) {
       bool colon = false;
@@ -193,7 +195,8 @@ void AddBare(std::string_view original, std::string_view s, std::vector<ContactI
 
 }  // namespace
 
-std::vector<ContactId> FindContacts(std::string_view original, std::string_view s, const Vocabulary& vocab,
+std::vector<ContactId> FindContacts(std::string_view original, std::string_view s, const SubstringFilter& filter,
+                                    const Vocabulary& vocab,
                                     std::string_view phone_region, bool contact_pending, std::vector<Span>* spans) {
   std::vector<ContactId> out;
   for (size_t from = 0; out.size() < kMaxContacts;) {
@@ -203,8 +206,8 @@ std::vector<ContactId> FindContacts(std::string_view original, std::string_view 
     spans->push_back(*email);
     from = email->second;
   }
-  MaskEmailLabels(s, vocab, spans);
-  AddLabelled(original, s, vocab, &out, spans);
+  MaskEmailLabels(s, filter, vocab, spans);
+  AddLabelled(original, s, filter, vocab, &out, spans);
   if (!phone_region.empty()) AddPhones(original, s, phone_region, false, &out, spans);
   if (out.empty() && contact_pending) {
     if (!phone_region.empty()) AddPhones(original, s, phone_region, true, &out, spans);

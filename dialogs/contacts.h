@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "dialogs/text.h"
 #include "dialogs/understanding.h"
 
 namespace rd {
@@ -18,12 +19,13 @@ namespace rd {
 // understanding masks these before looking for evidence and problems ("my wechat is x" is no chat log).
 using Span = std::pair<size_t, size_t>;
 
-// `original` is the message as sent, `normalized` its NormalizeForParsing form. `phone_region` is the
+// `original` is the message as sent, `normalized` its NormalizeForParsing form (`filter` built on it).
+// `phone_region` is the
 // ISO 3166 code national numbers are read in ("CN", "US"). `contact_pending`: the bot just asked for a
 // contact, so a bare identifier or digit run is one. Returns the identifiers in the order found (at most
 // a few per message) and appends the spans they took to `spans`.
 std::vector<ContactId> FindContacts(std::string_view original, std::string_view normalized,
-                                    const Vocabulary& vocab, std::string_view phone_region,
+                                    const SubstringFilter& filter, const Vocabulary& vocab, std::string_view phone_region,
                                     bool contact_pending, std::vector<Span>* spans);
 
 }  // namespace rd

@@ -506,29 +506,37 @@ struct PlaceHit {
 
 // "欧洲那边还行", "other regions are fine": a fine cue in the place's clause with no problem word between
 // them. ("到东京的延迟白天还行" is about the daytime latency, not Tokyo being fine.)
-bool PlaceSaidFine(const SubstringFilter& filter, std::string_view s, const Vocabulary& vocab, const PlaceHit& h) {
+bool PlaceSaidFine(const SubstringFilter& filter, std::string_view s, const Vocabulary& vocab, const PlaceHit& h,
+                   const std::vector<Hit>& problem_hits) {
   auto [b, e] = ClauseAround(s, h.begin, h.end - h.begin);
   size_t len = 0;
-  std::string_view rest = s.substr(h.end, e - h.end);
-  size_t fine = FindAny(filter, rest, vocab.fine_cues, &len);
+  size_t fine = FindAny(filter, s.substr(h.end, e - h.end), vocab.fine_cues, &len);
   if (fine == std::string_view::npos) return false;
-  for (const auto& [category, words] : vocab.problems) {
-    if (category.front() == '_') continue;
-    if (FindAny(filter, rest.substr(0, fine), words) != std::string_view::npos) return false;
-  }
-  return true;
+  auto p = std::lower_bound(problem_hits.begin(), problem_hits.end(), h.end, [](const Hit& x, size_t at) { return x.begin < at; });
+  return p == problem_hits.end() || p->begin >= h.end + fine;  // no problem word between place and cue
 }
 
 // Every place named, longer names winning over the names inside them ("south korea" over "korea").
-std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab) {
-  constexpr size_t kMaxHitsPerName = 4;
+// The first two bytes of s[i..] as one key (region_index).
+uint16_t PairKey(std::string_view s, size_t i) {
+  return static_cast<uint16_t>((static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1]));
+}
+
+
+// One pass over the message, looking up the spellings that start with each byte pair (region_index).
+std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter&, const Vocabulary& vocab) {
+  constexpr size_t kMaxHits = 64;
   std::vector<PlaceHit> hits;
-  for (const auto& [spelling, canonical] : vocab.regions) {
-    if (!filter.MayContain(spelling)) continue;
-    auto level = vocab.region_levels.find(canonical);
-    size_t n = 0;
-    for (size_t p = FindWord(s, spelling); p != std::string_view::npos && n < kMaxHitsPerName; p = FindWord(s, spelling, p + 1), ++n) {
-      hits.push_back({p, p + spelling.size(), canonical, level == vocab.region_levels.end() ? 1 : level->second});
+  for (size_t i = 0; i + 1 < s.size() && hits.size() < kMaxHits; ++i) {
+    auto bucket = vocab.region_index.find(PairKey(s, i));
+    if (bucket == vocab.region_index.end()) continue;
+    if (i > 0 && IsAsciiAlnum(s[i - 1]) && IsAsciiAlnum(s[i])) continue;  // inside a word
+    for (const auto& [spelling, canonical] : bucket->second) {
+      const size_t end = i + spelling.size();
+      if (s.compare(i, spelling.size(), spelling) != 0) continue;
+      if (IsAsciiAlnum(spelling.back()) && end < s.size() && IsAsciiAlnum(s[end])) continue;
+      auto level = vocab.region_levels.find(canonical);
+      hits.push_back({i, end, canonical, level == vocab.region_levels.end() ? 1 : level->second});
     }
   }
   std::sort(hits.begin(), hits.end(), [](const PlaceHit& a, const PlaceHit& b) {
@@ -544,10 +552,10 @@ std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter& filt
 
 // The place the problem is seen: the most specific one named, leaving out where the customer is based
 // ("a studio in Munich", "我们在深圳") and places said to work fine ("欧洲那边还行"). Spelled as written.
-std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab) {
+std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
+                                     const std::vector<Hit>& problem_hits) {
   std::optional<PlaceHit> best;
   int best_score = -1;
-  const std::vector<Hit> problem_hits = AllHits(s, filter, vocab.problems, 8);
   for (const PlaceHit& h : FindPlaces(s, filter, vocab)) {
     bool based = false;
     for (const auto& cue : vocab.based_cues) {
@@ -558,7 +566,7 @@ std::optional<PlaceHit> ProblemPlace(std::string_view s, const SubstringFilter& 
       for (size_t i = p; i < h.begin; ++i) broken = broken || IsClauseBreakAt(s, i);
       based = based || !broken;
     }
-    if (based || PlaceSaidFine(filter, s, vocab, h)) continue;
+    if (based || PlaceSaidFine(filter, s, vocab, h, problem_hits)) continue;
     // The more specific place, then one in a clause about a problem ("an MCN in Lagos ... loss toward
     // Cairo").
     auto [b, e] = ClauseAround(s, h.begin, h.end - h.begin);
@@ -608,8 +616,9 @@ bool AboutSupport(const SubstringFilter& filter, std::string_view s, const Vocab
 
 // The categories the message names, longest phrases first; those taken back go to `retracted`.
 void DetectCategories(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
-                      const std::function<Problem&(const std::string&)>& get, std::vector<std::string>* retracted) {
-  for (const Hit& h : Longest(AllHits(s, filter, vocab.problems, 8))) {
+                      const std::vector<Hit>& problem_hits, const std::function<Problem&(const std::string&)>& get,
+                      std::vector<std::string>* retracted) {
+  for (const Hit& h : Longest(problem_hits)) {
     if (MovesFigure(s, h)) continue;
     std::string category = *h.tag;
     if (category == "feature_missing" && AboutSupport(filter, s, vocab, h)) category = "support_missing";
@@ -629,7 +638,8 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
     if (p.category.empty()) { p.category = category; p.description = Trim(original); }
     return p;
   };
-  DetectCategories(s, filter, vocab, get, retracted);
+  const std::vector<Hit> problem_hits = AllHits(s, filter, vocab.problems, 8);  // once per message
+  DetectCategories(s, filter, vocab, problem_hits, get, retracted);
   ReadFigures(original, s, filter, vocab, get);
   // "latency is fine but ...": a category named without a figure, in a clause that calls it fine.
   for (auto it = by_category.begin(); it != by_category.end();) {
@@ -650,7 +660,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   }
   // Regions: a region with "can't connect" is a region_unreachable problem; otherwise the region is
   // where the other problems were seen.
-  if (auto place = ProblemPlace(s, filter, vocab)) {
+  if (auto place = ProblemPlace(s, filter, vocab, problem_hits)) {
     std::string region = AsWrittenText(original, s.substr(place->begin, place->end - place->begin));
     if (region.size() > 4 && (region.compare(0, 4, "the ") == 0 || region.compare(0, 4, "The ") == 0)) region.erase(0, 4);
     if (FindAny(filter, s, vocab.unreachable_cues) != std::string_view::npos) {
@@ -760,6 +770,11 @@ bool ParseRegions(const json& doc, Vocabulary* out, std::string* error) {
       for (auto& sp : list) if (!sp.empty()) out->regions[sp] = canonical;
       out->region_levels[canonical] = std::max(out->region_levels[canonical], level->second);
     }
+  }
+  out->region_index.clear();
+  for (const auto& [spelling, canonical] : out->regions) {
+    if (spelling.size() < 2) continue;
+    out->region_index[PairKey(spelling, 0)].push_back({spelling, canonical});
   }
   return true;
 }
@@ -895,7 +910,8 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
   std::vector<size_t> breaks;
   for (size_t i = 0; i < s.size(); ++i) if (IsClauseBreakAt(s, i)) breaks.push_back(i);
   const std::vector<Hit> cues = AllHits(s, filter, vocab.date_roles, 64);
-  const std::vector<Hit> problems = AllHits(s, filter, vocab.problems, 8);
+  std::vector<Hit> problems;  // found once, and only when a date without a role needs them
+  bool problems_found = false;
   auto first_at = [](const std::vector<Hit>& h, size_t pos) {
     return std::lower_bound(h.begin(), h.end(), pos, [](const Hit& x, size_t p) { return x.begin < p; });
   };
@@ -922,8 +938,12 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
     }
     // A date in a clause about a problem and without a role ("latency has been bad since Nov 5") says
     // when the problem was seen, not a payment or activation date.
-    auto p = first_at(problems, clause_begin);
-    bool about_problem = best_role.empty() && p != problems.end() && p->begin < clause_end;
+    bool about_problem = false;
+    if (best_role.empty()) {
+      if (!problems_found) { problems = AllHits(s, filter, vocab.problems, 8); problems_found = true; }
+      auto p = first_at(problems, clause_begin);
+      about_problem = p != problems.end() && p->begin < clause_end;
+    }
     out.push_back({m.date, best_role, m.alternative, about_problem});
   }
   return out;
@@ -996,7 +1016,7 @@ Understanding UnderstandCounted(std::string_view original, std::string_view s, D
   // Contacts first: their labels and identifiers are masked so "my wechat is x" is no chat record.
   auto region = vocab.phone_regions.find(std::string(lang));
   std::vector<Span> spans;
-  u.contacts = FindContacts(original, s, vocab, region == vocab.phone_regions.end() ? "" : region->second,
+  u.contacts = FindContacts(original, s, filter, vocab, region == vocab.phone_regions.end() ? "" : region->second,
                             pending_slot == "contact", &spans);
   std::string masked(s);
   for (const auto& [b, e] : spans) std::fill(masked.begin() + b, masked.begin() + e, ' ');

@@ -3,7 +3,9 @@
 // loaded from knowledge/vocabulary.json, so operators extend it without a rebuild.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,6 +32,9 @@ struct Vocabulary {
   // canonical region name -> how specific it is: 0 an area (东南亚, LATAM), 1 a country, 2 a city. The
   // most specific place named is where the problem is seen.
   std::map<std::string, int> region_levels;
+  // The spellings of `regions` by their first two bytes (spelling, canonical name): a message is scanned
+  // once for places, whatever the size of the gazetteer. Built by ParseRegions.
+  std::unordered_map<uint16_t, std::vector<std::pair<std::string, std::string>>> region_index;
   std::vector<std::string> based_cues;     // "based in", "我们在": the place after it is where the customer is
   std::vector<std::string> promise_cues;   // "contract says", "宣传的": the figure after it was promised
   std::map<std::string, std::vector<std::string>> evidence;     // evidence type -> keywords
