@@ -51,22 +51,25 @@ struct Hit {
   const std::string* tag;  // the role or category the word names
 };
 
-// Every occurrence of the words of each list (at most `per_word` of each), sorted by position: one pass
-// per word over the message, however many dates then look for their nearest cue.
-std::vector<Hit> AllHits(std::string_view s, const SubstringFilter& filter,
-                         const std::map<std::string, std::vector<std::string>>& lists, size_t per_word) {
+// Every occurrence of the indexed words in the message, in order (at most kMaxHits): one pass over the
+// message, however long the vocabulary.
+std::vector<Hit> AllHits(std::string_view s, const PhraseIndex& index) {
+  constexpr size_t kMaxHits = 256;
   std::vector<Hit> hits;
-  for (const auto& [tag, words] : lists) {
-    if (!tag.empty() && tag.front() == '_') continue;
-    for (const auto& w : words) {
-      if (!filter.MayContain(w)) continue;
-      size_t n = 0, len = w.back() == '*' ? w.size() - 1 : w.size();
-      for (size_t p = FindWord(s, w); p != std::string_view::npos && n < per_word; p = FindWord(s, w, p + 1), ++n) {
-        hits.push_back({p, p + len, &tag});
-      }
-    }
+  auto try_entry = [&](const PhraseIndex::Entry& e, size_t i) {
+    if (s.compare(i, e.word.size(), e.word) != 0) return;
+    if (IsAsciiAlnum(e.word.front()) && i > 0 && IsAsciiAlnum(s[i - 1])) return;
+    size_t end = i + e.word.size();
+    if (!e.stem && IsAsciiAlnum(e.word.back()) && end < s.size() && IsAsciiAlnum(s[end])) return;
+    hits.push_back({i, end, &e.tag});
+  };
+  for (size_t i = 0; i < s.size() && hits.size() < kMaxHits; ++i) {
+    for (const auto& e : index.single_bytes) try_entry(e, i);
+    if (i + 1 >= s.size()) break;
+    auto bucket = index.by_pair.find(static_cast<uint16_t>((static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1])));
+    if (bucket == index.by_pair.end()) continue;
+    for (const auto& e : bucket->second) try_entry(e, i);
   }
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.begin < b.begin; });
   return hits;
 }
 
@@ -413,12 +416,17 @@ int NearestSubject(const SubstringFilter& filter, std::string_view s, const std:
 void ReadFigures(std::string_view original, std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                  const std::function<Problem&(const std::string&)>& get) {
   const auto& latency_words = Words(vocab, "latency");
-  std::vector<std::string> plain_latency_words;  // latency words that are not jitter words
-  for (const auto& w : latency_words) {
-    if (std::find(vocab.jitter_words.begin(), vocab.jitter_words.end(), w) == vocab.jitter_words.end()) plain_latency_words.push_back(w);
-  }
   const auto& loss_words = Words(vocab, "packet_loss");
   const auto& avail_words = Words(vocab, "availability");
+  const bool any_jitter = FindAny(filter, s, vocab.jitter_words) != std::string_view::npos;
+  const bool any_loss = FindAny(filter, s, loss_words) != std::string_view::npos;
+  const bool any_avail = FindAny(filter, s, avail_words) != std::string_view::npos;
+  std::vector<std::string> plain_latency_words;  // latency words that are not jitter words, when needed
+  if (any_jitter) {
+    for (const auto& w : latency_words) {
+      if (std::find(vocab.jitter_words.begin(), vocab.jitter_words.end(), w) == vocab.jitter_words.end()) plain_latency_words.push_back(w);
+    }
+  }
   const auto& bandwidth_words = Words(vocab, "bandwidth");
   const bool bytes = WritesBytesPerSecond(original);
   bool have_latency = false;
@@ -432,7 +440,7 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
     if (OneOf(unit, {"milliseconds", "millisecond", "msec", "ms", "毫秒"})) {
       // Jitter when the subject of the figure is a jitter word: the nearest latency word before it in its
       // sentence ("latency 210 ms, jitter 45 ms"; "2) 抖动很大，最高80毫秒"), else the nearest after it.
-      bool jitter = NearestSubject(filter, s, {&plain_latency_words, &vocab.jitter_words}, n) == 1;
+      bool jitter = any_jitter && NearestSubject(filter, s, {&plain_latency_words, &vocab.jitter_words}, n) == 1;
       KeepWorst(get("latency").metrics, jitter ? "jitter_ms" : "latency_ms", n.value);
       have_latency = have_latency || !jitter;
     } else if (OneOf(unit, {"seconds", "second", "secs", "sec", "秒", "s"})) {
@@ -447,7 +455,9 @@ void ReadFigures(std::string_view original, std::string_view s, const SubstringF
       KeepWorst(get("bandwidth").metrics, "bandwidth_mbps", low * scale);
     } else if (OneOf(unit, {"percent", "per cent", "pct", "%", "成"})) {
       const double scale = unit == "成" ? 10 : 1;  // 三成 = 30 %
-      int subject = NearestSubject(filter, s, {&loss_words, &avail_words}, n);
+      // With words of only one of the two in the message, that one; else the figure's subject.
+      int subject = any_loss && any_avail ? NearestSubject(filter, s, {&loss_words, &avail_words}, n)
+                                          : (any_loss ? 0 : (any_avail ? 1 : -1));
       if (subject < 0 || n.value * scale > 100) continue;
       if (subject == 1) {
         KeepWorst(get("availability").metrics, "availability_pct", low * scale);
@@ -638,7 +648,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
     if (p.category.empty()) { p.category = category; p.description = Trim(original); }
     return p;
   };
-  const std::vector<Hit> problem_hits = AllHits(s, filter, vocab.problems, 8);  // once per message
+  const std::vector<Hit> problem_hits = AllHits(s, vocab.problem_index);  // once per message
   DetectCategories(s, filter, vocab, problem_hits, get, retracted);
   ReadFigures(original, s, filter, vocab, get);
   // "latency is fine but ...": a category named without a figure, in a clause that calls it fine.
@@ -779,6 +789,21 @@ bool ParseRegions(const json& doc, Vocabulary* out, std::string* error) {
   return true;
 }
 
+void PhraseIndex::Build(const std::map<std::string, std::vector<std::string>>& lists) {
+  by_pair.clear();
+  single_bytes.clear();
+  for (const auto& [tag, words] : lists) {
+    if (!tag.empty() && tag.front() == '_') continue;
+    for (const auto& w : words) {
+      Entry e{w, tag, !w.empty() && w.back() == '*'};
+      if (e.stem) e.word.pop_back();
+      if (e.word.empty()) continue;
+      if (e.word.size() == 1) { single_bytes.push_back(std::move(e)); continue; }
+      by_pair[PairKey(e.word, 0)].push_back(std::move(e));
+    }
+  }
+}
+
 bool ParseVocabulary(const json& doc, Vocabulary* out, std::string* error) {
   auto fail = [&](const std::string& what) { *error = "vocabulary: " + what; return false; };
   if (!doc.is_object()) return fail("the document must be a JSON object");
@@ -838,6 +863,9 @@ bool ParseVocabulary(const json& doc, Vocabulary* out, std::string* error) {
   for (const auto& cue : out->contact_cues) out->contact_labels["account"].push_back(cue);
   if (doc.contains("based_cues") && !ReadStrings(doc["based_cues"], &out->based_cues)) return fail("\"based_cues\" must be a list of strings");
   if (doc.contains("promise_cues") && !ReadStrings(doc["promise_cues"], &out->promise_cues)) return fail("\"promise_cues\" must be a list of strings");
+  out->problem_index.Build(out->problems);
+  out->evidence_index.Build(out->evidence);
+  out->role_index.Build(out->date_roles);
   for (const char* key : {"phone_regions", "evidence_pictured"}) {
     if (!doc.contains(key)) continue;
     auto& target = std::string(key) == "phone_regions" ? out->phone_regions : out->evidence_pictured;
@@ -909,7 +937,7 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
   if (mentions.empty()) return out;
   std::vector<size_t> breaks;
   for (size_t i = 0; i < s.size(); ++i) if (IsClauseBreakAt(s, i)) breaks.push_back(i);
-  const std::vector<Hit> cues = AllHits(s, filter, vocab.date_roles, 64);
+  const std::vector<Hit> cues = AllHits(s, vocab.role_index);
   std::vector<Hit> problems;  // found once, and only when a date without a role needs them
   bool problems_found = false;
   auto first_at = [](const std::vector<Hit>& h, size_t pos) {
@@ -940,7 +968,7 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
     // when the problem was seen, not a payment or activation date.
     bool about_problem = false;
     if (best_role.empty()) {
-      if (!problems_found) { problems = AllHits(s, filter, vocab.problems, 8); problems_found = true; }
+      if (!problems_found) { problems = AllHits(s, vocab.problem_index); problems_found = true; }
       auto p = first_at(problems, clause_begin);
       about_problem = p != problems.end() && p->begin < clause_end;
     }
@@ -955,7 +983,7 @@ std::vector<DateFact> RoleDates(std::string_view s, const SubstringFilter& filte
 std::vector<Evidence> FindEvidence(std::string_view original, std::string_view s, const SubstringFilter& filter,
                                    const Vocabulary& vocab, std::vector<Span>* spans) {
   // Longer words win over the words inside them ("monitoring report" over "monitoring").
-  std::vector<Hit> kept = Longest(AllHits(s, filter, vocab.evidence, 4));
+  std::vector<Hit> kept = Longest(AllHits(s, vocab.evidence_index));
   for (const Hit& h : kept) spans->push_back({h.begin, h.end});
   std::vector<bool> dropped(kept.size(), false);
   for (size_t i = 0; i < kept.size(); ++i) {

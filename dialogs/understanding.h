@@ -23,6 +23,20 @@ struct IntentPhrases {
   std::vector<std::string> contains;
 };
 
+// The words of a map of lists (problem categories, evidence types, date roles) by their first two bytes,
+// so a message is scanned once for all of them. A word ending in '*' is a stem. Lists whose name starts
+// with '_' (helper lists such as "_negations") are left out. Built by ParseVocabulary.
+struct PhraseIndex {
+  struct Entry {
+    std::string word;  // without the '*' of a stem
+    std::string tag;   // the list it came from
+    bool stem = false;
+  };
+  std::unordered_map<uint16_t, std::vector<Entry>> by_pair;
+  std::vector<Entry> single_bytes;  // one-byte words, looked up separately
+  void Build(const std::map<std::string, std::vector<std::string>>& lists);
+};
+
 struct Vocabulary {
   std::map<std::string, IntentPhrases> intents;                 // "yes", "cancel", "human", ...
   std::map<std::string, std::vector<std::string>> date_roles;   // slot name -> cue words
@@ -58,6 +72,7 @@ struct Vocabulary {
   std::map<std::string, std::vector<std::string>> billing_models;  // duration | traffic | monthly -> cues
   std::map<std::string, std::string> currencies;  // "元", "usd", "$" -> ISO code; marks a figure as money
   std::vector<std::string> traffic_words;         // "traffic", "流量": "used 40% of the traffic"
+  PhraseIndex problem_index, evidence_index, role_index;  // of problems, evidence and date_roles
 };
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
