@@ -628,8 +628,12 @@ bool AboutSupport(const SubstringFilter& filter, std::string_view s, const Vocab
 void DetectCategories(std::string_view s, const SubstringFilter& filter, const Vocabulary& vocab,
                       const std::vector<Hit>& problem_hits, const std::function<Problem&(const std::string&)>& get,
                       std::vector<std::string>* retracted) {
+  auto weak = vocab.problems.find("_needs_figure");
   for (const Hit& h : Longest(problem_hits)) {
     if (MovesFigure(s, h)) continue;
+    // A neutral word ("available") names its category only through a figure bound to it ("99.1% available").
+    if (weak != vocab.problems.end() &&
+        std::find(weak->second.begin(), weak->second.end(), s.substr(h.begin, h.end - h.begin)) != weak->second.end()) continue;
     std::string category = *h.tag;
     if (category == "feature_missing" && AboutSupport(filter, s, vocab, h)) category = "support_missing";
     if (TakenBack(filter, s, vocab, h.begin)) {
