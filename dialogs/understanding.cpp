@@ -769,6 +769,25 @@ void FindBilling(std::string_view s, const SubstringFilter& filter, const Vocabu
 
 }  // namespace
 
+bool ParseTraditional(const json& doc, Vocabulary* out, std::string* error) {
+  if (!doc.is_object() || !doc.contains("t2s") || !doc["t2s"].is_object()) {
+    *error = "traditional: the document must hold \"t2s\", an object mapping characters to characters";
+    return false;
+  }
+  auto key = [](const std::string& c) {
+    return (static_cast<uint32_t>(static_cast<unsigned char>(c[0])) << 16) |
+           (static_cast<uint32_t>(static_cast<unsigned char>(c[1])) << 8) | static_cast<unsigned char>(c[2]);
+  };
+  for (const auto& [t, v] : doc["t2s"].items()) {
+    if (!v.is_string() || t.size() != 3 || v.get<std::string>().size() != 3) {
+      *error = "traditional: t2s." + t + " must map one 3-byte character to one";
+      return false;
+    }
+    out->traditional[key(t)] = key(v.get<std::string>());
+  }
+  return true;
+}
+
 bool ParseRegions(const json& doc, Vocabulary* out, std::string* error) {
   static const std::map<std::string, int> kLevels = {{"areas", 0}, {"countries", 1}, {"cities", 2}};
   if (!doc.is_object()) { *error = "vocabulary: \"regions\" must map areas/countries/cities to places"; return false; }
@@ -1025,10 +1044,37 @@ Understanding Understand(std::string_view original, std::string_view s, Date tod
   return UnderstandCounted(original, s, today, vocab, pending_slot, date_options, lang, nullptr);
 }
 
-Understanding UnderstandCounted(std::string_view original, std::string_view s, Date today, const Vocabulary& vocab,
+namespace {
+
+// `s` with every traditional character of vocab.traditional replaced by its simplified one, in place: the
+// same length, so positions in it are positions in `s`.
+std::string FoldTraditional(std::string_view s, const Vocabulary& vocab) {
+  std::string out(s);
+  if (vocab.traditional.empty()) return out;
+  for (size_t i = 0; i + 2 < out.size(); ++i) {
+    const auto b0 = static_cast<unsigned char>(out[i]);
+    if (b0 < 0xE0 || b0 >= 0xF0) continue;
+    const uint32_t k = (static_cast<uint32_t>(b0) << 16) | (static_cast<uint32_t>(static_cast<unsigned char>(out[i + 1])) << 8) |
+                       static_cast<unsigned char>(out[i + 2]);
+    auto it = vocab.traditional.find(k);
+    if (it != vocab.traditional.end()) {
+      out[i] = static_cast<char>(it->second >> 16);
+      out[i + 1] = static_cast<char>((it->second >> 8) & 0xFF);
+      out[i + 2] = static_cast<char>(it->second & 0xFF);
+    }
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+Understanding UnderstandCounted(std::string_view original, std::string_view normalized, Date today, const Vocabulary& vocab,
                                 std::string_view pending_slot, const DateOptions& date_options, std::string_view lang,
                                 size_t* dates_considered) {
   Understanding u;
+  const std::string folded = FoldTraditional(normalized, vocab);  // 當天開通 -> 当天开通
+  const std::string_view s = folded;
   const SubstringFilter filter(s);  // for every search of `s` and its clauses
   std::string core = CoreOf(s, vocab, false);
   std::string bare = CoreOf(s, vocab, true);

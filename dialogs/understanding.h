@@ -73,6 +73,9 @@ struct Vocabulary {
   std::map<std::string, std::string> currencies;  // "元", "usd", "$" -> ISO code; marks a figure as money
   std::vector<std::string> traffic_words;         // "traffic", "流量": "used 40% of the traffic"
   PhraseIndex problem_index, evidence_index, role_index;  // of problems, evidence and date_roles
+  // Traditional -> simplified Chinese, one 3-byte UTF-8 character for one (knowledge/traditional.json,
+  // generated from OpenCC): the understanding folds each message with it, keeping every byte offset.
+  std::unordered_map<uint32_t, uint32_t> traditional;
 };
 
 // Parses the vocabulary JSON; on a malformed document returns false and says why in `error`.
@@ -80,6 +83,8 @@ bool ParseVocabulary(const nlohmann::json& doc, Vocabulary* out, std::string* er
 // Adds places to out->regions: {"areas"|"countries"|"cities": {canonical name: [spellings]}}. Used for
 // vocabulary.json's "regions" and for the generated knowledge/countries.json.
 bool ParseRegions(const nlohmann::json& doc, Vocabulary* out, std::string* error);
+// Adds {"t2s": {"開": "开", ...}} to out->traditional; only pairs of 3-byte characters are accepted.
+bool ParseTraditional(const nlohmann::json& doc, Vocabulary* out, std::string* error);
 
 struct DateFact {
   Date date;

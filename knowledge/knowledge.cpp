@@ -258,6 +258,11 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
     std::string error;
     if (!ParseRegions(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
   });
+  // Traditional -> simplified characters, generated from OpenCC by scripts/gen-traditional.py.
+  load("traditional.json", [&](const std::string& path) {
+    std::string error;
+    if (!ParseTraditional(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
+  });
   load("vocabulary.json", [&](const std::string& path) {
     std::string error;
     if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
