@@ -66,7 +66,9 @@ std::vector<Hit> AllHits(std::string_view s, const PhraseIndex& index) {
   for (size_t i = 0; i < s.size() && hits.size() < kMaxHits; ++i) {
     for (const auto& e : index.single_bytes) try_entry(e, i);
     if (i + 1 >= s.size()) break;
-    auto bucket = index.by_pair.find(static_cast<uint16_t>((static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1])));
+    const auto key = static_cast<uint16_t>((static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1]));
+    if (!index.has_pair[key]) continue;
+    auto bucket = index.by_pair.find(key);
     if (bucket == index.by_pair.end()) continue;
     for (const auto& e : bucket->second) try_entry(e, i);
   }
@@ -538,6 +540,7 @@ std::vector<PlaceHit> FindPlaces(std::string_view s, const SubstringFilter&, con
   constexpr size_t kMaxHits = 64;
   std::vector<PlaceHit> hits;
   for (size_t i = 0; i + 1 < s.size() && hits.size() < kMaxHits; ++i) {
+    if (!vocab.region_pairs[PairKey(s, i)]) continue;
     auto bucket = vocab.region_index.find(PairKey(s, i));
     if (bucket == vocab.region_index.end()) continue;
     if (i > 0 && IsAsciiAlnum(s[i - 1]) && IsAsciiAlnum(s[i])) continue;  // inside a word
@@ -805,9 +808,11 @@ bool ParseRegions(const json& doc, Vocabulary* out, std::string* error) {
     }
   }
   out->region_index.clear();
+  out->region_pairs.assign(65536, false);
   for (const auto& [spelling, canonical] : out->regions) {
     if (spelling.size() < 2) continue;
     out->region_index[PairKey(spelling, 0)].push_back({spelling, canonical});
+    out->region_pairs[PairKey(spelling, 0)] = true;
   }
   return true;
 }
@@ -815,6 +820,7 @@ bool ParseRegions(const json& doc, Vocabulary* out, std::string* error) {
 void PhraseIndex::Build(const std::map<std::string, std::vector<std::string>>& lists) {
   by_pair.clear();
   single_bytes.clear();
+  has_pair.assign(65536, false);
   for (const auto& [tag, words] : lists) {
     if (!tag.empty() && tag.front() == '_') continue;
     for (const auto& w : words) {
@@ -822,6 +828,7 @@ void PhraseIndex::Build(const std::map<std::string, std::vector<std::string>>& l
       if (e.stem) e.word.pop_back();
       if (e.word.empty()) continue;
       if (e.word.size() == 1) { single_bytes.push_back(std::move(e)); continue; }
+      has_pair[PairKey(e.word, 0)] = true;
       by_pair[PairKey(e.word, 0)].push_back(std::move(e));
     }
   }

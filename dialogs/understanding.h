@@ -33,6 +33,7 @@ struct PhraseIndex {
     bool stem = false;
   };
   std::unordered_map<uint16_t, std::vector<Entry>> by_pair;
+  std::vector<bool> has_pair = std::vector<bool>(65536, false);  // by_pair's keys, tested before the map
   std::vector<Entry> single_bytes;  // one-byte words, looked up separately
   void Build(const std::map<std::string, std::vector<std::string>>& lists);
 };
@@ -49,6 +50,7 @@ struct Vocabulary {
   // The spellings of `regions` by their first two bytes (spelling, canonical name): a message is scanned
   // once for places, whatever the size of the gazetteer. Built by ParseRegions.
   std::unordered_map<uint16_t, std::vector<std::pair<std::string, std::string>>> region_index;
+  std::vector<bool> region_pairs = std::vector<bool>(65536, false);  // region_index's keys
   std::vector<std::string> based_cues;     // "based in", "我们在": the place after it is where the customer is
   std::vector<std::string> promise_cues;   // "contract says", "宣传的": the figure after it was promised
   std::map<std::string, std::vector<std::string>> evidence;     // evidence type -> keywords
