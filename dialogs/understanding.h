@@ -1,6 +1,10 @@
 // Turning one customer message into facts for the claim: dates with their role, problems with figures,
 // evidence, contact details and command intents. Pure code; the words it knows come from a Vocabulary
-// loaded from knowledge/vocabulary.json, so operators extend it without a rebuild.
+// loaded from knowledge/ (vocabulary.json, countries.json, traditional.json), so operators extend it
+// without a rebuild. Thread-safety: a Vocabulary is immutable once parsed; Understand and the other
+// functions here only read it and may run on many threads at once. Work per message is linear in its
+// length: at most kMaxDatesPerMessage dates and kMaxFiguresPerMessage figures are looked at, and the
+// word lists are searched through byte-pair indexes built at load time.
 #pragma once
 
 #include <cstdint>
