@@ -173,6 +173,7 @@ class Turn {
   void KeepUnknownProblem(const Understanding& u, Applied* a);
   void KeepUnknownEvidence(const Understanding& u, Applied* a);
   std::string ResidualClauses();
+  void RetractProblems(const SlotSpec& slot, const std::vector<std::string>& retracted);
   void AddProblem(const SlotSpec& slot, const Problem& p, Applied* a);
   std::string FormatSlot(const SlotSpec& s, const json& v);
   std::string FormatProblem(const json& p);
@@ -243,7 +244,7 @@ StepResult& Turn::Run() {
   if (s.state == kStart && s.pending.empty()) {
     if (const SlotSpec* first = NextSlot()) s.pending = first->name;
   }
-  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options);
+  Understanding u = Understand(text_, norm, ctx_.today, k_.vocab, s.pending, date_options, LangCode(s.lang));
 
   if (SwitchLanguage(u)) return result_;
   if (s.state == kExpired && !u.Has("human")) { RunExpired(u); return result_; }
@@ -776,6 +777,17 @@ void Turn::AskDateOrder(Applied* a) {
   }
 }
 
+// "不是带宽问题，是丢包": a category the customer takes back leaves the claim.
+void Turn::RetractProblems(const SlotSpec& slot, const std::vector<std::string>& retracted) {
+  DialogState& s = st();
+  if (retracted.empty() || !s.slots.contains(slot.name) || !s.slots[slot.name].is_array()) return;
+  json kept = json::array();
+  for (const json& e : s.slots[slot.name]) {
+    if (!Contains(retracted, e.value("category", ""))) kept.push_back(e);
+  }
+  s.slots[slot.name] = std::move(kept);
+}
+
 void Turn::AddProblem(const SlotSpec& slot, const Problem& p, Applied* a) {
   json& list = st().slots[slot.name];
   if (!list.is_array()) list = json::array();
@@ -902,6 +914,7 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
   ApplyDates(u, &a);
   for (const SlotSpec& slot : flow_.slots) {
     if (slot.kind == SlotKind::kProblems) {
+      RetractProblems(slot, u.retracted_problems);
       for (const Problem& p : u.problems) AddProblem(slot, p, &a);
     } else if (slot.kind == SlotKind::kEvidence) {
       if (!u.evidence.empty()) {
@@ -927,11 +940,10 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
       if (u.traffic_used_pct) b["traffic_used_pct"] = *u.traffic_used_pct;
       a.captured.push_back(FormatSlot(slot, b));
       ++a.side_facts;
-    } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && (u.email || u.account)) {
+    } else if (slot.kind == SlotKind::kContact && !SkipSlot(slot) && !u.contacts.empty()) {
       json& c = s.slots[slot.name];
       if (!c.is_object()) c = json::object();
-      if (u.email) c["email"] = *u.email;
-      if (u.account) c["account"] = *u.account;
+      for (const ContactId& id : u.contacts) c[id.kind] = id.value;  // email, phone, wechat, order, ...
       a.captured.push_back(FormatSlot(slot, c));
     }
   }
@@ -979,9 +991,9 @@ std::string Turn::FormatSlot(const SlotSpec& slot, const json& v) {
       break;
     }
     case SlotKind::kContact:
-      if (v.contains("email")) value = v["email"].get<std::string>();
-      if (v.contains("account")) value += (value.empty() ? "" : ", ") + v["account"].get<std::string>();
-      if (v.contains("as_written")) value += (value.empty() ? "" : ", ") + v["as_written"].get<std::string>();
+      for (const auto& [kind, id] : v.items()) {
+        if (id.is_string()) value += (value.empty() ? "" : ", ") + id.get<std::string>();
+      }
       break;
   }
   return Text(slot.label) + ": " + value;

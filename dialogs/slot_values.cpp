@@ -100,11 +100,15 @@ Error EvidenceList(const std::string& name, const json& value, const Knowledge& 
   return std::nullopt;
 }
 
-Error Contact(const std::string& name, const json& value) {
+// Contact members are the kinds the understanding stores (email, phone, account, "as_written" and the
+// vocabulary's labelled kinds: wechat, order, ...), each a string.
+Error Contact(const std::string& name, const json& value, const Knowledge& k) {
   if (!value.is_object()) return name + " must be an object";
-  if (Error e = OnlyMembers(value, {"email", "account"}, name)) return e;
-  for (const char* key : {"email", "account"}) {
-    if (Error e = OptionalString(value, key, name)) return e;
+  std::vector<std::string> kinds = {"email", "phone", "account", "as_written"};
+  for (const auto& [kind, labels] : k.vocab.contact_labels) kinds.push_back(kind);
+  for (const auto& [key, member] : value.items()) {
+    if (std::find(kinds.begin(), kinds.end(), key) == kinds.end()) return name + "." + key + " is not a contact kind";
+    if (!member.is_string()) return name + "." + key + " must be a string";
   }
   return std::nullopt;
 }
@@ -146,7 +150,7 @@ std::optional<std::string> SlotValueError(const SlotSpec& slot, const json& valu
     case SlotKind::kDate: return DateValue(slot, value, today);
     case SlotKind::kProblems: return Problems(slot.name, value, knowledge);
     case SlotKind::kEvidence: return EvidenceList(slot.name, value, knowledge);
-    case SlotKind::kContact: return Contact(slot.name, value);
+    case SlotKind::kContact: return Contact(slot.name, value, knowledge);
     case SlotKind::kBilling: return Billing(slot.name, value, knowledge);
   }
   return slot.name + " has an unknown kind";

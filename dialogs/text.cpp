@@ -191,9 +191,12 @@ Lang ConversationLanguage(std::string_view s, Lang current) {
 }
 
 size_t FindWord(std::string_view text, std::string_view word, size_t from) {
+  // A trailing '*' makes the word a stem: "activat*" matches "activated", "activation", "activatd".
+  bool stem = !word.empty() && word.back() == '*';
+  if (stem) word.remove_suffix(1);
   if (word.empty()) return std::string_view::npos;
   bool check_left = IsAsciiAlnum(word.front());
-  bool check_right = IsAsciiAlnum(word.back());
+  bool check_right = !stem && IsAsciiAlnum(word.back());
   for (size_t pos = text.find(word, from); pos != std::string_view::npos;
        pos = text.find(word, pos + 1)) {
     if (check_left && pos > 0 && IsAsciiAlnum(text[pos - 1])) continue;
@@ -218,6 +221,7 @@ SubstringFilter::SubstringFilter(std::string_view text) {
 }
 
 bool SubstringFilter::MayContain(std::string_view word) const {
+  if (word.size() > 1 && word.back() == '*') word.remove_suffix(1);  // a stem (FindWord)
   if (word.size() == 1) {
     const auto c = static_cast<unsigned char>(word[0]);
     return (bytes_[c >> 6] >> (c & 63)) & 1;

@@ -43,7 +43,8 @@ inline bool IsAsciiAlnum(char c) {
 }
 
 // Finds `word` in `text` at a word boundary when `word` starts/ends with an ASCII letter (so "no" does
-// not match "not" or "know"); Chinese words match anywhere. Returns npos when absent.
+// not match "not" or "know"); Chinese words match anywhere. A trailing '*' makes `word` a stem that any
+// word continues ("activat*": "activated", "activation"). Returns npos when absent.
 size_t FindWord(std::string_view text, std::string_view word, size_t from = 0);
 
 // Rules words out of a search in one text before the search. MayContain(w) is false only when `w` does

@@ -253,6 +253,17 @@ std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vect
     AddLines(path, source, first, errors);
   };
   load("messages.json", [&](const std::string& path) { LoadMessages(path, doc, &k->messages, errors); });
+  // Every country in zh and en, generated from Debian iso-codes by scripts/gen-countries.py; read before
+  // vocabulary.json, whose hand-written spellings of the same places (美国, "the us") win.
+  load("countries.json", [&](const std::string& path) {
+    std::string error;
+    if (!ParseRegions(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
+  });
+  // Traditional -> simplified characters, generated from OpenCC by scripts/gen-traditional.py.
+  load("traditional.json", [&](const std::string& path) {
+    std::string error;
+    if (!ParseTraditional(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);
+  });
   load("vocabulary.json", [&](const std::string& path) {
     std::string error;
     if (!ParseVocabulary(doc, &k->vocab, &error)) errors->push_back(path + ": " + error);

@@ -81,7 +81,8 @@ struct Knowledge {
 // Placeholder names FAQ answers may use.
 const std::vector<std::string>& FaqPlaceholders();
 
-// Loads knowledge/{messages,vocabulary,dates,policy,faq}.json and flows/refund_claim.json from `dir`. JSON may
+// Loads knowledge/{messages,countries,traditional,vocabulary,dates,policy,faq}.json and flows/refund_claim.json
+// from `dir`. JSON may
 // hold // and /* */ comments. On failure returns nullptr and fills `errors` with one line per problem
 // ("file: what is wrong"). Also checks that every message key the flow names exists in both languages.
 std::shared_ptr<const Knowledge> LoadKnowledge(const std::string& dir, std::vector<std::string>* errors);

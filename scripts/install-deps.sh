@@ -3,7 +3,11 @@
 # everything is present already. Needs root (or sudo) on Debian 12.
 set -euo pipefail
 pkgs=(g++ cmake make pkg-config libcpp-httplib-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
-      libutf8proc-dev libpugixml-dev libgoogle-perftools-dev catch2 sqlite3 openssl "$@")
+      libutf8proc-dev libpugixml-dev libgoogle-perftools-dev catch2 sqlite3 openssl libphonenumber-dev
+      "$@")
+# Only to regenerate knowledge/countries.json and knowledge/traditional.json (scripts/gen-countries.py,
+# scripts/gen-traditional.py) at packaging time: iso-codes, opencc and python3. The bot does not need them.
+[ "${REFUNDDESK_GEN_DATA:-0}" = 1 ] && pkgs+=(iso-codes opencc python3)
 # Node.js and npm drive the browser tests; a machine may have them from elsewhere (NodeSource).
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()

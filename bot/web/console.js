@@ -273,7 +273,8 @@
       var figures = Object.keys(p.metrics || {}).map(function (k) { return k + ' ' + p.metrics[k]; }).join(', ');
       field(dl, 'Problem', p.category + (figures ? ' (' + figures + ')' : ''));
     });
-    field(dl, 'Contact', c.claim.contact && (c.claim.contact.email || c.claim.contact.account));
+    // Every way to reach the customer, with its kind: email, phone, wechat, order, account, ...
+    field(dl, 'Contact', c.claim.contact && Object.keys(c.claim.contact).map(function (k) { return k + ' ' + c.claim.contact[k]; }).join(', '));
     if (c.claim.billing_model || c.claim.amount_paid) field(dl, 'Billing', (c.claim.billing_model || '') + ' ' + (c.claim.amount_paid || ''));
     side.appendChild(dl);
     side.appendChild(el('h3', null, 'Evidence'));

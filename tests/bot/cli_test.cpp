@@ -45,7 +45,7 @@ TEST_CASE("terminal chat runs the whole claim from a script and files a ticket",
   REQUIRE(tickets.size() == 1);
   CHECK(tickets[0]["channel"] == "terminal");
   CHECK(tickets[0]["problems"][0]["category"] == "latency");
-  CHECK(tickets[0]["contact"]["account"] == "4455667");
+  CHECK(tickets[0]["contact"].value("order", "") == "4455667");
   std::string id = tickets[0]["id"];
 
   Run plain = Refundbot("tickets list --db " + db);

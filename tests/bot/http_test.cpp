@@ -84,7 +84,7 @@ TEST_CASE("an English claim from first message to filed ticket over HTTP", "[htt
   for (const auto& e : t["evidence"]) evidence.insert(e["type"]);
   CHECK(evidence == std::set<std::string>{"contract", "payment_receipt", "communication_records"});
   CHECK(t["contact"]["email"] == "ops@streamco.example");
-  CHECK(t["contact"]["account"] == "LL-2026-771");
+  CHECK(t["contact"]["order"] == "LL-2026-771");  // stored with its kind
   CHECK(t["contact"]["channel"] == "web");
   const json& a = t["assessment"];
   CHECK(a["window_start_basis"] == "activation");
@@ -119,13 +119,13 @@ TEST_CASE("a Chinese claim from first message to filed ticket over HTTP", "[http
   std::map<std::string, json> problems;
   for (const auto& p : t["problems"]) problems[p["category"]] = p["metrics"];
   CHECK(problems["latency"]["latency_ms"] == 400);
-  CHECK(problems["latency"]["region"] == "Southeast Asia");
+  CHECK(problems["latency"]["region"] == "东南亚");  // as the customer wrote it
   CHECK(problems["packet_loss"]["packet_loss_pct"] == 8);
   CHECK(problems["availability"]["availability_pct"] == 97);
   std::set<std::string> evidence;
   for (const auto& e : t["evidence"]) evidence.insert(e["type"]);
   CHECK(evidence == std::set<std::string>{"payment_receipt", "test_report"});
-  CHECK(t["contact"]["account"] == "ZB-99812");
+  CHECK(t["contact"]["order"] == "ZB-99812");
   CHECK(t["assessment"]["window_end"] == "2026-11-11");
   CHECK(t["assessment"]["verdict"] == "likely_eligible");
   std::string reply = last["replies"][0]["text"];

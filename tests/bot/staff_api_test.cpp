@@ -273,7 +273,7 @@ TEST_CASE("evidence upload: stored with its SHA-256, on the claim, downloadable 
   CHECK(fs::file_size(dir.path / "uploads" / sha) == png.size());
   json view = a.Get("/api/staff/conversations/" + id).second;
   REQUIRE(view["claim"]["evidence"].size() == 1);
-  CHECK(view["claim"]["evidence"][0]["type"] == "test_report");  // "speedtest" in its name
+  CHECK(view["claim"]["evidence"][0]["type"] == "screenshot");  // a picture of a speed test
   CHECK(view["claim"]["evidence"][0]["attachment"]["sha256"] == sha);
   auto file = c->Get(("/api/staff/conversations/" + id + "/files/" + sha).c_str(), {{"Authorization", "Bearer " + token}});
   REQUIRE(file);

@@ -80,14 +80,14 @@ TEST_CASE("free-form claims in English", "[freeform]") {
 
 TEST_CASE("free-form claims in Chinese", "[freeform]") {
   Check(FileClaim(Lang::kZh, {"我是上个月15号付的款，20号才开通，这两周东南亚那边一直卡，延迟三四百毫秒"}),
-        {"2026-10-15", "2026-10-20", {{"latency", {{"latency_ms", 400}, {"region", "Southeast Asia"}}}}, {}});
+        {"2026-10-15", "2026-10-20", {{"latency", {{"latency_ms", 400}, {"region", "东南亚"}}}}, {}});
   Check(FileClaim(Lang::kZh, {"你好，我要申请退款", "11月2日付的款，第二天开通的",
                               "丢包百分之八，可用性只有百分之九十五，我有合同和付款凭证"}),
         {"2026-11-02", "2026-11-03",
          {{"packet_loss", {{"packet_loss_pct", 8}}}, {"availability", {{"availability_pct", 95}}}},
          {"contract", "payment_receipt"}});
   Check(FileClaim(Lang::kZh, {"上周一付款，上周三开通，中东地区完全连不上，有聊天记录和测试报告"}),
-        {"2026-11-16", "2026-11-18", {{"region_unreachable", {{"region", "Middle East"}}}},
+        {"2026-11-16", "2026-11-18", {{"region_unreachable", {{"region", "中东"}}}},
          {"communication_records", "test_report"}});
   Check(FileClaim(Lang::kZh, {"開通是11月10號，付款是11月8號", "帶寬只有10兆，延遲500毫秒", "截圖"}),
         {"2026-11-08", "2026-11-10",
@@ -151,11 +151,12 @@ TEST_CASE("a question mid-claim is a digression, not an answer or a failure", "[
 }  // namespace rd::test
 
 namespace rd::test {
-TEST_CASE("regions are shown in the customer's language and stored canonically", "[engine]") {
+// The corpus convention: a region is kept as the customer spelled it (staff read the customer's words).
+TEST_CASE("regions are shown and stored as the customer spelled them", "[engine]") {
   DialogHarness h(Lang::kZh, Date{2026, 11, 27});
   h.Say("你好");
   h.Say("2026年11月1日付款，11月5日开通，东南亚延迟400毫秒");
   CHECK(h.last.replies[0].text.find("地区 东南亚") != std::string::npos);
-  CHECK(h.state.slots["problems"][0]["metrics"]["region"] == "Southeast Asia");
+  CHECK(h.state.slots["problems"][0]["metrics"]["region"] == "东南亚");
 }
 }  // namespace rd::test
