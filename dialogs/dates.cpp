@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <map>
 #include <unordered_set>
 
 #include "dialogs/text.h"
@@ -154,6 +155,15 @@ class Scanner {
       : s_(s), today_(today), options_(options), v_(options.vocabulary ? *options.vocabulary : NoWords()),
         anchor_(options.anchor) {}
 
+  void FollowForcedOrder(std::vector<DateMention>* found) const {
+    if (!forced_day_first_) return;
+    for (const auto& [index, read_day_first] : ambiguous_found_) {
+      DateMention& m = (*found)[index];
+      if (read_day_first == *forced_day_first_ || !m.alternative) continue;
+      std::swap(m.date, *m.alternative);
+    }
+  }
+
   std::vector<DateMention> Run() {
     std::vector<DateMention> found;
     for (size_t pos = 0; pos < s_.size();) {
@@ -173,8 +183,10 @@ class Scanner {
           if (!found.empty() && found.back().date == m.date && SkipSpaces(s_, found.back().end) == pos) {
             found.back().end = m.end;  // 十月一日国庆节: one date named twice
           } else {
+            if (ambiguous_) ambiguous_found_.emplace(found.size(), ambiguous_read_day_first_);
             found.push_back(m);
           }
+          ambiguous_ = false;
           anchor_ = m.date;
           pos = std::max(m.end, pos + 1);
           continue;
@@ -191,6 +203,7 @@ class Scanner {
         pos += u < 0x80 ? 1 : (u >= 0xF0 ? 4 : (u >= 0xE0 ? 3 : 2));
       }
     }
+    FollowForcedOrder(&found);
     return found;
   }
 
@@ -514,7 +527,13 @@ class Scanner {
     if (!md && !dm) return Reject(end);
     Date primary = day_first ? (dm ? Date{year, b, a} : Date{year, a, b}) : (md ? Date{year, a, b} : Date{year, b, a});
     Set(m, primary, end);
-    if (md && dm && a != b && sep != '.') m->alternative = day_first ? Date{year, a, b} : Date{year, b, a};
+    if (md && dm && a != b && sep != '.') {
+      m->alternative = day_first ? Date{year, a, b} : Date{year, b, a};
+      ambiguous_read_day_first_ = day_first;
+      ambiguous_ = true;
+    } else if (md != dm) {
+      forced_day_first_ = dm;  // 28/02/2026 can only be day first: the writer's order for the message
+    }
     return true;
   }
 
@@ -1124,6 +1143,12 @@ class Scanner {
   const DateVocabulary& v_;
   std::optional<Date> anchor_;
   size_t rejected_end_ = 0;  // end of a date-shaped span whose date does not exist (2月30日)
+  // One writer uses one numeric order in a message: when a date there can only be read one way
+  // (28/02/2026), the message's ambiguous ones (02/03/2026) are read the same way.
+  bool ambiguous_ = false;                  // the date just read has two numeric readings
+  bool ambiguous_read_day_first_ = false;   // ... and was read day first
+  std::optional<bool> forced_day_first_;    // a date of the message could only be read this way
+  std::map<size_t, bool> ambiguous_found_;  // index in the result -> read day first
   bool yearless_ = false;    // the last month and day read took their year from today ("next 5/12")
 };
 

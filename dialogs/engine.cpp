@@ -806,7 +806,9 @@ void Turn::AddProblem(const SlotSpec& slot, const Problem& p, Applied* a) {
 // Intents that describe rather than command: they do not make a message a command or small talk.
 bool OnlyDescriptiveIntents(const Understanding& u) {
   for (const auto& [intent, present] : u.intents) {
-    if (present && intent != "new_claim" && intent != "not_new_claim" && intent != "same_day") return false;
+    if (present && intent != "new_claim" && intent != "not_new_claim" && intent != "same_day" && intent != "no_evidence") {
+      return false;
+    }
   }
   return true;
 }
@@ -925,7 +927,8 @@ Turn::Applied Turn::ApplyFacts(const Understanding& u) {
           if (!have) list.push_back({{"type", e.type}, {"description", e.description}});
           a.captured.push_back(Text("evidence." + e.type));
         }
-      } else if (slot.allow_none && s.pending == slot.name && (u.Has("none") || u.Has("no"))) {
+      } else if (slot.allow_none && ((s.pending == slot.name && (u.Has("none") || u.Has("no"))) ||
+                                     (u.Has("no_evidence") && !s.slots.contains(slot.name)))) {
         s.slots[slot.name] = json::array();
         a.captured.push_back(Text(slot.label) + ": " + Text("value.none"));
       }
