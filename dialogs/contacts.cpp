@@ -30,18 +30,6 @@ bool HandleChar(char c) { return IsAsciiAlnum(c) || c == '-' || c == '_' || c ==
 bool PhoneChar(char c) { return (c >= '0' && c <= '9') || c == ' ' || c == '-' || c == '(' || c == ')' || c == '.' || c == '+'; }
 size_t DigitCount(std::string_view t) { return std::count_if(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }); }
 
-// `token` was found in the case-folded text; returns it as the customer wrote it when the original holds
-// it (ASCII case-insensitively), so "LL-88123" stays upper case on the ticket.
-std::string AsWritten(std::string_view original, std::string_view token) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (size_t i = 0; i + token.size() <= original.size(); ++i) {
-    size_t k = 0;
-    while (k < token.size() && lower(original[i + k]) == token[k]) ++k;
-    if (k == token.size()) return std::string(original.substr(i, token.size()));
-  }
-  return std::string(token);
-}
-
 std::optional<Span> FindEmailSpan(std::string_view s, size_t from) {
   for (size_t at = s.find('@', from); at != std::string_view::npos; at = s.find('@', at + 1)) {
     auto local_char = [](char c) { return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-' || c == '+'; };

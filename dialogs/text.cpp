@@ -240,4 +240,14 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+std::string AsWritten(std::string_view original, std::string_view token) {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (size_t i = 0; i + token.size() <= original.size(); ++i) {
+    size_t k = 0;
+    while (k < token.size() && lower(original[i + k]) == token[k]) ++k;
+    if (k == token.size()) return std::string(original.substr(i, token.size()));
+  }
+  return std::string(token);
+}
+
 }  // namespace rd

@@ -65,4 +65,8 @@ class SubstringFilter {
 
 std::string Trim(std::string_view s);
 
+// `token` was found in the case-folded text; returns it as the customer wrote it when `original` holds
+// it (ASCII case-insensitively): "LL-88123" and "Manila" keep their capitals on the ticket.
+std::string AsWritten(std::string_view original, std::string_view token);
+
 }  // namespace rd

@@ -498,18 +498,6 @@ bool TakenBack(const SubstringFilter& filter, std::string_view s, const Vocabula
   return false;
 }
 
-// `token` was found in the case-folded text; returns it as the customer wrote it when the original holds
-// it (ASCII case-insensitively): "Manila" stays capitalised, "manila" does not.
-std::string AsWrittenText(std::string_view original, std::string_view token) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (size_t i = 0; i + token.size() <= original.size(); ++i) {
-    size_t k = 0;
-    while (k < token.size() && lower(original[i + k]) == token[k]) ++k;
-    if (k == token.size()) return std::string(original.substr(i, token.size()));
-  }
-  return std::string(token);
-}
-
 struct PlaceHit {
   size_t begin, end;
   std::string canonical;
@@ -678,7 +666,7 @@ std::vector<Problem> FindProblems(std::string_view original, std::string_view s,
   // Regions: a region with "can't connect" is a region_unreachable problem; otherwise the region is
   // where the other problems were seen.
   if (auto place = ProblemPlace(s, filter, vocab, problem_hits)) {
-    std::string region = AsWrittenText(original, s.substr(place->begin, place->end - place->begin));
+    std::string region = AsWritten(original, s.substr(place->begin, place->end - place->begin));
     if (region.size() > 4 && (region.compare(0, 4, "the ") == 0 || region.compare(0, 4, "The ") == 0)) region.erase(0, 4);
     if (FindAny(filter, s, vocab.unreachable_cues) != std::string_view::npos) {
       by_category.erase("availability");  // "can't connect" there is about the region, not uptime
