@@ -129,9 +129,9 @@ Error Billing(const std::string& name, const json& value, const Knowledge& k) {
     }
   }
   if (auto it = value.find("currency"); it != value.end()) {
-    const bool code = it->is_string() && it->get<std::string>().size() == 3 &&
-                      std::all_of(it->get<std::string>().begin(), it->get<std::string>().end(),
-                                  [](char c) { return c >= 'A' && c <= 'Z'; });
+    const std::string currency = it->is_string() ? it->get<std::string>() : "";
+    const bool code = currency.size() == 3 &&
+                      std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
     if (!code) return name + ".currency must be a three-letter code such as CNY";
   }
   if (auto it = value.find("traffic_used_pct"); it != value.end()) {

@@ -326,8 +326,9 @@ TEST_CASE("SIGHUP reloads the knowledge; a broken set is refused and the old one
   fs::path knowledge = dir.path / "knowledge";
   fs::copy(RD_KNOWLEDGE_DIR, knowledge, fs::copy_options::recursive);
   // Each probe below opens a conversation, up to 100 from this one address: past the default
-  // new-conversation bucket (README.md "Security limits").
-  std::ofstream(dir.File("config.json")) << R"({"rate_limits": {"new_conversations": {"per_minute": 0}}})";
+  // new-conversation and message buckets (README.md "Security limits").
+  std::ofstream(dir.File("config.json"))
+      << R"({"rate_limits": {"new_conversations": {"per_minute": 0}, "messages": {"per_minute": 0}}})";
   ServerProcess server(dir.File("rd.sqlite3"), {"--knowledge", knowledge.string(), "--config", dir.File("config.json")});
   server.Start();
   auto c = server.Client();
